@@ -1,0 +1,210 @@
+/**
+ * One MQTT connection over any byte stream (TCP, TLS, unix socket, WebSocket stream):
+ * whole socket chunks go through one mqtt-packet parser; outgoing buffers are queued and
+ * written once per event-loop turn for all connections together; the caller sees the
+ * socket's backlog to apply its own bounds; close is reported once, with a reason.
+ */
+import type { Duplex } from 'node:stream';
+import { createParser, encodePacket, type Packet, type PacketParser, type ProtocolVersion } from '../protocol/index.js';
+
+export interface ConnectionHandler {
+  onPacket(packet: Packet): void;
+  /** A malformed packet or an oversized one; the connection is already being closed. */
+  onProtocolError(err: Error): void;
+  /** Called once when the stream is gone. `err` is set when the stream failed. */
+  onClose(err: Error | undefined): void;
+  /** The socket accepted everything queued so far (after backpressure). */
+  onDrain?(): void;
+}
+
+/** The stream pieces we use; net.Socket, tls.TLSSocket and ws streams all have them. */
+export type ByteStream = Duplex & {
+  remoteAddress?: string;
+  remotePort?: number;
+  localPort?: number;
+  setNoDelay?(noDelay?: boolean): unknown;
+};
+
+const pending: Connection[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  // Connections queued during this flush (from handlers) wait for the next turn.
+  const n = pending.length;
+  for (let i = 0; i < n; i++) pending[i].flush();
+  pending.splice(0, n);
+}
+
+/** Coalesce small writes into one buffer up to this size; larger batches go out as writev. */
+const COALESCE_LIMIT = 64 * 1024;
+
+const noopHandler: ConnectionHandler = {
+  onPacket() {},
+  onProtocolError() {},
+  onClose() {},
+};
+
+export class Connection {
+  readonly stream: ByteStream;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Largest inbound packet accepted (remaining length), 0 for the protocol maximum. */
+  maxInboundPacket = 0;
+  /** Wall-clock ms of the last bytes received; read by keepalive checks. */
+  lastReceived = Date.now();
+  closed = false;
+  bytesReceived = 0;
+  bytesSent = 0;
+
+  private handler: ConnectionHandler = noopHandler;
+  private readonly parser: PacketParser;
+  private version: ProtocolVersion = 4;
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private queued = false;
+  private closeReported = false;
+  private failing = false;
+  private streamError: Error | undefined;
+
+  constructor(stream: ByteStream) {
+    this.stream = stream;
+    this.remoteAddress = stream.remoteAddress ?? 'unknown';
+    this.remotePort = stream.remotePort ?? 0;
+    this.parser = createParser(4);
+    this.parser.on('packet', (packet: Packet) => {
+      if (this.closed) return;
+      this.handler.onPacket(packet);
+    });
+    this.parser.on('error', (err: Error) => this.protocolError(err));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (err: Error) => {
+      this.streamError = err;
+    });
+    stream.on('close', () => this.reportClose());
+    stream.on('end', () => {
+      // Half-close from the peer: MQTT has no use for it.
+      this.closed = true;
+      stream.destroy();
+    });
+    stream.on('drain', () => {
+      if (this.handler.onDrain !== undefined) this.handler.onDrain();
+    });
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  get protocolVersion(): ProtocolVersion {
+    return this.version;
+  }
+
+  /** After CONNECT: later packets are parsed and encoded as this version. */
+  setProtocolVersion(version: ProtocolVersion): void {
+    this.version = version;
+    this.parser.settings.protocolVersion = version;
+  }
+
+  /** Bytes waiting to reach the kernel: our queue plus the stream's own buffer. */
+  get bufferedBytes(): number {
+    return this.queuedBytes + this.stream.writableLength;
+  }
+
+  send(packet: Packet): void {
+    this.write(encodePacket(packet, this.version));
+  }
+
+  write(buf: Buffer): void {
+    if (this.closed) return;
+    this.queue.push(buf);
+    this.queuedBytes += buf.length;
+    if (!this.queued) {
+      this.queued = true;
+      pending.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+
+  flush(): void {
+    this.queued = false;
+    const q = this.queue;
+    if (q.length === 0 || this.stream.destroyed) {
+      this.queue = [];
+      this.queuedBytes = 0;
+      return;
+    }
+    const bytes = this.queuedBytes;
+    this.bytesSent += bytes;
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (q.length === 1) {
+      this.stream.write(q[0]);
+    } else if (bytes <= COALESCE_LIMIT) {
+      this.stream.write(Buffer.concat(q, bytes));
+    } else {
+      this.stream.cork();
+      for (let i = 0; i < q.length; i++) this.stream.write(q[i]);
+      this.stream.uncork();
+    }
+  }
+
+  /** Flush what is queued, then close the stream. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    this.stream.end();
+    // A peer that never reads must not keep the socket half-open forever.
+    const timer = setTimeout(() => this.stream.destroy(), 2000);
+    timer.unref();
+    this.stream.once('close', () => clearTimeout(timer));
+  }
+
+  /** Drop the stream now, discarding anything queued. */
+  destroy(): void {
+    this.closed = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.stream.destroy();
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastReceived = Date.now();
+    this.bytesReceived += chunk.length;
+    this.parser.parse(chunk);
+    // The parser buffers a packet until it is whole: refuse an oversized one as soon as its
+    // remaining length is known, before its bytes pile up in memory.
+    const max = this.maxInboundPacket;
+    if (max > 0 && !this.closed && this.parser._stateCounter === 2 && this.parser.packet.length > max) {
+      this.protocolError(new Error('packet too large'));
+    }
+  }
+
+  private protocolError(err: Error): void {
+    if (this.closed || this.failing) return;
+    // The handler may still queue a last packet (an MQTT 5 DISCONNECT with a reason).
+    this.failing = true;
+    this.handler.onProtocolError(err);
+    this.close();
+  }
+
+  private reportClose(): void {
+    if (this.closeReported) return;
+    this.closeReported = true;
+    this.closed = true;
+    this.handler.onClose(this.streamError);
+  }
+}

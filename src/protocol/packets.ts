@@ -1,0 +1,73 @@
+/**
+ * The packet shapes of MQTT 3.1, 3.1.1 and 5.0, as mqtt-packet parses and generates them.
+ * Everything above this layer speaks these types; nothing above imports mqtt-packet.
+ */
+import mqttPacket from 'mqtt-packet';
+import type {
+  Packet,
+  IConnectPacket,
+  IConnackPacket,
+  IPublishPacket,
+  IPubackPacket,
+  IPubrecPacket,
+  IPubrelPacket,
+  IPubcompPacket,
+  ISubscribePacket,
+  ISubackPacket,
+  IUnsubscribePacket,
+  IUnsubackPacket,
+  IPingreqPacket,
+  IPingrespPacket,
+  IDisconnectPacket,
+  IAuthPacket,
+  ISubscription,
+  UserProperties,
+  QoS,
+} from 'mqtt-packet';
+
+export type {
+  Packet,
+  IConnectPacket as ConnectPacket,
+  IConnackPacket as ConnackPacket,
+  IPublishPacket as PublishPacket,
+  IPubackPacket as PubackPacket,
+  IPubrecPacket as PubrecPacket,
+  IPubrelPacket as PubrelPacket,
+  IPubcompPacket as PubcompPacket,
+  ISubscribePacket as SubscribePacket,
+  ISubackPacket as SubackPacket,
+  IUnsubscribePacket as UnsubscribePacket,
+  IUnsubackPacket as UnsubackPacket,
+  IPingreqPacket as PingreqPacket,
+  IPingrespPacket as PingrespPacket,
+  IDisconnectPacket as DisconnectPacket,
+  IAuthPacket as AuthPacket,
+  ISubscription as Subscription,
+  UserProperties,
+  QoS,
+};
+
+/** 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
+export type ProtocolVersion = 3 | 4 | 5;
+
+export type PublishProperties = NonNullable<IPublishPacket['properties']>;
+
+/** Incremental parser over socket chunks: one per connection. */
+export interface PacketParser {
+  parse(chunk: Buffer): number;
+  on(event: 'packet', listener: (packet: Packet) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  settings: { protocolVersion?: number };
+  /** Internal state of mqtt-packet's parser, read to bound packet sizes before buffering. */
+  _stateCounter: number;
+  packet: { length: number };
+}
+
+export function createParser(protocolVersion: ProtocolVersion = 4): PacketParser {
+  return mqttPacket.parser({ protocolVersion }) as unknown as PacketParser;
+}
+
+/** Encode any packet. Not used for PUBLISH fan-out on the hot path (see publish-encoder.ts). */
+export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
+  return mqttPacket.generate(packet, { protocolVersion }) as Buffer;
+}

@@ -1,0 +1,93 @@
+/**
+ * Hand-written PUBLISH encoding for the fan-out hot path: a message is encoded once per
+ * distinct (protocol version, QoS, retain, properties) and the same Buffer is written to
+ * every subscriber; for QoS 1/2 a copy gets its two packet-id bytes patched.
+ * MQTT 5 PUBLISH packets with properties go through mqtt-packet's generator.
+ */
+import mqttPacket from 'mqtt-packet';
+import type { ProtocolVersion, PublishProperties, QoS } from './packets.js';
+
+function varintSize(n: number): number {
+  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    buf[pos++] = byte;
+  } while (n > 0);
+  return pos;
+}
+
+/** Largest remaining length MQTT can express (MQTT-2.2.3). */
+export const MAX_REMAINING_LENGTH = 268435455;
+
+export function encodePublish(
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  retain: boolean,
+  dup: boolean,
+  messageId: number,
+  version: ProtocolVersion,
+  properties?: PublishProperties,
+): Buffer {
+  if (version === 5) {
+    // MQTT 5: property length is always present, even when zero (MQTT-3.3.2.3).
+    if (properties !== undefined) {
+      return mqttPacket.generate(
+        { cmd: 'publish', topic, payload, qos, retain, dup, messageId: qos > 0 ? messageId : undefined, properties },
+        { protocolVersion: 5 },
+      ) as Buffer;
+    }
+  }
+  const topicLen = Buffer.byteLength(topic);
+  const propsLen = version === 5 ? 1 : 0;
+  const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + propsLen + payload.length;
+  const total = 1 + varintSize(remaining) + remaining;
+  const buf = Buffer.allocUnsafe(total);
+  buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let pos = writeVarint(buf, 1, remaining);
+  buf[pos++] = topicLen >> 8;
+  buf[pos++] = topicLen & 0xff;
+  pos += buf.write(topic, pos, 'utf8');
+  if (qos > 0) {
+    buf[pos++] = messageId >> 8;
+    buf[pos++] = messageId & 0xff;
+  }
+  if (version === 5) buf[pos++] = 0;
+  payload.copy(buf, pos);
+  return buf;
+}
+
+/** Offset of the packet identifier in an encoded QoS>0 PUBLISH. */
+export function publishIdOffset(buf: Buffer): number {
+  let pos = 1;
+  while (buf[pos] & 0x80) pos++;
+  pos++;
+  const topicLen = (buf[pos] << 8) | buf[pos + 1];
+  return pos + 2 + topicLen;
+}
+
+/** A copy of an encoded QoS>0 PUBLISH with another packet id and DUP flag. */
+export function withMessageId(buf: Buffer, idOffset: number, messageId: number, dup: boolean): Buffer {
+  const copy = Buffer.allocUnsafe(buf.length);
+  buf.copy(copy);
+  copy[idOffset] = messageId >> 8;
+  copy[idOffset + 1] = messageId & 0xff;
+  if (dup) copy[0] |= 8;
+  else copy[0] &= ~8;
+  return copy;
+}
+
+/** PUBACK/PUBREC/PUBREL/PUBCOMP with reason 0 and no properties: four bytes (MQTT-3.4.2.1). */
+export function encodeAck(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', messageId: number): Buffer {
+  const buf = Buffer.allocUnsafe(4);
+  buf[0] = type === 'puback' ? 0x40 : type === 'pubrec' ? 0x50 : type === 'pubrel' ? 0x62 : 0x70;
+  buf[1] = 2;
+  buf[2] = messageId >> 8;
+  buf[3] = messageId & 0xff;
+  return buf;
+}
