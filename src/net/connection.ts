@@ -65,6 +65,7 @@ export class Connection {
   private queued = false;
   private closeReported = false;
   private failing = false;
+  private firstChunk: Buffer | undefined;
   private streamError: Error | undefined;
 
   constructor(stream: ByteStream) {
@@ -180,8 +181,25 @@ export class Connection {
     this.stream.resume();
   }
 
+  /**
+   * The protocol level byte of the CONNECT at the start of the stream, for the log line
+   * about an unsupported level (the parser rejects the packet without telling it).
+   */
+  connectLevel(): number {
+    const b = this.firstChunk;
+    if (b === undefined) return -1;
+    let pos = 1;
+    while (pos < b.length && b[pos] & 0x80) pos++;
+    pos++;
+    if (pos + 2 > b.length) return -1;
+    pos += 2 + ((b[pos] << 8) | b[pos + 1]);
+    return pos < b.length ? b[pos] : -1;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.bytesReceived === 0) this.firstChunk = chunk;
+    else this.firstChunk = undefined;
     this.lastReceived = Date.now();
     this.bytesReceived += chunk.length;
     this.parser.parse(chunk);

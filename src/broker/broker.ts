@@ -1,0 +1,270 @@
+/**
+ * The broker: composes listeners, clients, sessions, the subscription router, retained
+ * messages, $SYS and the keepalive sweep. Usable as a library:
+ *   const broker = new Broker({ listeners: [{ port: 0 }] }); await broker.start(); ... await broker.close();
+ */
+import { listenStream, type Connection, type Listener } from '../net/index.js';
+import type { QoS } from '../protocol/index.js';
+import { Client, ClientState } from './client.js';
+import { deliverToSession, pumpQueue } from './deliver.js';
+import { Log } from './log.js';
+import { Message } from './message.js';
+import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
+import { RetainTree } from './retain.js';
+import { Router, type SubscriptionOptions } from './router.js';
+import { Session } from './session.js';
+import { Stats } from './stats.js';
+import { SysTree } from './sys-tree.js';
+import { logClientGone, publishWill } from './disconnect.js';
+import type { BrokerPlugin } from './plugin.js';
+import type { EnhancedAuthenticator } from './security.js';
+
+export { VERSION } from './version.js';
+
+export interface ListenerRuntime {
+  settings: ListenerSettings;
+  listener: Listener | undefined;
+  connections: number;
+}
+
+export class Broker {
+  readonly options: BrokerOptions;
+  readonly log: Log;
+  readonly stats = new Stats();
+  readonly router = new Router<Session>();
+  readonly retained = new RetainTree();
+  readonly sessions = new Map<string, Session>();
+  readonly clients = new Set<Client>();
+  readonly listeners: ListenerRuntime[] = [];
+  readonly plugins: BrokerPlugin[] = [];
+  /** MQTT 5 enhanced authentication (AUTH packets); undefined refuses an authentication method. */
+  enhancedAuth: EnhancedAuthenticator | undefined;
+  readonly startedAt = Date.now();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sys: SysTree;
+  private closing = false;
+
+  constructor(options: Partial<BrokerOptions> = {}, log?: Log) {
+    this.options = { ...defaultOptions(), ...options };
+    this.log = log ?? new Log();
+    this.sys = new SysTree(this);
+  }
+
+  /** Opens every listener; rejects with the first error (address in use, ...). */
+  async start(): Promise<void> {
+    for (const settings of this.options.listeners) {
+      const rt: ListenerRuntime = { settings, listener: undefined, connections: 0 };
+      this.listeners.push(rt);
+      rt.listener = await this.openListener(rt);
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+    this.sys.start();
+    for (const p of this.plugins) p.start?.(this);
+  }
+
+  private openListener(rt: ListenerRuntime): Promise<Listener> {
+    const s = rt.settings;
+    if (s.unixPath !== undefined) {
+      this.log.info(`Opening unix listen socket on path ${s.unixPath}.`);
+    } else {
+      const fam = s.family === 6 || (s.host !== undefined && s.host.includes(':')) ? 'ipv6' : 'ipv4';
+      this.log.info(`Opening ${fam} listen socket on port ${s.port}.`);
+    }
+    return new Promise((resolve, reject) => {
+      listenStream(
+        { port: s.port, host: s.host, unixPath: s.unixPath, family: s.family, noDelay: this.options.setTcpNodelay },
+        (conn) => this.accept(conn, rt),
+        (err, listener) => (err !== null ? reject(err) : resolve(listener!)),
+      );
+    });
+  }
+
+  /** Adds a connection from any transport (the TLS/WebSocket listeners call this too). */
+  accept(conn: Connection, rt: ListenerRuntime): void {
+    if (this.closing) {
+      conn.destroy();
+      return;
+    }
+    const max = rt.settings.maxConnections;
+    if (max !== undefined && max >= 0 && rt.connections >= max) {
+      conn.destroy();
+      return;
+    }
+    rt.connections++;
+    if (this.options.maxPacketSize > 0) conn.maxInboundPacket = this.options.maxPacketSize;
+    const client = new Client(this, conn, rt);
+    client.inflightLimit = this.options.maxInflightMessages > 0 ? this.options.maxInflightMessages : 65535;
+    this.clients.add(client);
+    this.stats.socketsOpened++;
+    this.log.notice(
+      `New connection from ${conn.remoteAddress}:${conn.remotePort} on port ${rt.listener?.port ?? rt.settings.port}.`,
+    );
+  }
+
+  /** Routes a message to every matching subscription, and stores it if retained. */
+  publish(msg: Message, publisherId: string | undefined): void {
+    if (msg.retain) {
+      this.retained.set(msg);
+      for (const p of this.plugins) p.onRetain?.(msg);
+    }
+    const plugins = this.plugins;
+    for (let i = 0; i < plugins.length; i++) plugins[i].onPublish?.(msg);
+    const { deliveries, shared } = this.router.match(msg.topic);
+    const authorizer = this.options.authorizer;
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i];
+      const session = d.session;
+      if (d.noLocal && publisherId === session.clientId) continue;
+      if (authorizer !== undefined && !this.mayRead(session, msg.topic)) continue;
+      const qos = this.options.upgradeOutgoingQos ? d.qos : ((msg.qos < d.qos ? msg.qos : d.qos) as QoS);
+      // MQTT-3.3.1-9: live copies go out with retain clear unless "retain as published".
+      deliverToSession(this, session, msg, qos, d.retainAsPublished && msg.retain, d.identifiers);
+    }
+    for (let i = 0; i < shared.length; i++) this.deliverShared(shared[i], msg, publisherId);
+  }
+
+  private deliverShared(group: ReturnType<Router<Session>['match']>['shared'][number], msg: Message, publisherId: string | undefined): void {
+    const n = group.members.length;
+    // One member per message, preferring connected ones (MQTT 5, 4.8.2).
+    for (let tries = 0; tries < n; tries++) {
+      const m = group.members[group.next % n];
+      group.next = (group.next + 1) % n;
+      if (m.session.client === null && tries < n - 1) continue;
+      if (m.options.noLocal && publisherId === m.session.clientId) continue;
+      if (!this.mayRead(m.session, msg.topic)) continue;
+      const qos = (msg.qos < m.options.qos ? msg.qos : m.options.qos) as QoS;
+      const ids = m.options.identifier > 0 ? [m.options.identifier] : undefined;
+      deliverToSession(this, m.session, msg, qos, false, ids);
+      return;
+    }
+  }
+
+  mayRead(session: Session, topic: string): boolean {
+    const a = session.client?.listener.settings.authorizer ?? this.options.authorizer;
+    return a === undefined || a.canRead(session.clientId, session.username, topic);
+  }
+
+  addSubscription(session: Session, treeFilter: string, options: SubscriptionOptions, shareGroup: string | undefined): boolean {
+    return this.router.subscribe(session, treeFilter, options, shareGroup);
+  }
+
+  removeSubscription(session: Session, treeFilter: string, shareGroup: string | undefined): boolean {
+    return this.router.unsubscribe(session, treeFilter, shareGroup);
+  }
+
+  /** Forgets a session: its subscriptions leave the tree, its queue is dropped. */
+  destroySession(session: Session): void {
+    for (const sub of session.subscriptions.values()) {
+      this.router.unsubscribe(session, sub.treeFilter, sub.shareGroup);
+    }
+    this.stats.storedMessages -= session.queue.length;
+    session.subscriptions.clear();
+    session.queue.clear();
+    session.inflight.clear();
+    session.incoming.clear();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    for (const p of this.plugins) p.onSessionDestroyed?.(session);
+  }
+
+  /** Called once per client when its connection is gone. */
+  clientClosed(client: Client): void {
+    this.clients.delete(client);
+    client.listener.connections--;
+    this.stats.socketsClosed++;
+    logClientGone(this, client, client.session !== null);
+    this.detachClient(client);
+  }
+
+  /**
+   * Separates a client from its session: will, presence, and the end of a clean session.
+   * Runs once per client, at close or earlier when a new connection takes the session over.
+   */
+  detachClient(client: Client): void {
+    const session = client.session;
+    if (session === null || session.client !== client) return;
+    client.session = null;
+    this.stats.clientsConnected--;
+    session.client = null;
+    session.disconnectedAt = Date.now();
+    if (client.cause !== 'disconnect' || client.disconnectReason === 0x04) publishWill(this, client);
+    for (const p of this.plugins) p.onClientDisconnected?.(client);
+    if (session.clean || (client.protocolVersion === 5 && session.expiryInterval === 0)) {
+      this.destroySession(session);
+    }
+  }
+
+  /** Ack bookkeeping shared by PUBACK and PUBCOMP: frees the slot and pumps the queue. */
+  completeOutgoing(session: Session, mid: number): boolean {
+    const out = session.inflight.get(mid);
+    if (out === undefined) return false;
+    session.inflight.delete(mid);
+    session.inflightBytes -= out.msg.payload.length;
+    pumpQueue(this, session);
+    return true;
+  }
+
+  /** Once a second: keepalive and connect timeouts, session and message expiry. */
+  private sweep(): void {
+    const now = Date.now();
+    for (const client of this.clients) {
+      if (client.state === ClientState.New || client.state === ClientState.Authenticating) {
+        if (now - client.connectedAt > this.options.connectTimeout * 1000) client.disconnect('protocol');
+      } else if (client.state === ClientState.Active && client.keepalive > 0) {
+        // MQTT-3.1.2-24: 1.5 times the keep alive without a packet closes the connection.
+        if (now - client.conn.lastReceived > client.keepalive * 1500) {
+          this.log.notice(`Client ${client.id} has exceeded timeout, disconnecting.`);
+          client.disconnect('keepalive', 0x8d);
+        }
+      }
+    }
+    for (const session of this.sessions.values()) {
+      if (session.client !== null) continue;
+      const expiry = this.sessionExpirySeconds(session);
+      if (expiry >= 0 && now - session.disconnectedAt > expiry * 1000) {
+        this.stats.clientsExpired++;
+        this.destroySession(session);
+      } else if (session.queue.length > 0) {
+        this.stats.storedMessages -= session.queue.dropExpired(now);
+      }
+    }
+    for (const p of this.plugins) p.onSweep?.(now);
+  }
+
+  /** Seconds a disconnected session lives, or -1 for ever. */
+  private sessionExpirySeconds(session: Session): number {
+    if (session.expiryInterval > 0 && session.expiryInterval !== 0xffffffff) return session.expiryInterval;
+    if (session.expiryInterval === 0xffffffff) return -1;
+    const pce = this.options.persistentClientExpiration;
+    return pce > 0 ? pce : -1;
+  }
+
+  /** Publishes a message originated by the broker itself ($SYS, bridges, hooks). */
+  publishInternal(topic: string, payload: Buffer | string, qos: QoS, retain: boolean): void {
+    const buf = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    this.publish(new Message(topic, buf, qos, retain, undefined, undefined, undefined), undefined);
+  }
+
+  /** Closes listeners and clients. Sessions stay in memory (and in persistence, if any). */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sys.stop();
+    // server.close() waits for open connections, so they go first.
+    const closed = Promise.all(
+      this.listeners.map((rt) => new Promise<void>((resolve) => (rt.listener ? rt.listener.close(resolve) : resolve()))),
+    );
+    for (const client of [...this.clients]) {
+      client.cause = 'shutdown';
+      client.conn.destroy();
+    }
+    await closed;
+    for (const p of this.plugins) await p.stop?.();
+  }
+
+  /** Port of the n-th listener as bound (useful with port 0). */
+  port(n = 0): number {
+    return this.listeners[n]?.listener?.port ?? 0;
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * One network client of the broker: the connection, the CONNECT state machine, and the
+ * dispatch of each inbound packet to its handler (handlers/<packet>.ts).
+ */
+import type { Connection, ConnectionHandler } from '../net/index.js';
+import { encodeAck, ReasonCode, type Packet, type ProtocolVersion } from '../protocol/index.js';
+import type { Broker, ListenerRuntime } from './broker.js';
+import { LogType } from './log.js';
+import type { Message } from './message.js';
+import type { Session } from './session.js';
+import { handleConnect, handleBadProtocolVersion } from './handlers/connect.js';
+import { handlePublish } from './handlers/publish.js';
+import { handlePuback, handlePubrec, handlePubrel, handlePubcomp } from './handlers/ack.js';
+import { handleSubscribe } from './handlers/subscribe.js';
+import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import { handlePingreq } from './handlers/pingreq.js';
+import { handleDisconnect } from './handlers/disconnect.js';
+import { handleAuth } from './handlers/auth.js';
+
+export const enum ClientState {
+  /** Waiting for CONNECT. */
+  New,
+  /** CONNECT received, authentication in progress: later packets wait. */
+  Authenticating,
+  Active,
+  /** Closed or being closed: nothing more is processed. */
+  Closed,
+}
+
+/** Why a client went away, which decides the log line and whether the will is sent. */
+export type CloseCause =
+  | 'disconnect'
+  | 'closed'
+  | 'socket-error'
+  | 'keepalive'
+  | 'takeover'
+  | 'protocol'
+  | 'malformed'
+  | 'auth'
+  | 'shutdown'
+  | 'admin';
+
+export class Client implements ConnectionHandler {
+  readonly broker: Broker;
+  readonly conn: Connection;
+  readonly listener: ListenerRuntime;
+  state = ClientState.New;
+  /** The client id once known; '' before CONNECT. */
+  clientId = '';
+  username: string | undefined;
+  protocolVersion: ProtocolVersion = 4;
+  keepalive = 0;
+  session: Session | null = null;
+  will: Message | null = null;
+  /** MQTT 5 will delay interval, seconds. */
+  willDelay = 0;
+  cause: CloseCause | undefined;
+  /** Min of max_inflight_messages and the client's receive maximum (MQTT 5). */
+  inflightLimit = 20;
+  /** Largest packet the client accepts (MQTT 5 Maximum Packet Size), 0 for no limit. */
+  maxOutboundPacket = 0;
+  /** MQTT 5 topic aliases the client has set, inbound (MQTT-3.3.2-7). */
+  topicAliases: Map<number, string> | undefined;
+  /** Packets received while CONNECT is being authenticated. */
+  pending: Packet[] | undefined;
+  readonly connectedAt = Date.now();
+  /** MQTT 5 session expiry requested in CONNECT. */
+  sessionExpiry = 0;
+  /** MQTT 5 DISCONNECT reason received from the client. */
+  disconnectReason = 0;
+
+  constructor(broker: Broker, conn: Connection, listener: ListenerRuntime) {
+    this.broker = broker;
+    this.conn = conn;
+    this.listener = listener;
+    conn.setHandler(this);
+  }
+
+  /** The name used in log lines: the client id, or <unknown> before CONNECT. */
+  get id(): string {
+    return this.clientId === '' ? '<unknown>' : this.clientId;
+  }
+
+  get active(): boolean {
+    return this.state === ClientState.Active;
+  }
+
+  get mountPoint(): string | undefined {
+    return this.listener.settings.mountPoint;
+  }
+
+  get address(): string {
+    return this.conn.remoteAddress;
+  }
+
+  onPacket(packet: Packet): void {
+    switch (this.state) {
+      case ClientState.Active:
+        break;
+      case ClientState.New:
+        if (packet.cmd !== 'connect') {
+          // MQTT-3.1.0-1: the first packet must be CONNECT.
+          this.protocolError();
+          return;
+        }
+        handleConnect(this.broker, this, packet);
+        return;
+      case ClientState.Authenticating:
+        if (packet.cmd === 'auth') {
+          handleAuth(this.broker, this, packet);
+          return;
+        }
+        (this.pending ??= []).push(packet);
+        return;
+      default:
+        return;
+    }
+    const b = this.broker;
+    switch (packet.cmd) {
+      case 'publish':
+        handlePublish(b, this, packet);
+        break;
+      case 'puback':
+        handlePuback(b, this, packet);
+        break;
+      case 'pubrec':
+        handlePubrec(b, this, packet);
+        break;
+      case 'pubrel':
+        handlePubrel(b, this, packet);
+        break;
+      case 'pubcomp':
+        handlePubcomp(b, this, packet);
+        break;
+      case 'subscribe':
+        handleSubscribe(b, this, packet);
+        break;
+      case 'unsubscribe':
+        handleUnsubscribe(b, this, packet);
+        break;
+      case 'pingreq':
+        handlePingreq(b, this);
+        break;
+      case 'disconnect':
+        handleDisconnect(b, this, packet);
+        break;
+      case 'auth':
+        handleAuth(b, this, packet);
+        break;
+      case 'connect':
+        // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
+        b.log.notice(`Bad client ${this.id} sending multiple CONNECT messages.`);
+        this.protocolError();
+        break;
+      default:
+        // CONNACK, SUBACK, ... are never sent to a server.
+        this.protocolError();
+    }
+  }
+
+  /** Processes the packets that arrived while CONNECT was being authenticated. */
+  drainPending(): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    if (pending === undefined) return;
+    for (const p of pending) {
+      if (this.state !== ClientState.Active) return;
+      this.onPacket(p);
+    }
+  }
+
+  onProtocolError(err: Error): void {
+    if (this.state === ClientState.Closed) return;
+    if (this.state === ClientState.New && err.message === 'Invalid protocol version') {
+      handleBadProtocolVersion(this.broker, this);
+      return;
+    }
+    this.cause = this.state === ClientState.New ? 'protocol' : 'malformed';
+    if (this.protocolVersion === 5 && this.state === ClientState.Active) {
+      this.sendDisconnect(err.message === 'packet too large' ? ReasonCode.PacketTooLarge : ReasonCode.MalformedPacket);
+    }
+  }
+
+  onClose(err: Error | undefined): void {
+    if (this.cause === undefined) this.cause = err !== undefined ? 'socket-error' : 'closed';
+    this.state = ClientState.Closed;
+    this.broker.clientClosed(this);
+  }
+
+  onDrain(): void {
+    // A slow subscriber caught up: nothing to do, QoS 1/2 wait in the session queue anyway.
+  }
+
+  /** Ends the connection for a protocol violation (log line and will as Mosquitto). */
+  protocolError(reason: number = ReasonCode.ProtocolError): void {
+    if (this.state === ClientState.Closed) return;
+    this.cause = 'protocol';
+    if (this.protocolVersion === 5 && this.state === ClientState.Active) this.sendDisconnect(reason);
+    this.close();
+  }
+
+  /** Ends the connection for the given cause; the rest happens in onClose. */
+  disconnect(cause: CloseCause, v5Reason?: number): void {
+    if (this.state === ClientState.Closed) return;
+    this.cause = cause;
+    if (v5Reason !== undefined && this.protocolVersion === 5 && this.state === ClientState.Active) {
+      this.sendDisconnect(v5Reason);
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.state !== ClientState.Closed) {
+      this.state = ClientState.Closed;
+    }
+    this.conn.close();
+  }
+
+  sendDisconnect(reasonCode: number): void {
+    if (this.broker.log.enabled(LogType.Debug)) {
+      this.broker.log.debug(`Sending DISCONNECT to ${this.id} (${reasonCode})`);
+    }
+    this.conn.send({ cmd: 'disconnect', reasonCode });
+  }
+
+  sendAck(type: 'puback' | 'pubrec' | 'pubcomp', mid: number, reasonCode: number): void {
+    if (reasonCode === 0 || this.protocolVersion !== 5) {
+      this.conn.write(encodeAck(type, mid));
+    } else {
+      this.conn.send({ cmd: type, messageId: mid, reasonCode });
+    }
+  }
+
+  sendPubrel(mid: number): void {
+    if (this.broker.log.enabled(LogType.Debug)) this.broker.log.debug(`Sending PUBREL to ${this.id} (m${mid})`);
+    this.conn.write(encodeAck('pubrel', mid));
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Delivery of one message to one session: send now within the inflight window, queue
+ * behind it within max_queued_messages/max_queued_bytes, or drop and count it.
+ * This is the hot path: no closures, no promises, log lines formatted only when enabled.
+ */
+import { withMessageId, encodePublish, type QoS } from '../protocol/index.js';
+import type { Broker } from './broker.js';
+import type { Client } from './client.js';
+import { LogType } from './log.js';
+import type { Message } from './message.js';
+import type { Outgoing, Session } from './session.js';
+
+/** Mosquitto's debug line for an outgoing or incoming PUBLISH. */
+export function publishLogLine(
+  verb: string,
+  id: string,
+  dup: boolean,
+  qos: number,
+  retain: boolean,
+  mid: number,
+  topic: string,
+  bytes: number,
+): string {
+  return `${verb} ${id} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${mid}, '${topic}', ... (${bytes} bytes))`;
+}
+
+export function deliverToSession(
+  broker: Broker,
+  session: Session,
+  msg: Message,
+  qos: QoS,
+  retain: boolean,
+  identifiers: number[] | undefined,
+): void {
+  if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) return;
+  const client = session.client;
+  const online = client !== null && client.active;
+  if (qos === 0) {
+    if (online) {
+      if (client.conn.bufferedBytes > broker.options.maxSocketBacklog) {
+        broker.stats.publishDropped++;
+        return;
+      }
+      sendPublish(broker, client, msg, 0, retain, 0, false, identifiers);
+      return;
+    }
+    if (!broker.options.queueQos0Messages || session.clean) return;
+  }
+  const out: Outgoing = { mid: 0, msg, qos, retain, identifiers, state: 0 };
+  if (online && session.queue.length === 0 && hasInflightRoom(broker, session, client, msg)) {
+    startInflight(broker, session, client, out);
+    return;
+  }
+  enqueue(broker, session, out);
+}
+
+function hasInflightRoom(broker: Broker, session: Session, client: Client, msg: Message): boolean {
+  if (session.inflight.size >= client.inflightLimit) return false;
+  const maxBytes = broker.options.maxInflightBytes;
+  return maxBytes === 0 || session.inflightBytes + msg.payload.length <= maxBytes;
+}
+
+function enqueue(broker: Broker, session: Session, out: Outgoing): void {
+  const o = broker.options;
+  const q = session.queue;
+  // max_queued_messages 0 means no limit; max_queued_bytes 0 likewise. Both bound memory.
+  if (
+    (o.maxQueuedMessages > 0 && q.length >= o.maxQueuedMessages) ||
+    (o.maxQueuedBytes > 0 && q.bytes + out.msg.payload.length > o.maxQueuedBytes)
+  ) {
+    broker.stats.publishDropped++;
+    if (!session.dropWarned) {
+      session.dropWarned = true;
+      broker.log.notice(`Outgoing messages are being dropped for client ${session.clientId}.`);
+    }
+    return;
+  }
+  q.push(out);
+  broker.stats.storedMessages++;
+}
+
+function startInflight(broker: Broker, session: Session, client: Client, out: Outgoing): void {
+  out.mid = session.nextMid();
+  session.inflight.set(out.mid, out);
+  session.inflightBytes += out.msg.payload.length;
+  sendPublish(broker, client, out.msg, out.qos, out.retain, out.mid, false, out.identifiers);
+}
+
+/** Moves queued messages into the inflight window as it frees up (after an ack or a reconnect). */
+export function pumpQueue(broker: Broker, session: Session): void {
+  const client = session.client;
+  if (client === null || !client.active) return;
+  const q = session.queue;
+  while (q.length > 0) {
+    const next = q.peek()!;
+    if (next.qos > 0 && !hasInflightRoom(broker, session, client, next.msg)) break;
+    q.shift();
+    broker.stats.storedMessages--;
+    if (next.msg.expiresAt !== 0 && next.msg.expiresAt <= Date.now()) continue;
+    if (next.qos === 0) sendPublish(broker, client, next.msg, 0, next.retain, 0, false, next.identifiers);
+    else startInflight(broker, session, client, next);
+  }
+  if (q.length === 0) session.dropWarned = false;
+}
+
+/** Re-sends everything in flight after a persistent session reconnects (MQTT-4.4.0-1), DUP set. */
+export function resendInflight(broker: Broker, session: Session, client: Client): void {
+  for (const out of session.inflight.values()) {
+    if (out.state === 1) {
+      client.sendPubrel(out.mid);
+    } else {
+      sendPublish(broker, client, out.msg, out.qos, out.retain, out.mid, true, out.identifiers);
+    }
+  }
+}
+
+export function sendPublish(
+  broker: Broker,
+  client: Client,
+  msg: Message,
+  qos: QoS,
+  retain: boolean,
+  mid: number,
+  dup: boolean,
+  identifiers: number[] | undefined,
+): void {
+  const version = client.protocolVersion;
+  let buf: Buffer;
+  let topic = msg.topic;
+  const mount = client.mountPoint;
+  if (mount !== undefined) {
+    // mount_point is stripped on the way out.
+    topic = topic.startsWith(mount) ? topic.slice(mount.length) : topic;
+  }
+  if (version === 5 && (identifiers !== undefined || msg.expiresAt !== 0 || mount !== undefined)) {
+    const props = msg.properties !== undefined ? { ...msg.properties } : {};
+    if (identifiers !== undefined) props.subscriptionIdentifier = identifiers.length === 1 ? identifiers[0] : identifiers;
+    if (msg.expiresAt !== 0) {
+      // MQTT-3.3.2-6: the expiry sent on is what is left of it.
+      props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
+    }
+    buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, 5, props);
+  } else if (mount !== undefined) {
+    buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, version);
+  } else {
+    buf = msg.encode(version, qos, retain);
+    if (qos > 0) buf = withMessageId(buf, msg.idOffset, mid, dup);
+  }
+  if (client.maxOutboundPacket > 0 && buf.length > client.maxOutboundPacket) {
+    // MQTT-3.1.2-25: never send a client a packet larger than its Maximum Packet Size.
+    broker.stats.publishDropped++;
+    return;
+  }
+  if (broker.log.enabled(LogType.Debug)) {
+    broker.log.debug(publishLogLine('Sending PUBLISH to', client.id, dup, qos, retain, mid, topic, msg.payload.length));
+  }
+  client.conn.write(buf);
+  broker.stats.publishSent++;
+  broker.stats.messagesSent++;
+  broker.stats.bytesSent += buf.length;
+}

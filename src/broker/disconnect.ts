@@ -1,0 +1,45 @@
+/**
+ * What happens when a client goes: the log line Mosquitto writes for each cause, and the
+ * will message (MQTT-3.1.2-8: published unless the client sent DISCONNECT).
+ */
+import type { Broker } from './broker.js';
+import type { Client } from './client.js';
+
+export function logClientGone(broker: Broker, client: Client, wasActive: boolean): void {
+  const id = client.id;
+  switch (client.cause) {
+    case 'disconnect':
+      broker.log.notice(`Client ${id} disconnected.`);
+      break;
+    case 'closed':
+      broker.log.notice(`Client ${id} closed its connection.`);
+      break;
+    case 'socket-error':
+      broker.log.notice(`Socket error on client ${id}, disconnecting.`);
+      break;
+    case 'protocol':
+      broker.log.notice(`Client ${id} disconnected due to protocol error.`);
+      break;
+    case 'malformed':
+      broker.log.notice(`Client ${id} disconnected due to malformed packet.`);
+      break;
+    case 'auth':
+      broker.log.notice(`Client ${id} disconnected, not authorised.`);
+      break;
+    case 'takeover':
+    case 'keepalive':
+    case 'shutdown':
+    case 'admin':
+      // Already logged where it happened (or nothing, as Mosquitto).
+      break;
+    default:
+      if (wasActive) broker.log.notice(`Client ${id} closed its connection.`);
+  }
+}
+
+export function publishWill(broker: Broker, client: Client): void {
+  const will = client.will;
+  client.will = null;
+  if (will === null) return;
+  broker.publish(will, client.clientId);
+}

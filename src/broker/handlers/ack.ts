@@ -1,0 +1,70 @@
+/**
+ * PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT-4.3.2, MQTT-4.3.3).
+ */
+import type { PubackPacket, PubcompPacket, PubrecPacket, PubrelPacket } from '../../protocol/index.js';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { LogType } from '../log.js';
+
+export function handlePuback(broker: Broker, client: Client, packet: PubackPacket): void {
+  const mid = packet.messageId ?? 0;
+  if (broker.log.enabled(LogType.Debug)) {
+    broker.log.debug(`Received PUBACK from ${client.id} (Mid: ${mid}, RC:${packet.reasonCode ?? 0})`);
+  }
+  const session = client.session!;
+  const out = session.inflight.get(mid);
+  if (out === undefined || out.qos !== 1) return;
+  for (const p of broker.plugins) p.onAcked?.(session, out.msg);
+  broker.completeOutgoing(session, mid);
+}
+
+export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacket): void {
+  const mid = packet.messageId ?? 0;
+  const rc = packet.reasonCode ?? 0;
+  if (broker.log.enabled(LogType.Debug)) {
+    broker.log.debug(`Received PUBREC from ${client.id} (Mid: ${mid}, RC:${rc})`);
+  }
+  const session = client.session!;
+  const out = session.inflight.get(mid);
+  if (out === undefined || out.qos !== 2) {
+    // MQTT 5: a PUBREC for an unknown id still gets PUBREL, reason 0x92.
+    if (client.protocolVersion === 5) client.conn.send({ cmd: 'pubrel', messageId: mid, reasonCode: 0x92 });
+    else client.sendPubrel(mid);
+    return;
+  }
+  if (rc >= 0x80) {
+    // MQTT-4.3.3: a failure reason ends the flow here.
+    broker.completeOutgoing(session, mid);
+    return;
+  }
+  out.state = 1;
+  client.sendPubrel(mid);
+}
+
+export function handlePubrel(broker: Broker, client: Client, packet: PubrelPacket): void {
+  const mid = packet.messageId ?? 0;
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received PUBREL from ${client.id} (Mid: ${mid})`);
+  const session = client.session!;
+  const msg = session.incoming.get(mid);
+  let rc = 0;
+  if (msg !== undefined) {
+    session.incoming.delete(mid);
+    broker.publish(msg, client.clientId);
+  } else if (client.protocolVersion === 5) {
+    rc = 0x92;
+  }
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending PUBCOMP to ${client.id} (m${mid})`);
+  client.sendAck('pubcomp', mid, rc);
+}
+
+export function handlePubcomp(broker: Broker, client: Client, packet: PubcompPacket): void {
+  const mid = packet.messageId ?? 0;
+  if (broker.log.enabled(LogType.Debug)) {
+    broker.log.debug(`Received PUBCOMP from ${client.id} (Mid: ${mid}, RC:${packet.reasonCode ?? 0})`);
+  }
+  const session = client.session!;
+  const out = session.inflight.get(mid);
+  if (out === undefined || out.qos !== 2) return;
+  for (const p of broker.plugins) p.onAcked?.(session, out.msg);
+  broker.completeOutgoing(session, mid);
+}

@@ -1,0 +1,258 @@
+/**
+ * CONNECT (MQTT-3.1): protocol checks, client id, authentication, session takeover and
+ * resumption, will, CONNACK, and redelivery of what a persistent session had in flight.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ConnackReturnCode,
+  ReasonCode,
+  connackCodeForV3,
+  isValidMqttString,
+  isValidTopicName,
+  type ConnectPacket,
+  type ProtocolVersion,
+} from '../../protocol/index.js';
+import type { Broker } from '../broker.js';
+import { Client, ClientState } from '../client.js';
+import { resendInflight, pumpQueue } from '../deliver.js';
+import { LogType } from '../log.js';
+import { Message } from '../message.js';
+import { Session } from '../session.js';
+
+/** CONNACK with a refusal, then close (MQTT-3.2.2-5). */
+export function refuse(broker: Broker, client: Client, v5Reason: number): void {
+  const v5 = client.protocolVersion === 5;
+  const code = v5 ? v5Reason : connackCodeForV3(v5Reason);
+  if (broker.log.enabled(LogType.Debug)) {
+    broker.log.debug(`Sending CONNACK to ${client.clientId === '' ? client.address : client.clientId} (0, ${code})`);
+  }
+  client.conn.send(
+    v5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code } : { cmd: 'connack', sessionPresent: false, returnCode: code },
+  );
+  client.cause ??= 'protocol';
+  client.close();
+}
+
+/** A CONNECT with a protocol level we do not speak: CONNACK 1 and close (MQTT-3.1.2-2). */
+export function handleBadProtocolVersion(broker: Broker, client: Client): void {
+  const level = client.conn.connectLevel();
+  broker.log.info(`Invalid protocol version ${level} in CONNECT from ${client.address}.`);
+  client.protocolVersion = 4;
+  refuse(broker, client, ReasonCode.UnsupportedProtocolVersion);
+}
+
+export function handleConnect(broker: Broker, client: Client, packet: ConnectPacket): void {
+  const version = (packet.protocolVersion ?? 4) as ProtocolVersion;
+  const protocolId = packet.protocolId ?? 'MQTT';
+  client.protocolVersion = version;
+  client.conn.setProtocolVersion(version);
+  client.state = ClientState.Authenticating;
+
+  // MQTT-3.1.2-1/2: "MQIsdp" goes with level 3, "MQTT" with 4 and 5.
+  if ((protocolId === 'MQIsdp') !== (version === 3)) {
+    broker.log.info(`Invalid protocol version ${version} in CONNECT from ${client.address}.`);
+    refuse(broker, client, ReasonCode.UnsupportedProtocolVersion);
+    return;
+  }
+  if (version !== 5 && packet.password !== undefined && packet.username === undefined) {
+    // MQTT-3.1.2-22: a password needs a username in 3.1.1.
+    broker.log.info(`Protocol error from ${packet.clientId}: password without username, closing connection.`);
+    client.cause = 'protocol';
+    client.close();
+    return;
+  }
+  if (
+    !isValidMqttString(packet.clientId) ||
+    (packet.username !== undefined && !isValidMqttString(packet.username)) ||
+    (packet.will !== undefined && !isValidTopicName(packet.will.topic))
+  ) {
+    client.cause = 'malformed';
+    client.close();
+    return;
+  }
+
+  const listenerSettings = client.listener.settings;
+  let clientId = packet.clientId;
+  const clean = packet.clean !== false;
+  let assignedId = false;
+  if (clientId.length === 0) {
+    const allowZero = listenerSettings.allowZeroLengthClientid ?? broker.options.allowZeroLengthClientid;
+    // MQTT-3.1.3-7/8: an empty id needs a clean session (3.1.1); 3.1 never allows one.
+    if (version === 3 || (version === 4 && !clean) || !allowZero) {
+      refuse(broker, client, ReasonCode.ClientIdentifierNotValid);
+      return;
+    }
+    const prefix = listenerSettings.autoIdPrefix ?? broker.options.autoIdPrefix;
+    clientId = prefix + randomUUID().toUpperCase();
+    assignedId = true;
+  }
+  if (listenerSettings.useUsernameAsClientid === true && packet.username !== undefined) {
+    clientId = packet.username;
+  }
+  const prefixes = listenerSettings.clientidPrefixes;
+  if (prefixes !== undefined && prefixes !== '' && !clientId.startsWith(prefixes)) {
+    refuse(broker, client, ReasonCode.NotAuthorized);
+    return;
+  }
+
+  let keepalive = packet.keepalive ?? 0;
+  const maxKeepalive = broker.options.maxKeepalive;
+  let serverKeepalive: number | undefined;
+  if (version === 5) {
+    if (keepalive > maxKeepalive || (keepalive === 0 && maxKeepalive < 65535)) {
+      keepalive = maxKeepalive;
+      serverKeepalive = maxKeepalive;
+    }
+  } else if (keepalive > maxKeepalive) {
+    // mosquitto.conf(5) max_keepalive: 3.1.1 clients asking for more are refused.
+    refuse(broker, client, ReasonCode.ClientIdentifierNotValid);
+    return;
+  }
+  client.keepalive = keepalive;
+  client.clientId = clientId;
+  client.username = packet.username;
+
+  const props = packet.properties;
+  if (version === 5 && props !== undefined) {
+    if (props.receiveMaximum !== undefined) {
+      client.inflightLimit = Math.min(client.inflightLimit, props.receiveMaximum);
+    }
+    if (props.maximumPacketSize !== undefined) client.maxOutboundPacket = props.maximumPacketSize;
+    client.sessionExpiry = props.sessionExpiryInterval ?? 0;
+    if (props.authenticationMethod !== undefined && broker.enhancedAuth === undefined) {
+      refuse(broker, client, ReasonCode.BadAuthenticationMethod);
+      return;
+    }
+  }
+
+  if (packet.will !== undefined) {
+    const w = packet.will;
+    const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
+    const topic = (listenerSettings.mountPoint ?? '') + w.topic;
+    const willProps = w.properties as ConstructorParameters<typeof Message>[4];
+    client.will = new Message(topic, payload, (w.qos ?? 0) as 0 | 1 | 2, w.retain === true, willProps, clientId, packet.username);
+    client.willDelay = (w.properties as { willDelayInterval?: number } | undefined)?.willDelayInterval ?? 0;
+  }
+
+  const finish = (allowed: boolean): void => {
+    if (client.state !== ClientState.Authenticating) return;
+    if (!allowed) {
+      client.cause = 'auth';
+      refuse(broker, client, packet.username === undefined && version === 5 ? ReasonCode.NotAuthorized : ReasonCode.BadUsernameOrPassword);
+      return;
+    }
+    acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
+  };
+
+  const authenticator = listenerSettings.authenticator ?? broker.options.authenticator;
+  const allowAnonymous = listenerSettings.allowAnonymous ?? broker.options.allowAnonymous;
+  if (packet.username === undefined && authenticator === undefined) {
+    finish(allowAnonymous);
+    return;
+  }
+  if (packet.username === undefined && !allowAnonymous) {
+    finish(false);
+    return;
+  }
+  if (authenticator === undefined) {
+    finish(true);
+    return;
+  }
+  // Verification may be slow (bcrypt): later packets wait in client.pending, the socket is paused.
+  client.conn.pause();
+  Promise.resolve(
+    authenticator.authenticate({ clientId, username: packet.username, password: packet.password, address: client.address }),
+  ).then(
+    (ok) => {
+      client.conn.resume();
+      finish(ok);
+    },
+    () => {
+      client.conn.resume();
+      finish(false);
+    },
+  );
+}
+
+function acceptConnect(
+  broker: Broker,
+  client: Client,
+  packet: ConnectPacket,
+  clean: boolean,
+  assignedId: boolean,
+  serverKeepalive: number | undefined,
+): void {
+  const clientId = client.clientId;
+  const version = client.protocolVersion;
+  let session = broker.sessions.get(clientId);
+  if (session !== undefined && session.client !== null) {
+    // MQTT-3.1.4-2: the existing connection is closed; its will goes as for any unclean end.
+    broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
+    const old = session.client;
+    old.disconnect('takeover', ReasonCode.SessionTakenOver);
+    broker.detachClient(old);
+    session = broker.sessions.get(clientId);
+  }
+  let sessionPresent = false;
+  if (session !== undefined && clean) {
+    broker.destroySession(session);
+    session = undefined;
+  }
+  if (session === undefined) {
+    session = new Session(clientId, clean);
+    broker.sessions.set(clientId, session);
+  } else {
+    sessionPresent = true;
+    session.clean = clean;
+  }
+  if (version === 5) {
+    session.expiryInterval = client.sessionExpiry;
+    // MQTT 5 has no "clean session": clean start plus a zero expiry behaves like it.
+    session.clean = client.sessionExpiry === 0;
+  }
+  session.username = client.username;
+  session.client = client;
+  session.disconnectedAt = 0;
+  client.session = session;
+  client.state = ClientState.Active;
+  const stats = broker.stats;
+  stats.clientsConnected++;
+  stats.connectionsTotal++;
+  if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
+
+  const log = broker.log;
+  if (log.enabled(LogType.Notice)) {
+    const p = version === 3 ? 1 : version === 4 ? 2 : 5;
+    const u = client.username !== undefined ? `, u'${client.username}'` : '';
+    log.notice(
+      `New client connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.keepalive}${u}).`,
+    );
+  }
+  if (log.enabled(LogType.Debug)) {
+    const w = client.will;
+    if (w === null) log.debug('No will message specified.');
+    else {
+      log.debug(`Will message specified (${w.payload.length} bytes) (r${w.retain ? 1 : 0}, q${w.qos}).`);
+      log.debug(`\t${w.topic}`);
+    }
+    log.debug(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
+  }
+  if (version === 5) {
+    const props: Record<string, unknown> = {};
+    if (assignedId) props.assignedClientIdentifier = clientId;
+    if (serverKeepalive !== undefined) props.serverKeepAlive = serverKeepalive;
+    if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
+    if (!broker.options.retainAvailable) props.retainAvailable = false;
+    if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
+    if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
+    client.conn.send({ cmd: 'connack', sessionPresent, reasonCode: 0, properties: props });
+  } else {
+    client.conn.send({ cmd: 'connack', sessionPresent, returnCode: ConnackReturnCode.Accepted });
+  }
+  for (const p of broker.plugins) p.onClientConnected?.(client);
+  if (sessionPresent) {
+    resendInflight(broker, session, client);
+    pumpQueue(broker, session);
+  }
+  client.drainPending();
+}

@@ -1,0 +1,135 @@
+/**
+ * PUBLISH from a client (MQTT-3.3): topic checks, topic aliases, ACL, then routing.
+ * QoS 0 and 1 are routed at once (PUBACK after routing); QoS 2 is held until PUBREL so
+ * that a re-sent PUBLISH with the same packet id is never delivered twice (MQTT-4.3.3).
+ */
+import { isValidTopicName, ReasonCode, type PublishPacket, type QoS } from '../../protocol/index.js';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { publishLogLine } from '../deliver.js';
+import { LogType } from '../log.js';
+import { Message } from '../message.js';
+
+export function handlePublish(broker: Broker, client: Client, packet: PublishPacket): void {
+  const stats = broker.stats;
+  stats.messagesReceived++;
+  stats.publishReceived++;
+  const payload = packet.payload as Buffer;
+  stats.bytesReceived += payload.length;
+  const qos = packet.qos as QoS;
+  const mid = packet.messageId ?? 0;
+  let topic = packet.topic;
+  let props = packet.properties;
+
+  if (client.protocolVersion === 5 && props !== undefined) {
+    const alias = props.topicAlias;
+    if (alias !== undefined) {
+      // MQTT-3.3.2-8/9: alias 0 or above our maximum is a protocol error.
+      if (alias === 0 || alias > broker.options.maxTopicAlias) {
+        client.protocolError(ReasonCode.TopicAliasInvalid);
+        return;
+      }
+      const aliases = (client.topicAliases ??= new Map());
+      if (topic.length > 0) aliases.set(alias, topic);
+      else {
+        const known = aliases.get(alias);
+        if (known === undefined) {
+          client.protocolError(ReasonCode.ProtocolError);
+          return;
+        }
+        topic = known;
+      }
+      const { topicAlias: _drop, ...rest } = props;
+      props = Object.keys(rest).length > 0 ? rest : undefined;
+    }
+    if (props !== undefined && props.payloadFormatIndicator === true && !isUtf8(payload)) {
+      // MQTT-3.3.2-4 / 5.4.9: the payload claims UTF-8 but is not.
+      sendPublishAck(client, qos, mid, ReasonCode.PayloadFormatInvalid);
+      return;
+    }
+  }
+
+  if (!isValidTopicName(topic)) {
+    // Wildcards in a topic name (MQTT-3.3.2-2) or invalid UTF-8 (MQTT-1.5.3-1).
+    client.cause = topic.includes('+') || topic.includes('#') ? 'protocol' : 'malformed';
+    if (client.protocolVersion === 5) client.sendDisconnect(ReasonCode.TopicNameInvalid);
+    client.close();
+    return;
+  }
+  if (qos > 0 && mid === 0) {
+    client.protocolError();
+    return;
+  }
+
+  const mount = client.mountPoint;
+  const fullTopic = mount !== undefined ? mount + topic : topic;
+  const limit = broker.options.messageSizeLimit;
+  const retain = packet.retain;
+  if (
+    fullTopic.charCodeAt(0) === 0x24 /* $ */ ||
+    !mayWrite(broker, client, fullTopic)
+  ) {
+    // Clients cannot publish into $SYS (or any $ topic); denied messages are acked and dropped.
+    if (broker.log.enabled(LogType.Debug)) {
+      broker.log.debug(publishLogLine('Denied PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
+    }
+    sendPublishAck(client, qos, mid, ReasonCode.NotAuthorized);
+    return;
+  }
+  if (broker.log.enabled(LogType.Debug)) {
+    broker.log.debug(publishLogLine('Received PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
+  }
+  if (limit > 0 && payload.length > limit) {
+    // message_size_limit: the message is dropped, but acknowledged so the client moves on.
+    broker.stats.publishDropped++;
+    sendPublishAck(client, qos, mid, ReasonCode.PacketTooLarge);
+    return;
+  }
+  if (retain && !broker.options.retainAvailable) {
+    if (client.protocolVersion === 5) {
+      client.protocolError(ReasonCode.RetainNotSupported);
+      return;
+    }
+  }
+  const msg = new Message(
+    fullTopic,
+    payload,
+    qos,
+    retain && broker.options.retainAvailable,
+    props,
+    client.clientId,
+    client.username,
+  );
+  if (qos === 2) {
+    const session = client.session!;
+    if (!session.incoming.has(mid)) session.incoming.set(mid, msg);
+    sendPublishAck(client, 2, mid, 0);
+    return;
+  }
+  broker.publish(msg, client.clientId);
+  if (qos === 1) sendPublishAck(client, 1, mid, 0);
+}
+
+function mayWrite(broker: Broker, client: Client, topic: string): boolean {
+  const a = client.listener.settings.authorizer ?? broker.options.authorizer;
+  return a === undefined || a.canWrite(client.clientId, client.username, topic);
+}
+
+/** PUBACK for QoS 1, PUBREC for QoS 2, nothing for QoS 0. v3 has no reason codes, so a refusal looks like success. */
+function sendPublishAck(client: Client, qos: QoS, mid: number, reason: number): void {
+  if (qos === 0) return;
+  const log = client.broker.log;
+  const type = qos === 1 ? 'puback' : 'pubrec';
+  const rc = client.protocolVersion === 5 ? reason : 0;
+  if (log.enabled(LogType.Debug)) log.debug(`Sending ${type.toUpperCase()} to ${client.id} (m${mid}, rc${rc})`);
+  client.sendAck(type, mid, rc);
+}
+
+function isUtf8(buf: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(buf);
+    return true;
+  } catch {
+    return false;
+  }
+}

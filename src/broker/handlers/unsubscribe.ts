@@ -1,0 +1,36 @@
+/** UNSUBSCRIBE (MQTT-3.10): remove each filter, UNSUBACK (with a reason per filter in v5). */
+import { ReasonCode, type UnsubscribePacket } from '../../protocol/index.js';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import { LogType } from '../log.js';
+
+export function handleUnsubscribe(broker: Broker, client: Client, packet: UnsubscribePacket): void {
+  const log = broker.log;
+  const session = client.session!;
+  if (log.enabled(LogType.Debug)) log.debug(`Received UNSUBSCRIBE from ${client.id}`);
+  if (packet.unsubscriptions.length === 0) {
+    // MQTT-3.10.3-2: at least one filter.
+    client.protocolError();
+    return;
+  }
+  const reasons: number[] = [];
+  for (const filter of packet.unsubscriptions) {
+    if (log.enabled(LogType.Debug)) log.debug(`\t${filter}`);
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) {
+      reasons.push(ReasonCode.NoSubscriptionExisted);
+      continue;
+    }
+    session.subscriptions.delete(filter);
+    broker.removeSubscription(session, sub.treeFilter, sub.shareGroup);
+    if (log.enabled(LogType.Unsubscribe)) log.write(LogType.Unsubscribe, `${client.id} ${filter}`);
+    for (const p of broker.plugins) p.onUnsubscribe?.(session, filter);
+    reasons.push(ReasonCode.Success);
+  }
+  if (log.enabled(LogType.Debug)) log.debug(`Sending UNSUBACK to ${client.id}`);
+  if (client.protocolVersion === 5) {
+    client.conn.send({ cmd: 'unsuback', messageId: packet.messageId, granted: reasons });
+  } else {
+    client.conn.send({ cmd: 'unsuback', messageId: packet.messageId } as never);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * A message as the broker routes it. The encoded PUBLISH is cached per
+ * (protocol version, QoS, retain flag) so that fan-out encodes once and writes the same
+ * Buffer to every subscriber (DESIGN.md, the hot path).
+ */
+import {
+  encodePublish,
+  publishIdOffset,
+  type ProtocolVersion,
+  type PublishProperties,
+  type QoS,
+} from '../protocol/index.js';
+
+let nextStoreId = 1;
+
+export class Message {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  retain: boolean;
+  readonly properties: PublishProperties | undefined;
+  /** Client id of the publisher; undefined for the broker's own ($SYS, wills have one). */
+  readonly from: string | undefined;
+  /** Username of the publisher, for check_retain_source. */
+  readonly fromUsername: string | undefined;
+  /** Broker-wide id, used by persistence and stores. */
+  readonly storeId: number;
+  /** Unix ms after which the message expires (MQTT 5 message expiry), 0 for never. */
+  expiresAt: number;
+  /** Encodings by key version*8 + qos*2 + retain, with the packet-id offset for QoS > 0. */
+  private encoded: (Buffer | undefined)[] | undefined;
+  idOffset = 0;
+
+  constructor(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    properties: PublishProperties | undefined,
+    from: string | undefined,
+    fromUsername: string | undefined,
+    storeId?: number,
+  ) {
+    this.topic = topic;
+    this.payload = payload;
+    this.qos = qos;
+    this.retain = retain;
+    this.properties = properties;
+    this.from = from;
+    this.fromUsername = fromUsername;
+    this.storeId = storeId ?? nextStoreId++;
+    if (storeId !== undefined && storeId >= nextStoreId) nextStoreId = storeId + 1;
+    const expiry = properties?.messageExpiryInterval;
+    this.expiresAt = expiry !== undefined ? Date.now() + expiry * 1000 : 0;
+  }
+
+  /**
+   * The PUBLISH for this message as a subscriber of `version` gets it, with packet id 0
+   * for QoS > 0 (patch it with withMessageId). Properties other than the message's own
+   * (subscription identifiers, topic alias, remaining expiry) bypass the cache.
+   */
+  encode(version: ProtocolVersion, qos: QoS, retain: boolean): Buffer {
+    const key = version * 8 + qos * 2 + (retain ? 1 : 0);
+    if (this.encoded === undefined) this.encoded = new Array(48);
+    let buf = this.encoded[key];
+    if (buf === undefined) {
+      buf = encodePublish(
+        this.topic,
+        this.payload,
+        qos,
+        retain,
+        false,
+        0,
+        version,
+        version === 5 ? this.properties : undefined,
+      );
+      this.encoded[key] = buf;
+      if (qos > 0) this.idOffset = publishIdOffset(buf);
+    }
+    return buf;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Extension points for integrations that watch the broker (Redis presence and stores,
+ * persistence journals, bridges). Every hook is optional; hooks on the message path must
+ * return quickly and never wait on I/O.
+ */
+import type { Broker } from './broker.js';
+import type { Client } from './client.js';
+import type { Message } from './message.js';
+import type { Session } from './session.js';
+import type { SubscriptionOptions } from './router.js';
+
+export interface BrokerPlugin {
+  start?(broker: Broker): void;
+  stop?(): Promise<void> | void;
+  /** After authentication, before CONNACK; a returned promise delays CONNACK (provisioning). */
+  onClientConnecting?(client: Client): Promise<void> | void;
+  onClientConnected?(client: Client): void;
+  onClientDisconnected?(client: Client): void;
+  onSubscribe?(session: Session, filter: string, options: SubscriptionOptions): void;
+  onUnsubscribe?(session: Session, filter: string): void;
+  onPublish?(msg: Message): void;
+  onRetain?(msg: Message): void;
+  onDelivered?(session: Session, msg: Message): void;
+  onAcked?(session: Session, msg: Message): void;
+  onSessionDestroyed?(session: Session): void;
+  onSweep?(now: number): void;
+}

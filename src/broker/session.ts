@@ -1,0 +1,122 @@
+/**
+ * A session: what the broker keeps for a client id across connections (MQTT-4.1):
+ * its subscriptions, the QoS 1/2 messages in flight towards it and queued behind them,
+ * and the QoS 2 messages received from it that await PUBREL.
+ */
+import type { QoS } from '../protocol/index.js';
+import type { Message } from './message.js';
+import type { Subscriber, SubscriptionOptions } from './router.js';
+import type { Client } from './client.js';
+
+/** A message on its way to this session's client. */
+export interface Outgoing {
+  mid: number;
+  msg: Message;
+  qos: QoS;
+  /** The retain flag as delivered (set for retained copies sent on subscribe). */
+  retain: boolean;
+  identifiers: number[] | undefined;
+  /** 0: PUBLISH sent, awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP. */
+  state: 0 | 1;
+}
+
+export interface SessionSubscription {
+  /** The filter as the client sent it, including any $share/group/ prefix. */
+  filter: string;
+  /** The filter in the tree, after mount point and without the share prefix. */
+  treeFilter: string;
+  shareGroup: string | undefined;
+  options: SubscriptionOptions;
+}
+
+/** A FIFO of outgoing messages with O(1) push and shift. */
+export class OutQueue {
+  private items: (Outgoing | undefined)[] = [];
+  private head = 0;
+  bytes = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(o: Outgoing): void {
+    this.items.push(o);
+    this.bytes += o.msg.payload.length;
+  }
+
+  peek(): Outgoing | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): Outgoing | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const o = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    if (o !== undefined) this.bytes -= o.msg.payload.length;
+    return o;
+  }
+
+  toArray(): Outgoing[] {
+    return this.items.slice(this.head) as Outgoing[];
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  /** Drops expired messages (MQTT 5 message expiry, MQTT-3.3.2-5). */
+  dropExpired(now: number): number {
+    const before = this.length;
+    const kept = this.toArray().filter((o) => o.msg.expiresAt === 0 || o.msg.expiresAt > now);
+    if (kept.length === before) return 0;
+    this.clear();
+    for (const o of kept) this.push(o);
+    return before - kept.length;
+  }
+}
+
+export class Session implements Subscriber {
+  readonly clientId: string;
+  /** Clean session (3.1.1) / clean start with zero expiry: discarded when the client goes. */
+  clean: boolean;
+  /** MQTT 5 session expiry interval in seconds; 0xFFFFFFFF never expires. */
+  expiryInterval = 0;
+  /** Unix ms when the client went away, 0 while connected. */
+  disconnectedAt = 0;
+  username: string | undefined;
+  client: Client | null = null;
+  readonly subscriptions = new Map<string, SessionSubscription>();
+  readonly inflight = new Map<number, Outgoing>();
+  inflightBytes = 0;
+  readonly queue = new OutQueue();
+  /** QoS 2 messages received, released to subscribers on PUBREL (MQTT-4.3.3). */
+  readonly incoming = new Map<number, Message>();
+  /** Set once a drop warning has been logged, until the queue drains. */
+  dropWarned = false;
+  private lastMid = 0;
+
+  constructor(clientId: string, clean: boolean) {
+    this.clientId = clientId;
+    this.clean = clean;
+  }
+
+  /** Next free packet identifier, 1..65535, skipping ids still in flight (MQTT-2.2.1-3). */
+  nextMid(): number {
+    for (let i = 0; i < 65535; i++) {
+      this.lastMid = this.lastMid === 65535 ? 1 : this.lastMid + 1;
+      if (!this.inflight.has(this.lastMid)) return this.lastMid;
+    }
+    return 0;
+  }
+
+  /** Restores the packet-id counter after loading a persisted session. */
+  setLastMid(mid: number): void {
+    this.lastMid = mid;
+  }
+}

@@ -1,0 +1,6 @@
+export { Broker, VERSION } from './broker/broker.js';
+export type { BrokerOptions, ListenerSettings } from './broker/options.js';
+export { Log, LogType, LOG_ALL, LOG_DEFAULT } from './broker/log.js';
+export type { Authenticator, Authorizer, EnhancedAuthenticator } from './broker/security.js';
+export type { BrokerPlugin } from './broker/plugin.js';
+export * from './protocol/index.js';
