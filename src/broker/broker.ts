@@ -3,7 +3,8 @@
  * messages, $SYS and the keepalive sweep. Usable as a library:
  *   const broker = new Broker({ listeners: [{ port: 0 }] }); await broker.start(); ... await broker.close();
  */
-import { listenStream, type Connection, type Listener } from '../net/index.js';
+import type { Connection, Listener } from '../net/index.js';
+import { openListener } from './listeners.js';
 import type { QoS } from '../protocol/index.js';
 import { Client, ClientState } from './client.js';
 import { deliverToSession, pumpQueue } from './deliver.js';
@@ -55,29 +56,12 @@ export class Broker {
     for (const settings of this.options.listeners) {
       const rt: ListenerRuntime = { settings, listener: undefined, connections: 0 };
       this.listeners.push(rt);
-      rt.listener = await this.openListener(rt);
+      rt.listener = await openListener(this, rt);
     }
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
     this.sys.start();
     for (const p of this.plugins) p.start?.(this);
-  }
-
-  private openListener(rt: ListenerRuntime): Promise<Listener> {
-    const s = rt.settings;
-    if (s.unixPath !== undefined) {
-      this.log.info(`Opening unix listen socket on path ${s.unixPath}.`);
-    } else {
-      const fam = s.family === 6 || (s.host !== undefined && s.host.includes(':')) ? 'ipv6' : 'ipv4';
-      this.log.info(`Opening ${fam} listen socket on port ${s.port}.`);
-    }
-    return new Promise((resolve, reject) => {
-      listenStream(
-        { port: s.port, host: s.host, unixPath: s.unixPath, family: s.family, noDelay: this.options.setTcpNodelay },
-        (conn) => this.accept(conn, rt),
-        (err, listener) => (err !== null ? reject(err) : resolve(listener!)),
-      );
-    });
   }
 
   /** Adds a connection from any transport (the TLS/WebSocket listeners call this too). */

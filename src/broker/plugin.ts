@@ -12,8 +12,9 @@ import type { SubscriptionOptions } from './router.js';
 export interface BrokerPlugin {
   start?(broker: Broker): void;
   stop?(): Promise<void> | void;
-  /** After authentication, before CONNACK; a returned promise delays CONNACK (provisioning). */
+  /** After authentication, before the session is attached; a returned promise delays CONNACK (provisioning reads). */
   onClientConnecting?(client: Client): Promise<void> | void;
+  /** Session attached, CONNACK not yet sent: subscriptions made here are in place before the client hears back. */
   onClientConnected?(client: Client): void;
   onClientDisconnected?(client: Client): void;
   onSubscribe?(session: Session, filter: string, options: SubscriptionOptions): void;

@@ -141,7 +141,21 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
       refuse(broker, client, packet.username === undefined && version === 5 ? ReasonCode.NotAuthorized : ReasonCode.BadUsernameOrPassword);
       return;
     }
-    acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
+    // Plugins may need a moment before CONNACK (Redis provisions subscriptions here).
+    const waits: Promise<void>[] = [];
+    for (const p of broker.plugins) {
+      const r = p.onClientConnecting?.(client);
+      if (r !== undefined) waits.push(r);
+    }
+    if (waits.length === 0) {
+      acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
+      return;
+    }
+    client.conn.pause();
+    Promise.allSettled(waits).then(() => {
+      client.conn.resume();
+      if (client.state === ClientState.Authenticating) acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
+    });
   };
 
   const authenticator = listenerSettings.authenticator ?? broker.options.authenticator;
@@ -237,6 +251,8 @@ function acceptConnect(
     }
     log.debug(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
   }
+  // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
+  for (const p of broker.plugins) p.onClientConnected?.(client);
   if (version === 5) {
     const props: Record<string, unknown> = {};
     if (assignedId) props.assignedClientIdentifier = clientId;
@@ -249,7 +265,6 @@ function acceptConnect(
   } else {
     client.conn.send({ cmd: 'connack', sessionPresent, returnCode: ConnackReturnCode.Accepted });
   }
-  for (const p of broker.plugins) p.onClientConnected?.(client);
   if (sessionPresent) {
     resendInflight(broker, session, client);
     pumpQueue(broker, session);

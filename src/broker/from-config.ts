@@ -1,0 +1,78 @@
+/**
+ * Turns a parsed mosquitto.conf (config/types.ts) into the broker's runtime options and
+ * its log. Security files (password_file, acl_file) are loaded here too, so that a bad
+ * file stops start-up with a clear message.
+ */
+import type { BrokerConfig, ListenerConfig } from './config/types.js';
+import { Log, fileSink, logTypeFromName, stderrSink, stdoutSink, LOG_ALL, type LogSink } from './log.js';
+import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
+import { strftimeFormatter } from './log-timestamp.js';
+
+export function logFromConfig(config: BrokerConfig): Log {
+  const lc = config.log;
+  let mask = 0;
+  for (const t of lc.types) mask |= logTypeFromName(t) ?? 0;
+  if (config.verbose) mask = LOG_ALL;
+  const sinks: LogSink[] = [];
+  for (const d of lc.dest) {
+    if (d === 'stderr') sinks.push(stderrSink);
+    else if (d === 'stdout') sinks.push(stdoutSink);
+    else if (d === 'file' && lc.file !== null) sinks.push(fileSink(lc.file));
+  }
+  const log = new Log(mask, sinks);
+  log.timestamps = lc.timestamp;
+  if (lc.timestampFormat !== null) log.timestampFormat = strftimeFormatter(lc.timestampFormat);
+  return log;
+}
+
+function listenerSettings(l: ListenerConfig, localOnlyHost?: string): ListenerSettings {
+  return {
+    port: l.port,
+    host: localOnlyHost ?? l.host ?? undefined,
+    unixPath: l.unixPath ?? undefined,
+    family: l.socketDomain === 'ipv4' ? 4 : l.socketDomain === 'ipv6' ? 6 : undefined,
+    protocol: l.protocol,
+    maxConnections: l.maxConnections,
+    mountPoint: l.mountPoint ?? undefined,
+    useUsernameAsClientid: l.useUsernameAsClientid,
+    allowAnonymous: l.security.allowAnonymous ?? undefined,
+    allowZeroLengthClientid: l.security.allowZeroLengthClientid,
+    autoIdPrefix: l.security.autoIdPrefix,
+    maxQos: l.maxQos,
+    maxTopicAlias: l.maxTopicAlias,
+  };
+}
+
+export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
+  const o = defaultOptions();
+  const listeners: ListenerSettings[] = [];
+  for (const l of config.listeners) {
+    if (config.localOnly) {
+      // Local-only mode: Mosquitto binds the loopback addresses of both families.
+      listeners.push(listenerSettings(l, '127.0.0.1'));
+      listeners.push({ ...listenerSettings(l, '::1'), family: 6 });
+    } else {
+      listeners.push(listenerSettings(l));
+    }
+  }
+  o.listeners = listeners;
+  o.localOnly = config.localOnly;
+  o.allowAnonymous = config.security.allowAnonymous ?? config.localOnly;
+  o.allowZeroLengthClientid = config.security.allowZeroLengthClientid;
+  o.autoIdPrefix = config.security.autoIdPrefix;
+  o.maxInflightMessages = config.maxInflightMessages;
+  o.maxInflightBytes = config.maxInflightBytes;
+  o.maxQueuedMessages = config.maxQueuedMessages;
+  o.maxQueuedBytes = config.maxQueuedBytes;
+  o.queueQos0Messages = config.queueQos0Messages;
+  o.messageSizeLimit = config.messageSizeLimit;
+  o.maxPacketSize = config.maxPacketSize;
+  o.maxKeepalive = config.maxKeepalive;
+  o.retainAvailable = config.retainAvailable;
+  o.upgradeOutgoingQos = config.upgradeOutgoingQos;
+  o.checkRetainSource = config.checkRetainSource;
+  o.setTcpNodelay = config.setTcpNodelay;
+  o.sysInterval = config.sysInterval;
+  o.persistentClientExpiration = config.persistentClientExpiration;
+  return o;
+}
