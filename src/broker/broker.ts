@@ -38,6 +38,8 @@ export class Broker {
   readonly clients = new Set<Client>();
   readonly listeners: ListenerRuntime[] = [];
   readonly plugins: BrokerPlugin[] = [];
+  /** Plugins that watch every delivery; kept apart so the hot path checks one length. */
+  deliveredHooks: BrokerPlugin[] = [];
   /** MQTT 5 enhanced authentication (AUTH packets); undefined refuses an authentication method. */
   enhancedAuth: EnhancedAuthenticator | undefined;
   readonly startedAt = Date.now();
@@ -53,6 +55,8 @@ export class Broker {
 
   /** Opens every listener; rejects with the first error (address in use, ...). */
   async start(): Promise<void> {
+    for (const p of this.plugins) await p.init?.(this);
+    this.deliveredHooks = this.plugins.filter((p) => p.onDelivered !== undefined);
     for (const settings of this.options.listeners) {
       const rt: ListenerRuntime = { settings, listener: undefined, connections: 0 };
       this.listeners.push(rt);

@@ -155,6 +155,8 @@ export function sendPublish(
     broker.log.debug(publishLogLine('Sending PUBLISH to', client.id, dup, qos, retain, mid, topic, msg.payload.length));
   }
   client.conn.write(buf);
+  const hooks = broker.deliveredHooks;
+  for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg);
   broker.stats.publishSent++;
   broker.stats.messagesSent++;
   broker.stats.bytesSent += buf.length;

@@ -40,6 +40,7 @@ function listenerSettings(l: ListenerConfig, localOnlyHost?: string): ListenerSe
     autoIdPrefix: l.security.autoIdPrefix,
     maxQos: l.maxQos,
     maxTopicAlias: l.maxTopicAlias,
+    config: l,
   };
 }
 

@@ -3,6 +3,7 @@
  * what an embedding program passes to `new Broker(...)`. Names follow mosquitto.conf.
  */
 import type { Authenticator, Authorizer } from './security.js';
+import type { ListenerConfig } from './config/types.js';
 
 export interface ListenerSettings {
   /** TCP port, 0 picks a free one; ignored with unixPath. */
@@ -25,6 +26,8 @@ export interface ListenerSettings {
   clientidPrefixes?: string;
   maxQos?: 0 | 1 | 2;
   maxTopicAlias?: number;
+  /** The listener as parsed from mosquitto.conf: TLS and WebSocket settings are read from it. */
+  config?: ListenerConfig;
 }
 
 export interface BrokerOptions {

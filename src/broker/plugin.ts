@@ -10,6 +10,9 @@ import type { Session } from './session.js';
 import type { SubscriptionOptions } from './router.js';
 
 export interface BrokerPlugin {
+  /** Awaited before the listeners open: load state (retained messages, sessions). */
+  init?(broker: Broker): Promise<void> | void;
+  /** After the listeners opened. */
   start?(broker: Broker): void;
   stop?(): Promise<void> | void;
   /** After authentication, before the session is attached; a returned promise delays CONNACK (provisioning reads). */
