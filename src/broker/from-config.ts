@@ -25,10 +25,10 @@ export function logFromConfig(config: BrokerConfig): Log {
   return log;
 }
 
-function listenerSettings(l: ListenerConfig, localOnlyHost?: string): ListenerSettings {
+function listenerSettings(l: ListenerConfig): ListenerSettings {
   return {
     port: l.port,
-    host: localOnlyHost ?? l.host ?? undefined,
+    host: l.host ?? undefined,
     unixPath: l.unixPath ?? undefined,
     family: l.socketDomain === 'ipv4' ? 4 : l.socketDomain === 'ipv6' ? 6 : undefined,
     protocol: l.protocol,
@@ -47,15 +47,7 @@ function listenerSettings(l: ListenerConfig, localOnlyHost?: string): ListenerSe
 export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   const o = defaultOptions();
   const listeners: ListenerSettings[] = [];
-  for (const l of config.listeners) {
-    if (config.localOnly) {
-      // Local-only mode: Mosquitto binds the loopback addresses of both families.
-      listeners.push(listenerSettings(l, '127.0.0.1'));
-      listeners.push({ ...listenerSettings(l, '::1'), family: 6 });
-    } else {
-      listeners.push(listenerSettings(l));
-    }
-  }
+  for (const l of config.listeners) listeners.push(listenerSettings(l));
   o.listeners = listeners;
   o.localOnly = config.localOnly;
   o.allowAnonymous = config.security.allowAnonymous ?? config.localOnly;

@@ -1,0 +1,45 @@
+/**
+ * Signals as mosquitto(8) documents them: SIGINT/SIGTERM shut down cleanly (exit 0),
+ * SIGHUP reloads what can be reloaded, SIGUSR1 saves persistent state now.
+ */
+import { unlinkSync } from 'node:fs';
+import type { Broker } from './broker.js';
+import { VERSION } from './version.js';
+import type { BrokerConfig } from './config/types.js';
+
+/** Things that want to hear about SIGHUP / SIGUSR1 (security files, persistence, TLS). */
+export interface ReloadTarget {
+  reload?(config: BrokerConfig | null): void;
+  save?(): void;
+}
+
+export function installSignals(broker: Broker, config: BrokerConfig, configFile: string | null, targets: ReloadTarget[] = []): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    broker.log.notice(`mosquitto version ${VERSION} terminating`);
+    broker.close().then(
+      () => {
+        if (config.pidFile !== null && config.daemon) {
+          try {
+            unlinkSync(config.pidFile);
+          } catch {
+            // already gone
+          }
+        }
+        process.exit(0);
+      },
+      () => process.exit(0),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => {
+    broker.log.notice('Reloading config.');
+    for (const t of targets) t.reload?.(configFile === null ? null : config);
+  });
+  process.on('SIGUSR1', () => {
+    for (const t of targets) t.save?.();
+  });
+}
