@@ -54,6 +54,13 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     refuse(broker, client, ReasonCode.UnsupportedProtocolVersion);
     return;
   }
+  if (packet.will !== undefined && (packet.will.qos ?? 0) > 2) {
+    // MQTT-3.1.2-14: will QoS 3 is malformed; mqtt-packet's parser lets it through.
+    broker.log.info(`Invalid Will QoS in CONNECT from ${client.address}.`);
+    client.cause = 'protocol';
+    client.close();
+    return;
+  }
   if (version !== 5 && packet.password !== undefined && packet.username === undefined) {
     // MQTT-3.1.2-22: a password needs a username in 3.1.1.
     broker.log.info(`Protocol error from ${packet.clientId}: password without username, closing connection.`);
