@@ -13,7 +13,7 @@ import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
 import { RetainTree } from './retain.js';
 import { Router, type SubscriptionOptions } from './router.js';
-import { Session } from './session.js';
+import { Session, type Outgoing } from './session.js';
 import { Stats } from './stats.js';
 import { SysTree } from './sys-tree.js';
 import { logClientGone, publishWill } from './disconnect.js';
@@ -40,6 +40,8 @@ export class Broker {
   readonly plugins: BrokerPlugin[] = [];
   /** Plugins that watch every delivery; kept apart so the hot path checks one length. */
   deliveredHooks: BrokerPlugin[] = [];
+  /** Plugins that journal persistent sessions' messages (onOutgoing/onIncoming). */
+  persistHooks: BrokerPlugin[] = [];
   /** MQTT 5 enhanced authentication (AUTH packets); undefined refuses an authentication method. */
   enhancedAuth: EnhancedAuthenticator | undefined;
   readonly startedAt = Date.now();
@@ -57,6 +59,7 @@ export class Broker {
   async start(): Promise<void> {
     for (const p of this.plugins) await p.init?.(this);
     this.deliveredHooks = this.plugins.filter((p) => p.onDelivered !== undefined);
+    this.persistHooks = this.plugins.filter((p) => p.onOutgoing !== undefined || p.onIncoming !== undefined);
     for (const settings of this.options.listeners) {
       const rt: ListenerRuntime = { settings, listener: undefined, connections: 0 };
       this.listeners.push(rt);
@@ -188,8 +191,20 @@ export class Broker {
     if (out === undefined) return false;
     session.inflight.delete(mid);
     session.inflightBytes -= out.msg.payload.length;
+    if (!session.clean) this.notifyOutgoing(session, out, 'done');
     pumpQueue(this, session);
     return true;
+  }
+
+  notifyOutgoing(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void {
+    const hooks = this.persistHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onOutgoing?.(session, out, event);
+  }
+
+  notifyIncoming(session: Session, mid: number, msg: Message | undefined): void {
+    if (session.clean) return;
+    const hooks = this.persistHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onIncoming?.(session, mid, msg);
   }
 
   /** Once a second: keepalive and connect timeouts, session and message expiry. */

@@ -77,12 +77,14 @@ function enqueue(broker: Broker, session: Session, out: Outgoing): void {
   }
   q.push(out);
   broker.stats.storedMessages++;
+  if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'queued');
 }
 
 function startInflight(broker: Broker, session: Session, client: Client, out: Outgoing): void {
   out.mid = session.nextMid();
   session.inflight.set(out.mid, out);
   session.inflightBytes += out.msg.payload.length;
+  if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'inflight');
   sendPublish(broker, client, out.msg, out.qos, out.retain, out.mid, false, out.identifiers);
 }
 

@@ -6,7 +6,7 @@
 import type { Broker } from './broker.js';
 import type { Client } from './client.js';
 import type { Message } from './message.js';
-import type { Session } from './session.js';
+import type { Outgoing, Session } from './session.js';
 import type { SubscriptionOptions } from './router.js';
 
 export interface BrokerPlugin {
@@ -27,5 +27,13 @@ export interface BrokerPlugin {
   onDelivered?(session: Session, msg: Message): void;
   onAcked?(session: Session, msg: Message): void;
   onSessionDestroyed?(session: Session): void;
+  onSessionCreated?(session: Session): void;
+  /**
+   * Persistent sessions only (not clean): an outgoing QoS>0 message was queued, put in
+   * flight (mid assigned), moved to PUBREL, or completed (acked or dropped).
+   */
+  onOutgoing?(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void;
+  /** Persistent sessions only: a QoS 2 message from the client was stored (msg) or released (undefined). */
+  onIncoming?(session: Session, mid: number, msg: Message | undefined): void;
   onSweep?(now: number): void;
 }

@@ -28,8 +28,24 @@ export type ByteStream = Duplex & {
 const pending: Connection[] = [];
 let flushScheduled = false;
 
+const preFlushHooks: (() => void)[] = [];
+
+/**
+ * Runs before every batch of socket writes: a write-ahead journal flushes here, so that
+ * nothing acknowledged in this turn reaches a client before it is on disk.
+ */
+export function addPreFlushHook(hook: () => void): void {
+  preFlushHooks.push(hook);
+}
+
+export function removePreFlushHook(hook: () => void): void {
+  const i = preFlushHooks.indexOf(hook);
+  if (i !== -1) preFlushHooks.splice(i, 1);
+}
+
 function flushAll(): void {
   flushScheduled = false;
+  for (let i = 0; i < preFlushHooks.length; i++) preFlushHooks[i]();
   // Connections queued during this flush (from handlers) wait for the next turn.
   const n = pending.length;
   for (let i = 0; i < n; i++) pending[i].flush();

@@ -38,6 +38,7 @@ export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacke
     return;
   }
   out.state = 1;
+  if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'pubrel');
   client.sendPubrel(mid);
 }
 
@@ -50,6 +51,7 @@ export function handlePubrel(broker: Broker, client: Client, packet: PubrelPacke
   if (msg !== undefined) {
     session.incoming.delete(mid);
     broker.publish(msg, client.clientId);
+    if (broker.persistHooks.length > 0) broker.notifyIncoming(session, mid, undefined);
   } else if (client.protocolVersion === 5) {
     rc = 0x92;
   }

@@ -222,6 +222,7 @@ function acceptConnect(
   if (session === undefined) {
     session = new Session(clientId, clean);
     broker.sessions.set(clientId, session);
+    for (const p of broker.plugins) p.onSessionCreated?.(session);
   } else {
     sessionPresent = true;
     session.clean = clean;

@@ -102,7 +102,10 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   );
   if (qos === 2) {
     const session = client.session!;
-    if (!session.incoming.has(mid)) session.incoming.set(mid, msg);
+    if (!session.incoming.has(mid)) {
+      session.incoming.set(mid, msg);
+      if (broker.persistHooks.length > 0) broker.notifyIncoming(session, mid, msg);
+    }
     sendPublishAck(client, 2, mid, 0);
     return;
   }
