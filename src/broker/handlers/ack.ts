@@ -22,7 +22,8 @@ export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacke
   const mid = packet.messageId ?? 0;
   const rc = packet.reasonCode ?? 0;
   if (broker.log.enabled(LogType.Debug)) {
-    broker.log.debug(`Received PUBREC from ${client.id} (Mid: ${mid}, RC:${rc})`);
+    // Mosquitto logs PUBREC without the reason code, unlike PUBACK and PUBCOMP.
+    broker.log.debug(`Received PUBREC from ${client.id} (Mid: ${mid})`);
   }
   const session = client.session!;
   const out = session.inflight.get(mid);
