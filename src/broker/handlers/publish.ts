@@ -103,6 +103,12 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   if (qos === 2) {
     const session = client.session!;
     if (!session.incoming.has(mid)) {
+      const max = broker.options.maxInflightMessages;
+      if (client.protocolVersion === 5 && max > 0 && session.incoming.size >= max) {
+        // MQTT-3.3.4-8: more unacknowledged QoS 2 than our Receive Maximum.
+        client.protocolError(ReasonCode.ReceiveMaximumExceeded);
+        return;
+      }
       session.incoming.set(mid, msg);
       if (broker.persistHooks.length > 0) broker.notifyIncoming(session, mid, msg);
     }
@@ -123,9 +129,9 @@ function sendPublishAck(client: Client, qos: QoS, mid: number, reason: number): 
   if (qos === 0) return;
   const log = client.broker.log;
   const type = qos === 1 ? 'puback' : 'pubrec';
-  const rc = client.protocolVersion === 5 ? reason : 0;
-  if (log.enabled(LogType.Debug)) log.debug(`Sending ${type.toUpperCase()} to ${client.id} (m${mid}, rc${rc})`);
-  client.sendAck(type, mid, rc);
+  // Mosquitto's log line carries the reason even when a v3 client cannot be told it.
+  if (log.enabled(LogType.Debug)) log.debug(`Sending ${type.toUpperCase()} to ${client.id} (m${mid}, rc${reason})`);
+  client.sendAck(type, mid, client.protocolVersion === 5 ? reason : 0);
 }
 
 function isUtf8(buf: Buffer): boolean {
