@@ -66,10 +66,10 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   const limit = broker.options.messageSizeLimit;
   const retain = packet.retain;
   if (
-    fullTopic.charCodeAt(0) === 0x24 /* $ */ ||
+    isReservedForBroker(fullTopic) ||
     !mayWrite(broker, client, fullTopic)
   ) {
-    // Clients cannot publish into $SYS (or any $ topic); denied messages are acked and dropped.
+    // Clients cannot publish into $SYS (nor $share); denied messages are acked and dropped.
     if (broker.log.enabled(LogType.Debug)) {
       broker.log.debug(publishLogLine('Denied PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
     }
@@ -117,6 +117,14 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   }
   broker.publish(msg, client.clientId);
   if (qos === 1) sendPublishAck(client, 1, mid, 0);
+}
+
+/**
+ * Mosquitto refuses client writes to topics beginning "$SYS" or "$share" and allows other
+ * $ topics (they are only hidden from leading wildcards, MQTT-4.7.2-1).
+ */
+function isReservedForBroker(topic: string): boolean {
+  return topic.charCodeAt(0) === 0x24 /* $ */ && (topic.startsWith('$SYS') || topic.startsWith('$share'));
 }
 
 function mayWrite(broker: Broker, client: Client, topic: string): boolean {
