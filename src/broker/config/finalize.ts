@@ -71,18 +71,23 @@ function finalizeBridges(c: BrokerConfig, opts: FinalizeOptions): void {
     if (b.identity !== null && b.psk === null) {
       throw new OptionError('Error: Invalid bridge configuration: missing bridge_psk.');
     }
-    if (b.remoteClientid === '') b.remoteClientid = `${b.name}.${host}`;
-    if (b.localClientid === '') b.localClientid = `local.${b.remoteClientid}`;
-    if (b.notificationTopic === '') b.notificationTopic = `$SYS/broker/connection/${b.remoteClientid}/state`;
   }
+  // Then only explicit local_clientid values are compared, as Mosquitto does;
+  // the defaults are filled in afterwards.
   const seen = new Set<string>();
   for (const b of c.bridges) {
+    if (b.localClientid === '') continue;
     if (seen.has(b.localClientid)) {
       throw new OptionError(
         `Error: Bridge local_clientid '${b.localClientid}' is not unique. Try changing or setting the local_clientid value for one of the bridges.`,
       );
     }
     seen.add(b.localClientid);
+  }
+  for (const b of c.bridges) {
+    if (b.remoteClientid === '') b.remoteClientid = `${b.name}.${host}`;
+    if (b.localClientid === '') b.localClientid = `local.${b.remoteClientid}`;
+    if (b.notificationTopic === '') b.notificationTopic = `$SYS/broker/connection/${b.remoteClientid}/state`;
   }
 }
 

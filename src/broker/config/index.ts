@@ -3,16 +3,14 @@
  *
  * Typical use by the program:
  *
- *   const r = parseBrokerArgs(process.argv.slice(2));
- *   if (!r.ok) { print r.stdout / r.stderr / r.stderrLogged; exit(r.exitCode) }
- *   try { const { config, messages } = loadBrokerConfig(r.args); ... }
- *   catch (e) { if (e instanceof ConfigError) { print e.output with the log prefix; exit(e.exitCode) } }
+ *   const s = startupFromArgs(process.argv.slice(2));
+ *   if (!s.ok) {
+ *     if (s.stdout) process.stdout.write(s.stdout);
+ *     for (const l of s.stderr) process.stderr.write(`${l.logged ? `${Math.floor(Date.now() / 1000)}: ` : ''}${l.text}\n`);
+ *     process.exit(s.exitCode);
+ *   }
+ *   // s.config is the configuration; log s.messages once logging is set up.
  */
-import { ALL_LOG_TYPES } from './defaults.js';
-import type { BrokerArgs } from './cli-args.js';
-import { defaultBrokerConfig, parseConfigFile } from './parse.js';
-import type { ParsedConfig } from './types.js';
-
 export * from './types.js';
 export { ConfigError, CONFIG_ERROR_EXIT_CODE } from './errors.js';
 export {
@@ -42,17 +40,4 @@ export {
   type BrokerArgsResult,
   type UsageNames,
 } from './cli-args.js';
-
-/**
- * The configuration the command line asks for: the -c file (or Mosquitto's built-in
- * defaults), with -p ports for local-only mode, -d and -v applied. -v turns every log
- * type on, overriding log_type, as Mosquitto's -v does. Throws ConfigError.
- */
-export function loadBrokerConfig(args: BrokerArgs, hostname?: string): ParsedConfig {
-  const opts = { ports: args.ports, hostname };
-  const parsed = args.configFile !== null ? parseConfigFile(args.configFile, opts) : defaultBrokerConfig(opts);
-  parsed.config.daemon = args.daemon;
-  parsed.config.verbose = args.verbose;
-  if (args.verbose) parsed.config.log.types = [...ALL_LOG_TYPES];
-  return parsed;
-}
+export { startupFromArgs, loadBrokerConfig, type Startup, type StderrLine } from './startup.js';

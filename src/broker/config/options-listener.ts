@@ -38,7 +38,7 @@ function listenerBool(key: BoolKey): OptionHandler {
   };
 }
 
-/** Mosquitto refuses to mix certificates and a PSK on one listener. */
+/** Mosquitto refuses a cafile on a listener that already has a psk_hint (and only that combination). */
 function notWithPsk(_st: ParseState, l: ListenerConfig): void {
   if (l.pskHint !== null) {
     throw new OptionError('Error: Cannot use both certificate and psk encryption in a single listener.');
@@ -149,7 +149,7 @@ export const listenerOptions: OptionTable = {
   socket_domain: socketDomain,
   use_username_as_clientid: listenerBool('useUsernameAsClientid'),
   cafile: listenerString('cafile', true, notWithPsk),
-  capath: listenerString('capath', true, notWithPsk),
+  capath: listenerString('capath', true),
   certfile: listenerString('certfile', true),
   keyfile: listenerString('keyfile', true),
   ciphers: listenerString('ciphers', true),
