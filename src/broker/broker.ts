@@ -146,6 +146,7 @@ export class Broker {
 
   /** Forgets a session: its subscriptions leave the tree, its queue is dropped. */
   destroySession(session: Session): void {
+    this.releasePendingWill(session);
     for (const sub of session.subscriptions.values()) {
       this.router.unsubscribe(session, sub.treeFilter, sub.shareGroup);
     }
@@ -178,7 +179,17 @@ export class Broker {
     this.stats.clientsConnected--;
     session.client = null;
     session.disconnectedAt = Date.now();
-    if (client.cause !== 'disconnect' || client.disconnectReason === 0x04) publishWill(this, client);
+    if (client.cause !== 'disconnect' || client.disconnectReason === 0x04) {
+      if (client.willDelay > 0 && client.will !== null && !session.clean) {
+        // MQTT-3.1.3-9: the will waits for its delay, and is dropped if the client returns
+        // first; it goes at the latest when the session ends (sweep, destroySession).
+        session.pendingWill = client.will;
+        session.pendingWillAt = Date.now() + client.willDelay * 1000;
+        client.will = null;
+      } else {
+        publishWill(this, client);
+      }
+    }
     for (const p of this.plugins) p.onClientDisconnected?.(client);
     if (session.clean || (client.protocolVersion === 5 && session.expiryInterval === 0)) {
       this.destroySession(session);
@@ -194,6 +205,14 @@ export class Broker {
     if (!session.clean) this.notifyOutgoing(session, out, 'done');
     pumpQueue(this, session);
     return true;
+  }
+
+  /** Publishes a delayed will now (its delay ran out, or its session ended). */
+  releasePendingWill(session: Session): void {
+    const will = session.pendingWill;
+    if (will === undefined) return;
+    session.pendingWill = undefined;
+    this.publish(will, session.clientId);
   }
 
   notifyOutgoing(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void {
@@ -223,6 +242,7 @@ export class Broker {
     }
     for (const session of this.sessions.values()) {
       if (session.client !== null) continue;
+      if (session.pendingWill !== undefined && now >= session.pendingWillAt) this.releasePendingWill(session);
       const expiry = this.sessionExpirySeconds(session);
       if (expiry >= 0 && now - session.disconnectedAt > expiry * 1000) {
         this.stats.clientsExpired++;

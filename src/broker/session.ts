@@ -97,6 +97,9 @@ export class Session implements Subscriber {
   readonly queue = new OutQueue();
   /** QoS 2 messages received, released to subscribers on PUBREL (MQTT-4.3.3). */
   readonly incoming = new Map<number, Message>();
+  /** MQTT 5 will waiting for its will delay interval after an unclean disconnect. */
+  pendingWill: Message | undefined;
+  pendingWillAt = 0;
   /** Set once a drop warning has been logged, until the queue drains. */
   dropWarned = false;
   private lastMid = 0;

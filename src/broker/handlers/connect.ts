@@ -226,6 +226,8 @@ function acceptConnect(
   } else {
     sessionPresent = true;
     session.clean = clean;
+    // MQTT-3.1.3-9: a client that returns before its will delay ran out cancels the will.
+    session.pendingWill = undefined;
   }
   if (version === 5) {
     session.expiryInterval = client.sessionExpiry;

@@ -80,7 +80,13 @@ export function handleSubscribe(broker: Broker, client: Client, packet: Subscrib
 export function sendRetained(broker: Broker, client: Client, filter: string, subQos: QoS): void {
   const matches: Message[] = broker.retained.match(filter);
   const session = client.session!;
+  const now = Date.now();
   for (const msg of matches) {
+    if (msg.expiresAt !== 0 && msg.expiresAt <= now) {
+      // MQTT-3.3.2-5: an expired retained message is no longer delivered; forget it.
+      broker.retained.deleteTopic(msg.topic);
+      continue;
+    }
     if (!broker.mayRead(session, msg.topic)) continue;
     const qos = broker.options.upgradeOutgoingQos ? subQos : ((msg.qos < subQos ? msg.qos : subQos) as QoS);
     deliverToSession(broker, session, msg, qos, true, undefined);
