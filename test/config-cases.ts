@@ -8,6 +8,8 @@
  * `end: true` snippets fail in Mosquitto's final checks and get no marker.
  * `${DIR}` is replaced by a scratch directory holding include_dir fixtures.
  */
+import { KNOWN_OPTIONS } from '../src/broker/config/index.js';
+
 export interface ConfigCase {
   group: string;
   text: string;
@@ -205,6 +207,7 @@ export const CONFIG_CASES: ConfigCase[] = [
     'listener 18991\nuse_username_as_clientid maybe',
     'listener 18991\nhttp_dir a\nhttp_dir b',
     'bind_address 127.0.0.1',
+    'bind_address 127.0.0.1\nbind_address 127.0.0.2',
   ]),
   ...cases('tls', [
     'listener 18991\ncafile x\ncafile y',
@@ -328,4 +331,16 @@ export const CONFIG_CASES: ConfigCase[] = [
     'include_dir ${DIR}/nested',
     'include_dir ${DIR}/user\nuser y',
   ]),
+];
+
+/** Options we refuse on purpose (tested on their own): a C plugin, an OpenSSL engine. */
+const REFUSED = new Set(['auth_plugin', 'plugin', 'tls_engine', 'tls_engine_kpass_sha1']);
+
+/** Every option Mosquitto knows, given without a value: globally, in a listener, in a bridge. */
+const MOSQUITTO_OPTIONS = KNOWN_OPTIONS.filter((o) => !o.startsWith('redis_') && !REFUSED.has(o));
+
+export const EMPTY_VALUE_CASES: ConfigCase[] = [
+  ...cases('every option, no value', MOSQUITTO_OPTIONS.map((o) => o)),
+  ...cases('every option, no value, in a listener', MOSQUITTO_OPTIONS.map((o) => `listener 18991\n${o}`)),
+  ...cases('every option, no value, in a bridge', MOSQUITTO_OPTIONS.map((o) => `${B}${o}`)),
 ];

@@ -15,7 +15,7 @@ import {
   parseConfigText,
   type ParsedConfig,
 } from '../src/broker/config/index.js';
-import { CONFIG_CASES } from './config-cases.js';
+import { CONFIG_CASES, EMPTY_VALUE_CASES } from './config-cases.js';
 import { haveProgram, MOSQUITTO } from './helpers/mosquitto.js';
 
 const MARKER = 'zzz_end_of_test_config';
@@ -55,7 +55,7 @@ function parseError(text: string): ConfigError {
 describe('configuration messages match the real mosquitto', () => {
   const have = haveProgram(MOSQUITTO);
   let n = 0;
-  for (const c of CONFIG_CASES) {
+  for (const c of [...CONFIG_CASES, ...EMPTY_VALUE_CASES]) {
     const label = `${c.group}: ${JSON.stringify(c.text)}`;
     it.skipIf(!have)(label, () => {
       const file = path.join(dir, `case-${n++}.conf`);

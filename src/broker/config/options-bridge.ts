@@ -18,8 +18,8 @@ type BoolKey = {
 }[keyof BridgeConfig];
 
 /** The bridge a bridge option applies to; Mosquitto refuses one outside a `connection` section. */
-function bridge(st: ParseState): BridgeConfig {
-  if (st.currentBridge === null) throw new OptionError('Error: Invalid bridge configuration.');
+function bridge(st: ParseState, period = '.'): BridgeConfig {
+  if (st.currentBridge === null) throw new OptionError(`Error: Invalid bridge configuration${period}`);
   return st.currentBridge;
 }
 
@@ -41,9 +41,9 @@ function bridgeString(key: StringKey, label?: string, check?: (b: BridgeConfig) 
   };
 }
 
-function bridgeBool(key: BoolKey): OptionHandler {
+function bridgeBool(key: BoolKey, period?: string): OptionHandler {
   return (st, t, name) => {
-    const b = bridge(st);
+    const b = bridge(st, period);
     b[key] = parseBool(t, name);
   };
 }
@@ -207,7 +207,8 @@ export const bridgeOptions: OptionTable = {
   local_password: bridgeString('localPassword', 'bridge local_password'),
   local_username: bridgeString('localUsername', 'bridge local_username'),
   notifications: bridgeBool('notifications'),
-  notifications_local_only: bridgeBool('notificationsLocalOnly'),
+  // Mosquitto's message for this one has no full stop.
+  notifications_local_only: bridgeBool('notificationsLocalOnly', ''),
   notification_topic: bridgeString('notificationTopic'),
   remote_clientid: bridgeString('remoteClientid', 'bridge remote clientid'),
   clientid: bridgeString('remoteClientid', 'bridge remote clientid'),

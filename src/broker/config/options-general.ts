@@ -139,6 +139,8 @@ export const securityOptions: OptionTable = {
       throw new OptionError('Error: per_listener_settings must be set before any other security settings.');
     }
     st.config.perListenerSettings = v;
+    // Listeners opened before this line get settings of their own from now on.
+    if (v) st.separateListenerSecurity();
   },
   acl_file: (st, t, name) => {
     const sec = st.security(false);

@@ -78,7 +78,8 @@ function bindAddress(st: ParseState, t: LineTokens, name: string): void {
     "The 'bind_address' option is now deprecated and will be removed in a future version. The behaviour will default to true.",
   );
   const l = st.defaultListener;
-  l.host = parseString(t, name, st.markSet(l, name));
+  const label = `default listener ${name}`;
+  l.host = parseString(t, label, st.markSet(l, name), label);
   st.defaultListenerUsed = true;
 }
 
@@ -163,10 +164,10 @@ export const listenerOptions: OptionTable = {
   psk_hint: listenerString('pskHint', true),
   tls_keyform: (st, t, name) => {
     const w = t.next();
+    if (w === null) throw emptyValue(name);
     if (w === 'engine') throw unsupportedOption('tls_keyform engine', NO_ENGINE);
     // Anything else means PEM for Mosquitto too; nothing to record.
     st.listener(false);
-    void name;
   },
   tls_engine: (_st, _t, name) => {
     throw unsupportedOption(name, NO_ENGINE);

@@ -89,6 +89,13 @@ export class ParseState {
     return this.listener(activates).security;
   }
 
+  /** per_listener_settings turned on: no listener keeps sharing the global settings. */
+  separateListenerSecurity(): void {
+    for (const l of this.config.listeners) {
+      if (l.security === this.config.security) l.security = createSecurityOptions();
+    }
+  }
+
   /** The security object a new listener starts with. */
   newListenerSecurity(): SecurityOptions {
     return this.config.perListenerSettings ? createSecurityOptions() : this.config.security;
