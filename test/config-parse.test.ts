@@ -322,14 +322,17 @@ describe('include_dir', () => {
     ]);
   });
 
-  it('a missing config file', () => {
+  it('a missing config file, a directory', () => {
     const missing = path.join(dir, 'missing.conf');
     expect(() => parseConfigFile(missing)).toThrow(`Error: Unable to open config file ${missing}.`);
+    let err: unknown = null;
     try {
       parseConfigFile(dir);
     } catch (e) {
-      expect((e as ConfigError).lines).toEqual([`Error: Config file ${dir} is a directory.`]);
-      expect((e as ConfigError).exitCode).toBe(3);
+      err = e;
     }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).lines).toEqual([`Error: Config file ${dir} is a directory.`]);
+    expect((err as ConfigError).exitCode).toBe(3);
   });
 });
