@@ -1,0 +1,116 @@
+/**
+ * ts-mosquitto_rr: MQTT 5 request/response. Subscribe to the response topic (-e), publish
+ * the request with that topic as its response-topic property, print the first response.
+ */
+import fs from 'node:fs';
+import type { PublishProperties } from '../client/mqtt-client.js';
+import type { PublishPacket, QoS } from '../protocol/index.js';
+import { ConfigError } from './client-config.js';
+import { connackErrorText, createSession, report, reportDialError } from './client-session.js';
+import { loadConfig } from './load-config.js';
+import { MessagePrinter } from './output-format.js';
+import { errorLine, writeErr, writeOut } from './terminal.js';
+import { rrUsage } from './usage-rr.js';
+
+const PROGRAM = 'ts-mosquitto_rr';
+const EXIT_TIMEOUT = 27;
+
+function usageError(text: string): never {
+  writeErr(errorLine(text));
+  writeErr(`\nUse '${PROGRAM} --help' to see usage.\n`);
+  process.exit(1);
+}
+
+export function main(argv: string[]): void {
+  const cfg = loadConfig('rr', PROGRAM, argv.slice(2), rrUsage);
+  if (cfg.topic === undefined || cfg.mode === 'none' || cfg.responseTopic === undefined) {
+    usageError('Error: All of topic, message, and response topic must be supplied.\n');
+  }
+  let printer: MessagePrinter;
+  try {
+    printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    usageError(err.text);
+  }
+  printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
+
+  let payload: Buffer;
+  if (cfg.mode === 'file') {
+    try {
+      payload = fs.readFileSync(cfg.file as string);
+    } catch {
+      report(cfg, `Error: Unable to open file "${cfg.file}".\n`);
+      report(cfg, `Error loading input file "${cfg.file}".\n`);
+      process.exit(1);
+    }
+  } else if (cfg.mode === 'stdin-file') {
+    payload = fs.readFileSync(0);
+  } else {
+    payload = cfg.message ?? Buffer.alloc(0);
+  }
+
+  const topic = cfg.topic;
+  const responseTopic = cfg.responseTopic;
+  const disconnectProps = cfg.protocolVersion === 5 ? cfg.props.disconnect : undefined;
+  let exitCode = 0;
+  let timedOut = false;
+  let done = false;
+  let requested = false;
+
+  const session = createSession(cfg, {
+    onConnect(code) {
+      if (code !== 0) {
+        // mosquitto_rr words every refusal with the MQTT 5 reason strings.
+        report(cfg, connackErrorText(cfg, code, true));
+        exitCode = code;
+        session.client.disconnect(0, disconnectProps);
+        return;
+      }
+      session.client.subscribe(
+        [{ topic: responseTopic, qos: cfg.qos as QoS }],
+        cfg.protocolVersion === 5 ? cfg.props.subscribe : undefined,
+      );
+    },
+    onSubscribe() {
+      if (requested) return;
+      requested = true;
+      let props: PublishProperties | undefined;
+      if (cfg.protocolVersion === 5) props = { ...(cfg.props.publish ?? {}), responseTopic } as PublishProperties;
+      session.client.publish(topic, payload, cfg.qos as QoS, false, props);
+    },
+    onMessage(p: PublishPacket) {
+      if (done) return;
+      if (p.retain && cfg.noRetain) return;
+      done = true;
+      writeOut(printer.render(p));
+      // Like mosquitto_rr, close without DISCONNECT once the response is in.
+      session.client.end();
+    },
+    onClose() {
+      if (timedOut) {
+        report(cfg, 'Timed out\n');
+        process.exit(EXIT_TIMEOUT);
+      }
+      process.exit(exitCode);
+    },
+  });
+
+  if (cfg.timeout > 0) {
+    setTimeout(() => {
+      timedOut = true;
+      if (session.client.connected) session.client.disconnect(0, disconnectProps);
+      else {
+        report(cfg, 'Timed out\n');
+        process.exit(EXIT_TIMEOUT);
+      }
+    }, cfg.timeout * 1000);
+  }
+  const onSignal = (): void => {
+    if (!session.client.connected) process.exit(0);
+    session.client.disconnect(0, disconnectProps);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  session.connect((err) => reportDialError(cfg, err));
+}

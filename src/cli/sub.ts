@@ -1,0 +1,129 @@
+/**
+ * ts-mosquitto_sub: subscribe to one or more filters and print what arrives, until -C
+ * messages, -W seconds, --retained-only's first live message, -E's SUBACK, or a signal.
+ * A lost connection is retried every second, as Mosquitto's client does.
+ */
+import { topicMatches, type PublishPacket, type Subscription, type QoS } from '../protocol/index.js';
+import { ConfigError } from './client-config.js';
+import { connackErrorText, createSession, report, reportDialError } from './client-session.js';
+import { loadConfig } from './load-config.js';
+import { MessagePrinter } from './output-format.js';
+import { errorLine, writeErr, writeOut } from './terminal.js';
+import { subUsage } from './usage-sub.js';
+
+const PROGRAM = 'ts-mosquitto_sub';
+/** libmosquitto's reconnect delay for loop_forever. */
+const RECONNECT_DELAY_MS = 1000;
+/** MQTT_RC_TIMED_OUT-like exit code Mosquitto's clients use for -W. */
+const EXIT_TIMEOUT = 27;
+
+export function main(argv: string[]): void {
+  const cfg = loadConfig('sub', PROGRAM, argv.slice(2), subUsage);
+  let printer: MessagePrinter;
+  try {
+    printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    writeErr(errorLine(err.text));
+    writeErr(`\nUse '${PROGRAM} --help' to see usage.\n`);
+    process.exit(1);
+  }
+  printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
+
+  let processing = true;
+  let received = 0;
+  let lastMid = 0;
+  let timedOut = false;
+  let exitCode = 0;
+  const disconnectProps = cfg.protocolVersion === 5 ? cfg.props.disconnect : undefined;
+
+  const stop = (): void => {
+    processing = false;
+    session.client.disconnect(0, disconnectProps);
+  };
+
+  const onMessage = (p: PublishPacket): void => {
+    if (!processing) return;
+    if (cfg.retainedOnly && !p.retain) {
+      processing = false;
+      if (lastMid === 0) session.client.disconnect(0, disconnectProps);
+      return;
+    }
+    if (p.retain && cfg.noRetain) return;
+    for (const f of cfg.filterOut) if (topicMatches(f, p.topic)) return;
+    if (cfg.removeRetained && p.retain) {
+      // An empty retained message clears the retained one (MQTT-3.3.1-6).
+      lastMid = session.client.publish(p.topic, Buffer.alloc(0), 1, true);
+    }
+    if (cfg.randomFilter >= 100 || Math.random() * 100 < cfg.randomFilter) writeOut(printer.render(p));
+    if (cfg.msgCount > 0) {
+      received++;
+      if (received === cfg.msgCount) {
+        processing = false;
+        if (lastMid === 0) session.client.disconnect(0, disconnectProps);
+      }
+    }
+  };
+
+  const session = createSession(cfg, {
+    onConnect(code) {
+      if (code !== 0) {
+        report(cfg, connackErrorText(cfg, code));
+        exitCode = code;
+        session.client.disconnect(0, disconnectProps);
+        return;
+      }
+      const subs: Subscription[] = cfg.topics.map((topic) => ({ topic, qos: cfg.qos as QoS }));
+      session.client.subscribe(subs, cfg.protocolVersion === 5 ? cfg.props.subscribe : undefined);
+      for (const t of cfg.unsubTopics) {
+        session.client.unsubscribe([t], cfg.protocolVersion === 5 ? cfg.props.unsubscribe : undefined);
+      }
+    },
+    onSubscribe(mid, granted) {
+      if (cfg.debug) writeOut(`Subscribed (mid: ${mid}): ${granted.join(', ')}\n`);
+      if (granted.every((g) => g >= 0x80)) {
+        report(cfg, 'All subscription requests were denied.\n');
+        stop();
+        return;
+      }
+      if (cfg.exitAfterSub) stop();
+    },
+    onMessage,
+    onPublish(mid) {
+      if (!processing && mid === lastMid) session.client.disconnect(0, disconnectProps);
+    },
+    onClose(expected) {
+      if (expected || !processing) {
+        if (timedOut) {
+          report(cfg, 'Timed out\n');
+          process.exit(EXIT_TIMEOUT);
+        }
+        process.exit(exitCode);
+      }
+      setTimeout(() => session.connect(retry), RECONNECT_DELAY_MS);
+    },
+  });
+
+  const retry = (): void => {
+    setTimeout(() => session.connect(retry), RECONNECT_DELAY_MS);
+  };
+
+  if (cfg.timeout > 0) {
+    setTimeout(() => {
+      timedOut = true;
+      processing = false;
+      if (session.client.connected) session.client.disconnect(0, disconnectProps);
+      else {
+        report(cfg, 'Timed out\n');
+        process.exit(EXIT_TIMEOUT);
+      }
+    }, cfg.timeout * 1000);
+  }
+  const onSignal = (): void => {
+    if (!session.client.connected) process.exit(0);
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  session.connect((err) => reportDialError(cfg, err));
+}

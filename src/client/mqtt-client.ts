@@ -1,0 +1,380 @@
+/**
+ * The client engine: one MQTT session over a Connection (3.1, 3.1.1 or 5.0). It sends
+ * CONNECT, runs the QoS 1 and 2 flows in both directions with an inflight limit, keeps the
+ * connection alive with PINGREQ and reports what happens through a few callbacks, one per
+ * event, so a caller handling thousands of messages allocates no promise per message.
+ */
+import type {
+  ConnectPacket,
+  ConnackPacket,
+  DisconnectPacket,
+  Packet,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  Subscription,
+  UnsubackPacket,
+} from '../protocol/index.js';
+import type { Connection } from '../net/connection.js';
+import { publishSummary, shownId } from './debug-lines.js';
+
+export type ConnectProperties = NonNullable<ConnectPacket['properties']>;
+export type PublishProperties = NonNullable<PublishPacket['properties']>;
+export type DisconnectProperties = NonNullable<DisconnectPacket['properties']>;
+export type WillProperties = NonNullable<NonNullable<ConnectPacket['will']>['properties']>;
+
+export interface WillMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties?: WillProperties;
+}
+
+export interface ClientOptions {
+  /** '' lets the server assign one (3.1.1 and 5.0). */
+  clientId: string;
+  protocolVersion: ProtocolVersion;
+  /** Seconds; 0 disables keepalive. */
+  keepalive: number;
+  clean: boolean;
+  username?: string;
+  password?: Buffer;
+  will?: WillMessage;
+  connectProperties?: ConnectProperties;
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement at once. */
+  maxInflight: number;
+  /** Receives Mosquitto-style debug lines when set. */
+  debug?: (line: string) => void;
+}
+
+export interface ClientEvents {
+  /** CONNACK arrived; `code` is the 3.1.1 return code or the MQTT 5 reason code. */
+  onConnect(code: number, sessionPresent: boolean, properties: ConnackPacket['properties']): void;
+  onMessage(packet: PublishPacket): void;
+  /** A QoS 0 message was written, or a QoS 1/2 flow completed. */
+  onPublish?(mid: number, reasonCode: number): void;
+  onSubscribe?(mid: number, granted: number[]): void;
+  onUnsubscribe?(mid: number): void;
+  /** The server sent DISCONNECT (MQTT 5). */
+  onServerDisconnect?(reasonCode: number, properties: DisconnectPacket['properties']): void;
+  /** The connection is gone. `expected` is true after our own disconnect(). */
+  onClose(expected: boolean, err: Error | undefined): void;
+}
+
+interface Outgoing {
+  packet: PublishPacket;
+  /** What we wait for next. */
+  awaiting: 'puback' | 'pubrec' | 'pubcomp';
+}
+
+/** Largest number of QoS 2 messages we hold waiting for PUBREL (the packet id space). */
+const MAX_INCOMING_QOS2 = 65535;
+
+export class MqttClient {
+  clientId: string;
+  readonly options: ClientOptions;
+  connected = false;
+
+  private conn: Connection | undefined;
+  private readonly events: ClientEvents;
+  private lastMid = 0;
+  private readonly inflight = new Map<number, Outgoing>();
+  private readonly waiting: PublishPacket[] = [];
+  private readonly incomingQos2 = new Map<number, PublishPacket>();
+  private readonly inboundAliases = new Map<number, string>();
+  private inflightLimit: number;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private lastSent = 0;
+  private pingOutstanding = false;
+  private disconnecting = false;
+
+  constructor(options: ClientOptions, events: ClientEvents) {
+    this.options = options;
+    this.events = events;
+    this.clientId = options.clientId;
+    this.inflightLimit = options.maxInflight;
+  }
+
+  /** Messages accepted by publish() but not yet completed (inflight plus waiting). */
+  get pendingCount(): number {
+    return this.inflight.size + this.waiting.length;
+  }
+
+  private debug(text: string): void {
+    const d = this.options.debug;
+    if (d !== undefined) d(`Client ${shownId(this.clientId)} ${text}`);
+  }
+
+  /** Start the session over an open connection: sends CONNECT. */
+  start(conn: Connection): void {
+    const o = this.options;
+    this.conn = conn;
+    this.disconnecting = false;
+    this.pingOutstanding = false;
+    this.inboundAliases.clear();
+    conn.setProtocolVersion(o.protocolVersion);
+    conn.setHandler({
+      onPacket: (p) => this.onPacket(p),
+      onProtocolError: () => {},
+      onClose: (err) => this.onClosed(err),
+    });
+    const packet: ConnectPacket = {
+      cmd: 'connect',
+      protocolId: o.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+      protocolVersion: o.protocolVersion,
+      clean: o.clean,
+      clientId: o.clientId,
+      keepalive: o.keepalive,
+    };
+    if (o.username !== undefined) packet.username = o.username;
+    if (o.password !== undefined) packet.password = o.password;
+    if (o.will !== undefined) {
+      packet.will = { topic: o.will.topic, payload: o.will.payload, qos: o.will.qos, retain: o.will.retain };
+      if (o.protocolVersion === 5 && o.will.properties !== undefined) packet.will.properties = o.will.properties;
+    }
+    if (o.protocolVersion === 5 && o.connectProperties !== undefined) packet.properties = o.connectProperties;
+    this.debug('sending CONNECT');
+    this.send(packet);
+    if (o.keepalive > 0) {
+      // MQTT-3.1.2-23: send something (PINGREQ if nothing else) within each keepalive period.
+      this.keepaliveTimer = setInterval(() => this.checkKeepalive(), Math.min(1000, o.keepalive * 250));
+    }
+  }
+
+  private send(packet: Packet): void {
+    if (this.conn === undefined) return;
+    this.lastSent = Date.now();
+    this.conn.send(packet);
+  }
+
+  private nextMid(): number {
+    for (let i = 0; i < 65535; i++) {
+      this.lastMid = this.lastMid >= 65535 ? 1 : this.lastMid + 1;
+      if (!this.inflight.has(this.lastMid)) return this.lastMid;
+    }
+    return this.lastMid;
+  }
+
+  /** Publish a message; returns its message id (also counted for QoS 0, as libmosquitto does). */
+  publish(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties?: PublishProperties): number {
+    const mid = this.nextMid();
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false, messageId: mid };
+    if (properties !== undefined && this.options.protocolVersion === 5) packet.properties = properties;
+    if (qos === 0) {
+      this.debug(publishSummary('sending', packet, mid));
+      this.send(packet);
+      if (this.events.onPublish !== undefined) this.events.onPublish(mid, 0);
+      return mid;
+    }
+    if (this.connected && this.inflight.size < this.inflightLimit) this.sendQos(packet);
+    else this.waiting.push(packet);
+    return mid;
+  }
+
+  private sendQos(packet: PublishPacket): void {
+    const mid = packet.messageId as number;
+    this.inflight.set(mid, { packet, awaiting: packet.qos === 1 ? 'puback' : 'pubrec' });
+    this.debug(publishSummary('sending', packet, mid));
+    this.send(packet);
+  }
+
+  private fillInflight(): void {
+    while (this.waiting.length > 0 && this.inflight.size < this.inflightLimit && this.connected) {
+      this.sendQos(this.waiting.shift() as PublishPacket);
+    }
+  }
+
+  subscribe(subscriptions: Subscription[], properties?: NonNullable<import('../protocol/index.js').SubscribePacket['properties']>): number {
+    const mid = this.nextMid();
+    for (const s of subscriptions) {
+      const opts = (s.nl ? 4 : 0) | (s.rap ? 8 : 0) | ((s.rh ?? 0) << 4);
+      this.debug(`sending SUBSCRIBE (Mid: ${mid}, Topic: ${s.topic}, QoS: ${s.qos}, Options: 0x${opts.toString(16).padStart(2, '0')})`);
+    }
+    const packet: Packet = { cmd: 'subscribe', messageId: mid, subscriptions };
+    if (properties !== undefined && this.options.protocolVersion === 5) packet.properties = properties;
+    this.send(packet);
+    return mid;
+  }
+
+  unsubscribe(topics: string[], properties?: NonNullable<import('../protocol/index.js').UnsubscribePacket['properties']>): number {
+    const mid = this.nextMid();
+    for (const t of topics) this.debug(`sending UNSUBSCRIBE (Mid: ${mid}, Topic: ${t})`);
+    const packet: Packet = { cmd: 'unsubscribe', messageId: mid, unsubscriptions: topics };
+    if (properties !== undefined && this.options.protocolVersion === 5) packet.properties = properties;
+    this.send(packet);
+    return mid;
+  }
+
+  /** Send DISCONNECT and close the connection once it is written. */
+  disconnect(reasonCode = 0, properties?: DisconnectProperties): void {
+    if (this.conn === undefined || this.disconnecting) return;
+    this.disconnecting = true;
+    this.debug('sending DISCONNECT');
+    const packet: DisconnectPacket = { cmd: 'disconnect' };
+    if (this.options.protocolVersion === 5) {
+      if (reasonCode !== 0 || properties !== undefined) packet.reasonCode = reasonCode;
+      if (properties !== undefined) packet.properties = properties;
+    }
+    this.send(packet);
+    this.conn.close();
+  }
+
+  /** Close after writing what is queued, without DISCONNECT (the server publishes the will). */
+  end(): void {
+    if (this.conn === undefined || this.disconnecting) return;
+    this.disconnecting = true;
+    this.conn.close();
+  }
+
+  /** Drop the connection without DISCONNECT (the will is published). */
+  destroy(): void {
+    this.disconnecting = true;
+    if (this.conn !== undefined) this.conn.destroy();
+  }
+
+  private checkKeepalive(): void {
+    if (this.conn === undefined || !this.connected) return;
+    const now = Date.now();
+    const period = this.options.keepalive * 1000;
+    const idle = Math.max(now - this.lastSent, now - this.conn.lastReceived);
+    if (now - this.lastSent < period && now - this.conn.lastReceived < period) return;
+    if (this.pingOutstanding) {
+      if (idle >= period) {
+        // No PINGRESP within a keepalive period: the connection is dead.
+        this.conn.destroy();
+      }
+      return;
+    }
+    this.pingOutstanding = true;
+    this.debug('sending PINGREQ');
+    this.send({ cmd: 'pingreq' });
+  }
+
+  private onPacket(p: Packet): void {
+    switch (p.cmd) {
+      case 'connack': return this.onConnack(p);
+      case 'publish': return this.onPublishPacket(p);
+      case 'puback': return this.onAck(p.messageId ?? 0, "puback", p.reasonCode ?? 0);
+      case 'pubrec': return this.onPubrec(p.messageId ?? 0, p.reasonCode ?? 0);
+      case 'pubcomp': return this.onAck(p.messageId ?? 0, "pubcomp", p.reasonCode ?? 0);
+      case 'pubrel': return this.onPubrel(p.messageId ?? 0);
+      case 'suback': return this.onSuback(p);
+      case 'unsuback': return this.onUnsuback(p);
+      case 'pingresp':
+        this.pingOutstanding = false;
+        this.debug('received PINGRESP');
+        return;
+      case 'disconnect':
+        this.debug(`received DISCONNECT (${p.reasonCode ?? 0})`);
+        if (this.events.onServerDisconnect !== undefined) this.events.onServerDisconnect(p.reasonCode ?? 0, p.properties);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onConnack(p: ConnackPacket): void {
+    const code = (this.options.protocolVersion === 5 ? p.reasonCode : p.returnCode) ?? 0;
+    const props = p.properties;
+    if (props?.assignedClientIdentifier !== undefined) this.clientId = props.assignedClientIdentifier;
+    this.debug(`received CONNACK (${code})`);
+    if (code === 0) {
+      this.connected = true;
+      const rm = props?.receiveMaximum;
+      this.inflightLimit = rm !== undefined && rm < this.options.maxInflight ? rm : this.options.maxInflight;
+      // Messages left from a previous connection go first, as retries (MQTT-4.4.0-1).
+      for (const [, out] of this.inflight) {
+        if (out.awaiting === 'pubcomp') {
+          this.debug(`sending PUBREL (m${out.packet.messageId})`);
+          this.send({ cmd: 'pubrel', messageId: out.packet.messageId });
+        } else {
+          out.packet.dup = true;
+          this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
+          this.send(out.packet);
+        }
+      }
+    }
+    this.events.onConnect(code, p.sessionPresent, props);
+    if (code === 0) this.fillInflight();
+  }
+
+  private onPublishPacket(p: PublishPacket): void {
+    const v5 = this.options.protocolVersion === 5;
+    const alias = p.properties?.topicAlias;
+    if (v5 && alias !== undefined) {
+      if (p.topic === '') p.topic = this.inboundAliases.get(alias) ?? '';
+      else this.inboundAliases.set(alias, p.topic);
+    }
+    const mid = p.messageId ?? 0;
+    this.debug(publishSummary('received', p, p.qos === 0 ? 0 : mid));
+    if (typeof p.payload === 'string') p.payload = Buffer.from(p.payload);
+    if (p.qos === 0) return this.events.onMessage(p);
+    if (p.qos === 1) {
+      this.debug(`sending PUBACK (m${mid}, rc0)`);
+      this.send({ cmd: 'puback', messageId: mid });
+      return this.events.onMessage(p);
+    }
+    // QoS 2: deliver once, when the sender releases it (MQTT-4.3.3, method B).
+    if (this.incomingQos2.size < MAX_INCOMING_QOS2 || this.incomingQos2.has(mid)) this.incomingQos2.set(mid, p);
+    this.debug(`sending PUBREC (m${mid}, rc0)`);
+    this.send({ cmd: 'pubrec', messageId: mid });
+  }
+
+  private onPubrel(mid: number): void {
+    this.debug(`received PUBREL (Mid: ${mid})`);
+    this.debug(`sending PUBCOMP (m${mid})`);
+    this.send({ cmd: 'pubcomp', messageId: mid });
+    const p = this.incomingQos2.get(mid);
+    if (p !== undefined) {
+      this.incomingQos2.delete(mid);
+      this.events.onMessage(p);
+    }
+  }
+
+  private onPubrec(mid: number, rc: number): void {
+    this.debug(`received PUBREC (Mid: ${mid})`);
+    const out = this.inflight.get(mid);
+    if (out === undefined || out.awaiting !== 'pubrec') {
+      // Unknown id: answer so the server can finish its flow (MQTT 5 rc 0x92).
+      this.send({ cmd: 'pubrel', messageId: mid });
+      return;
+    }
+    if (rc >= 0x80) return this.complete(mid, rc);
+    out.awaiting = 'pubcomp';
+    this.debug(`sending PUBREL (m${mid})`);
+    this.send({ cmd: 'pubrel', messageId: mid });
+  }
+
+  private onAck(mid: number, kind: 'puback' | 'pubcomp', rc: number): void {
+    this.debug(`received ${kind.toUpperCase()} (Mid: ${mid}, RC:${rc})`);
+    const out = this.inflight.get(mid);
+    if (out === undefined || out.awaiting !== kind) return;
+    this.complete(mid, rc);
+  }
+
+  private complete(mid: number, rc: number): void {
+    this.inflight.delete(mid);
+    if (this.events.onPublish !== undefined) this.events.onPublish(mid, rc);
+    this.fillInflight();
+  }
+
+  private onSuback(p: SubackPacket): void {
+    this.debug('received SUBACK');
+    if (this.events.onSubscribe !== undefined) this.events.onSubscribe(p.messageId ?? 0, p.granted as number[]);
+  }
+
+  private onUnsuback(p: UnsubackPacket): void {
+    this.debug('received UNSUBACK');
+    if (this.events.onUnsubscribe !== undefined) this.events.onUnsubscribe(p.messageId ?? 0);
+  }
+
+  private onClosed(err: Error | undefined): void {
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+    this.connected = false;
+    this.conn = undefined;
+    this.events.onClose(this.disconnecting, err);
+  }
+}
