@@ -6,7 +6,8 @@
  * otherwise accept, so that it always stops after reading its configuration and never
  * opens a socket: the messages it printed up to there are what we compare.
  * `end: true` snippets fail in Mosquitto's final checks and get no marker.
- * `${DIR}` is replaced by a scratch directory holding include_dir fixtures.
+ * `${DIR}` is replaced by a scratch directory holding include_dir fixtures, and `<FF>`
+ * by the byte 0xff (malformed UTF-8).
  */
 import { KNOWN_OPTIONS } from '../src/broker/config/index.js';
 
@@ -39,6 +40,12 @@ export const CONFIG_CASES: ConfigCase[] = [
     '',
     '\n\n   \n',
     'sys_interval 5 # trailing words are ignored',
+    'persistence_file a<FF>',
+    'listener 1884\nmount_point a<FF>',
+    'user <FF>',
+    'sys_interval 5<FF>',
+    '# comment <FF>',
+    'listener 1884 a<FF>',
   ]),
   ...cases('integers', [
     'sys_interval',

@@ -63,7 +63,9 @@ describe('configuration messages match the real mosquitto', () => {
       // The marker stops Mosquitto right after reading; a unix socket it cannot create
       // keeps it off every TCP port should a final-check case be accepted after all.
       const tail = c.end ? `listener 0 ${path.join(dir, 'no', 'such', 'sock')}\n` : `${MARKER}\n`;
-      fs.writeFileSync(file, `${text}\n${tail}`);
+      // <FF> stands for a byte that cannot start a UTF-8 sequence.
+      const parts = `${text}\n${tail}`.split('<FF>').map((p) => Buffer.from(p));
+      fs.writeFileSync(file, Buffer.concat(parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from([0xff]), p]))));
       const real = spawnSync(MOSQUITTO, ['-c', file], { encoding: 'utf8', timeout: 10000, killSignal: 'SIGKILL' });
       const realLines = real.stderr
         .split('\n')

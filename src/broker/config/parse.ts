@@ -120,13 +120,10 @@ function readText(st: ParseState, data: Buffer | string, filename: string): void
     // Mosquitto strips the line end (LF and CR) only; other trailing blanks stay.
     const text = lines[i]!.text.replace(/[\r\n]+$/, '');
     if (text.length === 0 || text[0] === '#') continue;
-    const t = new LineTokens(text);
+    const t = new LineTokens(text, lines[i]!.malformed);
     const name = t.next();
     if (name === null) continue;
     try {
-      if (lines[i]!.malformed && name !== 'include_dir') {
-        throw new OptionError('Error: Malformed UTF-8 in configuration.');
-      }
       dispatch(st, t, name);
     } catch (e) {
       const at = `Error found at ${filename}:${i + 1}.`;

@@ -15,11 +15,15 @@ import { duplicateValue, emptyValue, OptionError } from './errors.js';
 export class LineTokens {
   private pos: number;
 
+  /**
+   * @param malformed the line's bytes were not valid UTF-8: Mosquitto refuses such a
+   * line only where it reads a string value ("Malformed UTF-8 in configuration.").
+   */
   constructor(
     private readonly line: string,
-    start = 0,
+    readonly malformed = false,
   ) {
-    this.pos = start;
+    this.pos = 0;
   }
 
   /** The next space-delimited word, or null at the end of the line. */
@@ -128,6 +132,7 @@ export function parseString(t: LineTokens, name: string, alreadySet: boolean, du
   const rest = t.rest();
   if (rest === null) throw emptyValue(name);
   if (alreadySet) throw duplicateValue(dupName);
+  if (t.malformed) throw new OptionError('Error: Malformed UTF-8 in configuration.');
   const v = trimBlanks(rest);
   if (v.length === 0) throw emptyValue(name);
   return v;
