@@ -137,6 +137,9 @@ export const CONFIG_CASES: ConfigCase[] = [
   ...cases('logging', [
     'log_dest file /tmp/a.log\nlog_dest file /tmp/b.log',
     'log_dest file',
+    'log_dest file    ',
+    'log_dest  file /tmp/a.log\nlog_dest file /tmp/b.log',
+    'log_dest stdout\nlog_dest  foo',
     'log_dest foo',
     'log_dest',
     'log_dest stdout foo',
@@ -196,6 +199,8 @@ export const CONFIG_CASES: ConfigCase[] = [
     'listener 18991\nmount_point a/#',
     'listener 18991\nmount_point a b\nmount_point c',
     'listener 18991\nmount_point  a',
+    'listener 18991\nmount_point   a/+ b   ',
+    'listener 18991\nmount_point \ta/+\t',
     'listener 18991\nmax_connections',
     'listener 18991\nmax_connections abc',
     'listener 18991\nmax_qos 3',
@@ -337,6 +342,10 @@ export const CONFIG_CASES: ConfigCase[] = [
     'include_dir ${DIR}/good\ninclude_dir ${DIR}/good',
     'include_dir ${DIR}/nested',
     'include_dir ${DIR}/user\nuser y',
+    'include_dir    ',
+    'include_dir  ${DIR}/good',
+    'include_dir ${DIR}/good ',
+    'include_dir ${DIR}/good/',
   ]),
 ];
 

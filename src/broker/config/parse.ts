@@ -7,7 +7,7 @@
  * its value. Only a space separates words; leading spaces are skipped.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { ConfigError, OptionError, unknownOption } from './errors.js';
+import { ConfigError, emptyValue, OptionError, unknownOption } from './errors.js';
 import { finalizeConfig, type FinalizeOptions } from './finalize.js';
 import type { OptionHandler } from './option-handler.js';
 import { bridgeOptions } from './options-bridge.js';
@@ -17,7 +17,7 @@ import { logOptions } from './options-log.js';
 import { redisOptions } from './options-redis.js';
 import { ParseState } from './state.js';
 import type { ParsedConfig } from './types.js';
-import { LineTokens, parseString } from './values.js';
+import { LineTokens } from './values.js';
 
 export type ParseOptions = FinalizeOptions;
 
@@ -57,7 +57,9 @@ export function compareIncludeNames(a: string, b: string): number {
 }
 
 function includeDir(st: ParseState, t: LineTokens, name: string): void {
-  const dir = parseString(t, name, false);
+  // Unlike other strings, Mosquitto takes the rest of the line as it is, blanks included.
+  const dir = t.rest();
+  if (dir === null) throw emptyValue(name);
   // Mosquitto only honours include_dir in the main file.
   if (st.level > 0) return;
   let names: string[];
