@@ -24,8 +24,8 @@ export function handleSubscribe(broker: Broker, client: Client, packet: Subscrib
   const mid = packet.messageId ?? 0;
   const subs = packet.subscriptions;
   if (subs.length === 0) {
-    // MQTT-3.8.3-3: at least one filter.
-    client.protocolError();
+    // MQTT-3.8.3-3: at least one filter; Mosquitto treats an empty payload as malformed.
+    client.disconnect('malformed', ReasonCode.MalformedPacket);
     return;
   }
   const identifier = v5 ? (packet.properties?.subscriptionIdentifier ?? 0) : 0;

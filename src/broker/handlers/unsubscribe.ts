@@ -9,8 +9,8 @@ export function handleUnsubscribe(broker: Broker, client: Client, packet: Unsubs
   const session = client.session!;
   if (log.enabled(LogType.Debug)) log.debug(`Received UNSUBSCRIBE from ${client.id}`);
   if (packet.unsubscriptions.length === 0) {
-    // MQTT-3.10.3-2: at least one filter.
-    client.protocolError();
+    // MQTT-3.10.3-2: at least one filter; Mosquitto treats an empty payload as malformed.
+    client.disconnect('malformed', ReasonCode.MalformedPacket);
     return;
   }
   const reasons: number[] = [];
