@@ -37,16 +37,19 @@ export interface RealMosquitto {
   stop(): Promise<void>;
 }
 
-/** Starts /usr/sbin/mosquitto -v on a free loopback port with `log_type all`. */
-export async function startMosquitto(extraConf: string[] = []): Promise<RealMosquitto> {
+/**
+ * Starts /usr/sbin/mosquitto on a free loopback port: with `-v` and `log_type all` when
+ * verbose, else with Mosquitto's default log types.
+ */
+export async function startMosquitto(extraConf: string[] = [], verbose = true): Promise<RealMosquitto> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mosq-'));
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(
     conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'log_type all', 'log_dest stderr', ...extraConf, ''].join('\n'),
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...(verbose ? ['log_type all'] : []), 'log_dest stderr', ...extraConf, ''].join('\n'),
   );
-  const proc = spawn(MOSQUITTO, ['-c', conf, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(MOSQUITTO, verbose ? ['-c', conf, '-v'] : ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
   let buf = '';
@@ -96,7 +99,7 @@ export async function startMosquitto(extraConf: string[] = []): Promise<RealMosq
       });
     },
   };
-  await m.waitForLine(/Opening ipv4 listen socket on port/, 5000);
+  await m.waitForLine(/^mosquitto version .* running$/, 5000);
   return m;
 }
 
