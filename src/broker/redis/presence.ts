@@ -1,0 +1,112 @@
+/**
+ * Presence (issue 7): the `mqtt` hash (client id -> online/offline) as the Mosquitto fork
+ * keeps it, plus mqtt:client:<clientid> (state, online_at, offline_at) and this broker's
+ * node hash mqtt:node:<node> (client id -> connect time).
+ *
+ * Takeover safety: every connection gets a token, written as the `conn` field of
+ * mqtt:client:<clientid> when it goes online. Going offline is a script that only applies
+ * if `conn` still holds that connection's token, so the offline write of an old
+ * connection can never land on top of a newer connection's online state, whichever
+ * broker either of them is on and in whatever order the writes arrive.
+ */
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import type { Log } from '../log.js';
+import type { RedisLink } from './connection.js';
+import { clientKey, nodeKey, unixSeconds } from './keys.js';
+
+/** KEYS: presence hash, client hash. ARGV: client id, token, now. */
+const OFFLINE_IF_CURRENT = `
+if redis.call('HGET', KEYS[2], 'conn') == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], 'offline')
+  redis.call('HSET', KEYS[2], 'state', '0', 'offline_at', ARGV[3])
+  return 1
+end
+return 0`;
+
+/**
+ * Clients a previous run (or the time Redis was away) left in our node hash. Only marked
+ * offline if their last connection was on this node. KEYS: presence hash, client hash,
+ * node hash. ARGV: client id, node, now.
+ */
+const OFFLINE_IF_OURS = `
+if redis.call('HGET', KEYS[2], 'node') == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], 'offline')
+  redis.call('HSET', KEYS[2], 'state', '0', 'offline_at', ARGV[3])
+end
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 0`;
+
+export class Presence {
+  private readonly tokens = new WeakMap<Client, string>();
+  private readonly onlineAt = new WeakMap<Client, number>();
+  private counter = 0;
+  private readonly nodeHash: string;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly link: RedisLink,
+    private readonly log: Log,
+    private readonly presenceKey: string,
+    private readonly node: string,
+    private readonly readTimeoutMs: number,
+  ) {
+    this.nodeHash = nodeKey(node);
+  }
+
+  online(client: Client): void {
+    const id = client.clientId;
+    this.log.notice(`Updating client ${id} to online`);
+    const token = `${this.node}#${process.pid}#${++this.counter}`;
+    this.tokens.set(client, token);
+    this.onlineAt.set(client, unixSeconds());
+    this.writeOnline(client, token);
+  }
+
+  offline(client: Client): void {
+    const token = this.tokens.get(client);
+    if (token === undefined) return;
+    this.tokens.delete(client);
+    const id = client.clientId;
+    this.log.notice(`Updating client ${id} to offline`);
+    this.link.send(['EVAL', OFFLINE_IF_CURRENT, 2, this.presenceKey, clientKey(id), id, token, unixSeconds()]);
+    this.link.send(['HDEL', this.nodeHash, id]);
+  }
+
+  private writeOnline(client: Client, token: string): void {
+    const id = client.clientId;
+    const at = this.onlineAt.get(client) ?? unixSeconds();
+    this.link.send(['HSET', this.presenceKey, id, 'online']);
+    this.link.send(['HSET', clientKey(id), 'state', '1', 'online_at', at, 'node', this.node, 'conn', token]);
+    this.link.send(['HSET', this.nodeHash, id, at]);
+  }
+
+  /** Clients connected here now, with their presence token. */
+  private connected(): Map<string, Client> {
+    const out = new Map<string, Client>();
+    for (const session of this.broker.sessions.values()) {
+      const c = session.client;
+      if (c !== null && this.tokens.has(c)) out.set(c.clientId, c);
+    }
+    return out;
+  }
+
+  /**
+   * On every (re)connection to Redis: mark offline what the node hash holds that is not
+   * connected here (a previous run, or clients that left while Redis was away), then
+   * rewrite the presence of every connected client. Runs before buffered writes go out;
+   * the set of connected clients is taken after the read so that a client connecting
+   * meanwhile is never marked offline.
+   */
+  async resync(): Promise<void> {
+    const listed = await this.link.read((r) => r.hgetall(this.nodeHash), this.readTimeoutMs);
+    const now = this.connected();
+    const ts = unixSeconds();
+    for (const id of Object.keys(listed)) {
+      if (now.has(id)) continue;
+      this.link.send(['EVAL', OFFLINE_IF_OURS, 3, this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
+    }
+    for (const c of now.values()) this.writeOnline(c, this.tokens.get(c)!);
+  }
+}
+
