@@ -1,0 +1,135 @@
+/**
+ * Mosquitto's own mosquitto_pub and mosquitto_sub talking through the in-process broker:
+ * QoS 0, 1, 2, retained messages, wills (--will-topic, then the subscriber is killed) and
+ * a persistent session (-c).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
+import { haveProgram } from './helpers/mosquitto.js';
+
+const PUB = 'mosquitto_pub';
+const SUB = 'mosquitto_sub';
+const haveClients = haveProgram(PUB) && haveProgram(SUB);
+
+interface Run {
+  proc: ChildProcess;
+  stdout: () => string;
+  exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+
+function run(program: string, args: string[]): Run {
+  const proc = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code) => {
+      if (code !== 0 && code !== null && err !== '') process.stderr.write(`${program}: ${err}`);
+      resolve(code);
+    }),
+  );
+  return { proc, stdout: () => out, exited };
+}
+
+afterEach(async () => {
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  }
+  await stopBrokers();
+});
+
+const common = (b: TestBroker): string[] => ['-h', '127.0.0.1', '-p', String(b.port)];
+
+/** Starts mosquitto_sub and waits until the broker has granted its subscription. */
+async function subscriber(b: TestBroker, id: string, topic: string, args: string[]): Promise<Run> {
+  const before = b.lines.length;
+  const r = run(SUB, [...common(b), '-i', id, '-t', topic, ...args]);
+  const want = new RegExp(`^${id} \\d ${topic.replace(/[+#/]/g, '\\$&')}$`);
+  for (let waited = 0; !b.lines.slice(before).some((l) => want.test(l)); waited += 20) {
+    if (waited > 5000) throw new Error(`${id} never subscribed; log:\n${b.lines.join('\n')}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  return r;
+}
+
+describe.skipIf(!haveClients)('mosquitto_pub and mosquitto_sub through ts-mosquitto', () => {
+  it.each([0, 1, 2])('QoS %i', async (qos) => {
+    const b = await startBroker();
+    const sub = await subscriber(b, 'subber', 'interop/q', ['-q', String(qos), '-C', '1', '-F', '%t %q %p']);
+    const pub = run(PUB, [...common(b), '-i', 'pubber', '-t', 'interop/q', '-q', String(qos), '-m', `hello ${qos}`]);
+    expect(await pub.exited).toBe(0);
+    expect(await sub.exited).toBe(0);
+    expect(sub.stdout()).toBe(`interop/q ${qos} hello ${qos}\n`);
+    expect(b.lines).toContain(`Received PUBLISH from pubber (d0, q${qos}, r0, m${qos === 0 ? 0 : 1}, 'interop/q', ... (7 bytes))`);
+    await b.waitForLine('Client subber disconnected.');
+    expect(b.lines).toContain('Client pubber disconnected.');
+  });
+
+  it('QoS is downgraded to the subscription: QoS 2 publish to a QoS 1 subscriber', async () => {
+    const b = await startBroker();
+    const sub = await subscriber(b, 'subber', 'interop/d', ['-q', '1', '-C', '1', '-F', '%q %p']);
+    expect(await run(PUB, [...common(b), '-t', 'interop/d', '-q', '2', '-m', 'down']).exited).toBe(0);
+    expect(await sub.exited).toBe(0);
+    expect(sub.stdout()).toBe('1 down\n');
+  });
+
+  it('a retained message reaches a later subscriber with the retain flag; -n -r deletes it', async () => {
+    const b = await startBroker();
+    expect(await run(PUB, [...common(b), '-t', 'interop/r', '-r', '-q', '1', '-m', 'kept']).exited).toBe(0);
+    const sub = run(SUB, [...common(b), '-t', 'interop/r', '-C', '1', '-F', '%r %t %p']);
+    expect(await sub.exited).toBe(0);
+    expect(sub.stdout()).toBe('1 interop/r kept\n');
+    expect(await run(PUB, [...common(b), '-t', 'interop/r', '-r', '-n']).exited).toBe(0);
+    await b.waitForLine(/^Client auto-.* disconnected\.$/);
+    expect(b.broker.retained.get('interop/r')).toBeUndefined();
+    // --retained-only with a short wait prints nothing now.
+    const none = run(SUB, [...common(b), '-t', 'interop/r', '--retained-only', '-W', '1']);
+    await none.exited;
+    expect(none.stdout()).toBe('');
+  });
+
+  it('the will of a killed mosquitto_sub is published', async () => {
+    const b = await startBroker();
+    const watcher = await subscriber(b, 'watcher', 'interop/will', ['-C', '1', '-F', '%t %q %p']);
+    const victim = await subscriber(b, 'victim', 'interop/other', [
+      '--will-topic',
+      'interop/will',
+      '--will-payload',
+      'victim died',
+      '--will-qos',
+      '1',
+    ]);
+    expect(b.lines).toContain('Will message specified (11 bytes) (r0, q1).');
+    process.kill(victim.proc.pid!, 'SIGKILL');
+    expect(await watcher.exited).toBe(0);
+    expect(watcher.stdout()).toBe('interop/will 0 victim died\n');
+    await b.waitForLine('Client victim closed its connection.');
+  });
+
+  it('a clean exit (SIGINT sends DISCONNECT) publishes no will', async () => {
+    const b = await startBroker();
+    const victim = await subscriber(b, 'polite', 'interop/other', ['--will-topic', 'interop/will2', '--will-payload', 'x']);
+    process.kill(victim.proc.pid!, 'SIGINT');
+    await victim.exited;
+    await b.waitForLine('Client polite disconnected.');
+    expect(b.hasLine(/Sending PUBLISH .*interop\/will2/)).toBe(false);
+  });
+
+  it('-c keeps a persistent session: QoS 1 messages sent while it is away arrive on return', async () => {
+    const b = await startBroker();
+    const first = await subscriber(b, 'persist', 'interop/p', ['-c', '-q', '1']);
+    process.kill(first.proc.pid!, 'SIGINT');
+    await first.exited;
+    await b.waitForLine('Client persist disconnected.');
+    expect(await run(PUB, [...common(b), '-t', 'interop/p', '-q', '1', '-m', 'while away']).exited).toBe(0);
+    const again = run(SUB, [...common(b), '-i', 'persist', '-c', '-q', '1', '-t', 'interop/p', '-C', '1', '-F', '%t %p']);
+    expect(await again.exited).toBe(0);
+    expect(again.stdout()).toBe('interop/p while away\n');
+    expect(b.lines).toContain('Sending CONNACK to persist (1, 0)');
+  });
+});
