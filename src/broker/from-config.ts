@@ -25,7 +25,7 @@ export function logFromConfig(config: BrokerConfig): Log {
   return log;
 }
 
-function listenerSettings(l: ListenerConfig): ListenerSettings {
+function listenerSettings(l: ListenerConfig, config: BrokerConfig): ListenerSettings {
   return {
     port: l.port,
     host: l.host ?? undefined,
@@ -40,6 +40,7 @@ function listenerSettings(l: ListenerConfig): ListenerSettings {
     autoIdPrefix: l.security.autoIdPrefix,
     maxQos: l.maxQos,
     maxTopicAlias: l.maxTopicAlias,
+    clientidPrefixes: config.clientidPrefixes ?? undefined,
     config: l,
   };
 }
@@ -47,7 +48,7 @@ function listenerSettings(l: ListenerConfig): ListenerSettings {
 export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   const o = defaultOptions();
   const listeners: ListenerSettings[] = [];
-  for (const l of config.listeners) listeners.push(listenerSettings(l));
+  for (const l of config.listeners) listeners.push(listenerSettings(l, config));
   o.listeners = listeners;
   o.localOnly = config.localOnly;
   o.allowAnonymous = config.security.allowAnonymous ?? config.localOnly;

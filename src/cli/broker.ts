@@ -5,20 +5,13 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Broker, VERSION } from '../broker/broker.js';
-import { parseBrokerArgs } from '../broker/config/cli-args.js';
-import { ConfigError } from '../broker/config/errors.js';
-import { defaultBrokerConfig, parseConfigFile } from '../broker/config/parse.js';
-import type { ParsedConfig } from '../broker/config/types.js';
+import { startupFromArgs } from '../broker/config/startup.js';
+import { LOCAL_ONLY_MESSAGES } from '../broker/config/finalize.js';
 import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
 import { loadSecurity } from '../broker/security-files.js';
 
 const stamp = (): string => String(Math.floor(Date.now() / 1000));
-
-function fail(lines: string[], code: number): never {
-  for (const l of lines) process.stderr.write(`${stamp()}: ${l}\n`);
-  process.exit(code);
-}
 
 /** Mosquitto's -d: the broker carries on in a detached child, the parent returns at once. */
 function daemonize(argv: string[]): boolean {
@@ -33,43 +26,22 @@ function daemonize(argv: string[]): boolean {
 }
 
 export function main(argv: string[]): void {
-  const parsedArgs = parseBrokerArgs(argv.slice(2), { program: 'ts-mosquitto', version: VERSION });
-  if (!parsedArgs.ok) {
-    if (parsedArgs.stderr.length > 0) process.stderr.write(parsedArgs.stderr.join('\n') + '\n');
-    if (parsedArgs.stdout !== null) process.stdout.write(parsedArgs.stdout);
-    fail(parsedArgs.stderrLogged, parsedArgs.exitCode);
+  const startup = startupFromArgs(argv.slice(2), { program: 'ts-mosquitto', version: VERSION });
+  if (!startup.ok) {
+    if (startup.stdout !== null) process.stdout.write(startup.stdout);
+    for (const l of startup.stderr) process.stderr.write(l.logged ? `${stamp()}: ${l.text}\n` : `${l.text}\n`);
+    process.exit(startup.exitCode);
   }
-  const args = parsedArgs.args;
-  let parsed: ParsedConfig;
-  try {
-    parsed =
-      args.configFile !== null
-        ? parseConfigFile(args.configFile, { ports: args.ports })
-        : defaultBrokerConfig({ ports: args.ports });
-  } catch (e) {
-    if (e instanceof ConfigError) fail(e.output, e.exitCode);
-    throw e;
-  }
-  const config = parsed.config;
-  config.verbose = args.verbose;
-  config.daemon = args.daemon;
+  // Mosquitto prints configuration warnings on stderr at once, whatever log_dest says.
+  for (const m of startup.messages) process.stderr.write(`${stamp()}: ${m.text}\n`);
+  const { config, args } = startup;
   if (args.daemon && daemonize(argv)) process.exit(0);
 
   const log = logFromConfig(config);
   log.notice(`mosquitto version ${VERSION} starting`);
   if (args.configFile !== null) log.notice(`Config loaded from ${args.configFile}.`);
   else log.notice('Using default config.');
-  for (const m of parsed.messages) {
-    if (m.level === 'error') log.error(m.text);
-    else if (m.level === 'warning') log.warning(m.text);
-    else if (m.level === 'notice') log.notice(m.text);
-    else log.info(m.text);
-  }
-  if (config.localOnly) {
-    log.notice('Starting in local only mode. Connections will only be possible from clients running on this machine.');
-    log.notice('Create a configuration file which defines a listener to allow remote access.');
-    log.notice('For more details see https://mosquitto.org/documentation/authentication-methods/');
-  }
+  if (config.localOnly) for (const line of LOCAL_ONLY_MESSAGES) log.notice(line);
 
   const options = optionsFromConfig(config);
   try {
