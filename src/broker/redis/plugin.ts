@@ -47,6 +47,8 @@ export interface RedisPluginOptions {
 export interface RedisPluginStats {
   /** Writes dropped because Redis was away longer than the buffer lasts. */
   dropped(): number;
+  /** Commands Redis answered with an error (a bad hook command, ...). */
+  errors(): number;
   connected(): boolean;
 }
 
@@ -86,6 +88,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
   const plugin: RedisPlugin = {
     stats: {
       dropped: () => (main?.dropped ?? 0) + [...pools.values()].reduce((n, l) => n + l.dropped, 0),
+      errors: () => (main?.errors ?? 0) + [...pools.values()].reduce((n, l) => n + l.errors, 0),
       connected: () => main?.ready ?? false,
     },
 
