@@ -1,0 +1,96 @@
+/**
+ * The append-only journal: records collect in memory during an event-loop turn and go to
+ * the file with one write before that turn's socket writes (the pre-flush hook), so that
+ * no acknowledgement reaches a client before the record of what it acknowledges is in the
+ * file. A write that has returned survives the process (kill -9, a crash); fdatasync once a
+ * second bounds what an operating-system crash can take.
+ */
+import fs from 'node:fs';
+import { FrameWriter } from './frame.js';
+import { FileKind, writeHeader } from './records.js';
+
+export class Journal {
+  readonly writer = new FrameWriter();
+  /** Bytes in the file. */
+  bytes = 0;
+  private fd: number | undefined;
+  private dirty = false;
+  /** Set after a failed write; cleared when a snapshot has captured the state again. */
+  failed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly onError: (line: string) => void,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.fd !== undefined;
+  }
+
+  /** Empties the file and starts it with a header for `generation` (after a snapshot). */
+  restart(generation: number): void {
+    this.writer.reset();
+    try {
+      if (this.fd === undefined) this.fd = fs.openSync(this.path, 'w');
+      else fs.ftruncateSync(this.fd, 0);
+      this.bytes = 0;
+      this.failed = false;
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
+    writeHeader(this.writer, FileKind.Journal, generation);
+    this.flush();
+    this.sync();
+  }
+
+  /** Writes what collected since the last flush. */
+  flush(): void {
+    const w = this.writer;
+    if (w.length === 0) return;
+    const fd = this.fd;
+    if (fd === undefined || this.failed) {
+      w.reset();
+      return;
+    }
+    const data = w.data();
+    try {
+      let done = 0;
+      while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, this.bytes + done);
+      this.bytes += data.length;
+      this.dirty = true;
+    } catch (e) {
+      this.fail(e as Error);
+    }
+    w.reset();
+  }
+
+  /** fdatasync if anything was written since the last one. */
+  sync(): void {
+    if (!this.dirty || this.fd === undefined) return;
+    this.dirty = false;
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.sync();
+    if (this.fd !== undefined) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // nothing left to do with it
+      }
+      this.fd = undefined;
+    }
+  }
+
+  private fail(e: Error): void {
+    if (!this.failed) this.onError(`Error: Unable to write persistence journal ${this.path}: ${e.message}.`);
+    this.failed = true;
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * Persistence as a broker plugin (mosquitto.conf: persistence, persistence_location,
+ * persistence_file, autosave_interval, autosave_on_changes).
+ *
+ * Going beyond Mosquitto, which loses everything since its last autosave on a crash: every
+ * change to a persistent session or to the retained messages is appended to a journal,
+ * written before the socket writes of the same event-loop turn, so an acknowledged message
+ * (PUBACK, PUBREC, SUBACK) is in the file before the client hears of it. The journal is
+ * folded into a snapshot (atomic rename) every autosave_interval seconds (or after
+ * autosave_on_changes changes), when it grows large, on SIGUSR1 and at shutdown.
+ */
+import fs from 'node:fs';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import type { BrokerConfig } from '../config/types.js';
+import type { Message } from '../message.js';
+import type { BrokerPlugin } from '../plugin.js';
+import type { SubscriptionOptions } from '../router.js';
+import type { Outgoing, Session } from '../session.js';
+import { addPreFlushHook, removePreFlushHook } from '../../net/connection.js';
+import { installState } from './install.js';
+import { Journal } from './journal.js';
+import { loadFile } from './load.js';
+import {
+  FileKind,
+  RecordType,
+  writeClientOnly,
+  writeMessage,
+  writeMid,
+  writeMidMessage,
+  writeOutgoing,
+  writeRetain,
+  writeRetainDelete,
+  writeSession,
+  writeSubscribe,
+  writeUnsubscribe,
+} from './records.js';
+import { isSysTopic, writeSnapshot } from './snapshot.js';
+import { PersistState } from './state.js';
+
+export type PersistenceConfig = Pick<
+  BrokerConfig,
+  'persistence' | 'persistenceFile' | 'persistenceLocation' | 'autosaveInterval' | 'autosaveOnChanges'
+>;
+
+export interface PersistencePlugin extends BrokerPlugin {
+  /** Writes the snapshot now (SIGUSR1) and starts a fresh journal. */
+  save(): void;
+  readonly file: string;
+  readonly journalFile: string;
+}
+
+export interface PersistenceTuning {
+  /** Journal size that triggers a snapshot regardless of autosave settings. */
+  journalCompactBytes?: number;
+}
+
+/** Mosquitto joins persistence_location and persistence_file with a slash. */
+export function persistencePath(config: PersistenceConfig): string {
+  const loc = config.persistenceLocation;
+  return loc === null || loc === '' ? config.persistenceFile : `${loc}/${config.persistenceFile}`;
+}
+
+const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
+
+export function createPersistencePlugin(config: PersistenceConfig, tuning: PersistenceTuning = {}): PersistencePlugin {
+  const file = persistencePath(config);
+  if (!config.persistence) return { file, journalFile: `${file}.journal`, save() {} };
+  return new Persistence(config, file, tuning.journalCompactBytes ?? DEFAULT_COMPACT_BYTES);
+}
+
+class Persistence implements PersistencePlugin {
+  readonly journalFile: string;
+  private broker: Broker | undefined;
+  private readonly journal: Journal;
+  private generation = 0;
+  /** storeIds whose MESSAGE record is in the snapshot or the journal, with a use count. */
+  private messages = new Map<number, number>();
+  /** Client ids with a SESSION record in the snapshot or the journal. */
+  private sessions = new Set<string>();
+  /** Outgoing messages recorded as queued: going in flight does not count them again. */
+  private queued = new WeakSet<Outgoing>();
+  private changes = 0;
+  private lastSave = Date.now();
+  private scheduled = false;
+  private stopped = false;
+  private readonly flushHook = (): void => this.journal.flush();
+  private readonly flushSoon = (): void => {
+    this.scheduled = false;
+    this.journal.flush();
+  };
+
+  constructor(
+    private readonly config: PersistenceConfig,
+    readonly file: string,
+    private readonly compactBytes: number,
+  ) {
+    this.journalFile = `${file}.journal`;
+    this.journal = new Journal(this.journalFile, (line) => this.broker?.log.error(line));
+  }
+
+  init(broker: Broker): void {
+    this.broker = broker;
+    const log = broker.log;
+    const report = (line: string | undefined): void => {
+      if (line === undefined) return;
+      if (line.startsWith('Error')) log.error(line);
+      else log.warning(line);
+    };
+    const state = new PersistState();
+    const snap = loadFile(this.file, FileKind.Snapshot, state, 0);
+    report(snap.problem);
+    const jl = loadFile(this.journalFile, FileKind.Journal, state, Math.max(snap.generation, 0));
+    report(jl.problem);
+    // What could not be read is kept beside the files for inspection: the save below replaces them.
+    if (snap.damaged) keepCopy(this.file);
+    if (jl.damaged) keepCopy(this.journalFile);
+    this.generation = Math.max(snap.generation, jl.generation, 0);
+    const counts = installState(broker, state, Date.now());
+    if (snap.present || jl.present) {
+      log.debug(`Restored ${counts.sessions} sessions and ${counts.retained} retained messages from ${this.file}.`);
+    }
+    // A fresh snapshot and journal: a torn tail is gone, and the journal starts small.
+    this.snapshot(false);
+    addPreFlushHook(this.flushHook);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.save();
+    this.stopped = true;
+    removePreFlushHook(this.flushHook);
+    this.journal.close();
+  }
+
+  save(): void {
+    if (this.stopped || this.broker === undefined) return;
+    this.snapshot(true);
+  }
+
+  private snapshot(logIt: boolean): void {
+    const broker = this.broker!;
+    if (logIt) broker.log.info(`Saving in-memory database to ${this.file}.`);
+    // If the snapshot fails, the journal must still hold everything.
+    this.journal.flush();
+    let result: ReturnType<typeof writeSnapshot>;
+    try {
+      result = writeSnapshot(this.file, broker, this.generation + 1);
+    } catch {
+      broker.log.error(`Error saving in-memory database, unable to open ${this.file}.new for writing.`);
+      return;
+    }
+    this.generation++;
+    this.messages = result.messages;
+    this.sessions = result.sessions;
+    this.queued = new WeakSet();
+    this.changes = 0;
+    this.lastSave = Date.now();
+    this.journal.restart(this.generation);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flushSoon);
+  }
+
+  /** Writes the MESSAGE record unless this generation already has it. */
+  private ref(msg: Message): void {
+    const n = this.messages.get(msg.storeId);
+    if (n === undefined) {
+      writeMessage(this.journal.writer, msg);
+      this.messages.set(msg.storeId, 1);
+    } else this.messages.set(msg.storeId, n + 1);
+  }
+
+  private unref(storeId: number): void {
+    const n = this.messages.get(storeId);
+    if (n === undefined) return;
+    if (n <= 1) this.messages.delete(storeId);
+    else this.messages.set(storeId, n - 1);
+  }
+
+  private writeSessionRecord(session: Session): void {
+    writeSession(this.journal.writer, session.clientId, session.expiryInterval, session.disconnectedAt, 0, session.username);
+    this.sessions.add(session.clientId);
+  }
+
+  onClientConnected(client: Client): void {
+    const session = client.session;
+    if (session === null) return;
+    if (session.clean) {
+      // A persistent session resumed as a clean one (MQTT 5, expiry 0) is no longer kept.
+      if (!this.sessions.delete(session.clientId)) return;
+      writeClientOnly(this.journal.writer, RecordType.SessionDelete, session.clientId);
+    } else {
+      this.writeSessionRecord(session);
+    }
+    this.schedule();
+  }
+
+  onClientDisconnected(client: Client): void {
+    const session = this.broker!.sessions.get(client.clientId);
+    if (session === undefined || session.clean || session.client !== null || !this.sessions.has(session.clientId)) return;
+    // The time it went away, for session expiry across restarts.
+    this.writeSessionRecord(session);
+    this.schedule();
+  }
+
+  onSessionDestroyed(session: Session): void {
+    if (!this.sessions.delete(session.clientId)) return;
+    writeClientOnly(this.journal.writer, RecordType.SessionDelete, session.clientId);
+    this.schedule();
+  }
+
+  onSubscribe(session: Session, filter: string, options: SubscriptionOptions): void {
+    if (session.clean) return;
+    const sub = session.subscriptions.get(filter);
+    if (!this.sessions.has(session.clientId)) this.writeSessionRecord(session);
+    writeSubscribe(this.journal.writer, session.clientId, filter, sub?.treeFilter ?? filter, sub?.shareGroup, sub?.options ?? options);
+    this.changes++;
+    this.schedule();
+  }
+
+  onUnsubscribe(session: Session, filter: string): void {
+    if (session.clean || !this.sessions.has(session.clientId)) return;
+    writeUnsubscribe(this.journal.writer, session.clientId, filter);
+    this.changes++;
+    this.schedule();
+  }
+
+  onRetain(msg: Message): void {
+    if (isSysTopic(msg.topic)) return;
+    if (msg.payload.length === 0) writeRetainDelete(this.journal.writer, msg.topic);
+    else {
+      this.ref(msg);
+      writeRetain(this.journal.writer, msg.topic, msg.storeId);
+    }
+    this.changes++;
+    this.schedule();
+  }
+
+  onOutgoing(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void {
+    const id = session.clientId;
+    if (!this.sessions.has(id)) return;
+    const w = this.journal.writer;
+    switch (event) {
+      case 'queued':
+        this.ref(out.msg);
+        this.queued.add(out);
+        writeOutgoing(w, RecordType.Queued, id, out);
+        this.changes++;
+        break;
+      case 'inflight':
+        if (!this.queued.delete(out)) {
+          this.ref(out.msg);
+          this.changes++;
+        }
+        writeOutgoing(w, RecordType.Inflight, id, out);
+        break;
+      case 'pubrel':
+        writeMid(w, RecordType.Pubrel, id, out.mid);
+        break;
+      case 'done':
+        this.queued.delete(out);
+        writeMidMessage(w, RecordType.Done, id, out.mid, out.msg.storeId);
+        this.unref(out.msg.storeId);
+        break;
+    }
+    this.schedule();
+  }
+
+  onIncoming(session: Session, mid: number, msg: Message | undefined): void {
+    const id = session.clientId;
+    if (!this.sessions.has(id)) return;
+    if (msg !== undefined) {
+      this.ref(msg);
+      writeMidMessage(this.journal.writer, RecordType.Incoming, id, mid, msg.storeId);
+    } else {
+      writeMid(this.journal.writer, RecordType.Release, id, mid);
+    }
+    this.schedule();
+  }
+
+  onSweep(now: number): void {
+    if (this.stopped) return;
+    const interval = this.config.autosaveInterval;
+    const due =
+      interval > 0 &&
+      (this.config.autosaveOnChanges ? this.changes >= interval : now - this.lastSave >= interval * 1000);
+    if (due) this.snapshot(true);
+    else if (this.journal.bytes >= this.compactBytes || this.journal.failed) this.snapshot(false);
+    else this.journal.sync();
+  }
+}
+
+function keepCopy(file: string): void {
+  try {
+    fs.renameSync(file, `${file}.corrupt`);
+  } catch {
+    // best effort: the broker starts either way
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The snapshot: the whole persistent state written as records to `<file>.new`, synced,
+ * then renamed over the file, so that the file is at every moment either the old snapshot
+ * or the new one, never half of each.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Broker } from '../broker.js';
+import type { Message } from '../message.js';
+import { FrameWriter } from './frame.js';
+import {
+  FileKind,
+  RecordType,
+  writeEnd,
+  writeHeader,
+  writeMessage,
+  writeMidMessage,
+  writeOutgoing,
+  writeRetain,
+  writeSession,
+  writeSubscribe,
+} from './records.js';
+
+/** Retained messages under $SYS are the broker's own and rebuilt at start, as Mosquitto does. */
+export function isSysTopic(topic: string): boolean {
+  return topic.startsWith('$SYS');
+}
+
+export interface SnapshotResult {
+  /** storeIds of the messages in the snapshot (the journal need not write them again). */
+  messages: Map<number, number>;
+  /** Client ids of the persistent sessions in the snapshot. */
+  sessions: Set<string>;
+  records: number;
+}
+
+const CHUNK = 1024 * 1024;
+
+export function writeSnapshot(file: string, broker: Broker, generation: number): SnapshotResult {
+  const tmp = `${file}.new`;
+  const fd = fs.openSync(tmp, 'w');
+  const w = new FrameWriter(CHUNK * 2);
+  let pos = 0;
+  let records = 0;
+  const drain = (force: boolean): void => {
+    if (w.length === 0 || (!force && w.length < CHUNK)) return;
+    const data = w.data();
+    let done = 0;
+    while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, pos + done);
+    pos += data.length;
+    w.reset();
+  };
+  const messages = new Map<number, number>();
+  const sessions = new Set<string>();
+  const ref = (msg: Message): void => {
+    const n = messages.get(msg.storeId);
+    if (n === undefined) {
+      writeMessage(w, msg);
+      records++;
+      messages.set(msg.storeId, 1);
+    } else messages.set(msg.storeId, n + 1);
+  };
+  try {
+    writeHeader(w, FileKind.Snapshot, generation);
+    for (const s of broker.sessions.values()) {
+      if (s.clean) continue;
+      sessions.add(s.clientId);
+      let lastMid = 0;
+      for (const mid of s.inflight.keys()) lastMid = mid;
+      writeSession(w, s.clientId, s.expiryInterval, s.disconnectedAt, lastMid, s.username);
+      records++;
+      for (const sub of s.subscriptions.values()) {
+        writeSubscribe(w, s.clientId, sub.filter, sub.treeFilter, sub.shareGroup, sub.options);
+        records++;
+      }
+      // In flight before queued: replaying an INFLIGHT record consumes the queue up to it.
+      for (const out of s.inflight.values()) {
+        ref(out.msg);
+        writeOutgoing(w, RecordType.Inflight, s.clientId, out);
+        records++;
+        drain(false);
+      }
+      for (const out of s.queue.toArray()) {
+        ref(out.msg);
+        writeOutgoing(w, RecordType.Queued, s.clientId, out);
+        records++;
+        drain(false);
+      }
+      for (const [mid, msg] of s.incoming) {
+        ref(msg);
+        writeMidMessage(w, RecordType.Incoming, s.clientId, mid, msg.storeId);
+        records++;
+        drain(false);
+      }
+    }
+    for (const msg of broker.retained.all()) {
+      if (isSysTopic(msg.topic)) continue;
+      ref(msg);
+      writeRetain(w, msg.topic, msg.storeId);
+      records++;
+      drain(false);
+    }
+    writeEnd(w, records);
+    drain(true);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  syncDirectory(path.dirname(file));
+  return { messages, sessions, records };
+}
+
+/** Makes the rename itself durable (POSIX: the directory entry lives in the directory). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some platforms cannot open or sync a directory; the rename is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
