@@ -16,6 +16,8 @@ export function handleUnsubscribe(broker: Broker, client: Client, packet: Unsubs
   const reasons: number[] = [];
   for (const filter of packet.unsubscriptions) {
     if (log.enabled(LogType.Debug)) log.debug(`\t${filter}`);
+    // Mosquitto writes the unsubscribe line whether or not the subscription existed.
+    if (log.enabled(LogType.Unsubscribe)) log.write(LogType.Unsubscribe, `${client.id} ${filter}`);
     const sub = session.subscriptions.get(filter);
     if (sub === undefined) {
       reasons.push(ReasonCode.NoSubscriptionExisted);
@@ -23,7 +25,6 @@ export function handleUnsubscribe(broker: Broker, client: Client, packet: Unsubs
     }
     session.subscriptions.delete(filter);
     broker.removeSubscription(session, sub.treeFilter, sub.shareGroup);
-    if (log.enabled(LogType.Unsubscribe)) log.write(LogType.Unsubscribe, `${client.id} ${filter}`);
     for (const p of broker.plugins) p.onUnsubscribe?.(session, filter);
     reasons.push(ReasonCode.Success);
   }
