@@ -56,7 +56,7 @@ const scenarios: Scenario[] = [
       await s.sync();
       p.publish('a/b', 'zero');
       await s.nextPublish();
-      s.send({ cmd: 'unsubscribe', messageId: 9, unsubscriptions: ['a/b'] });
+      s.send({ cmd: 'unsubscribe', messageId: 9, unsubscriptions: ['a/b', 'never/subscribed'] });
       await s.next('unsuback');
       s.disconnect();
       await s.closed;
@@ -208,6 +208,54 @@ const scenarios: Scenario[] = [
     name: 'QoS 1 PUBLISH with packet id 0',
     run: (port) => sendAndWaitClose(port, 'mid0', [0x32, 6, 0, 1, 0x61, 0, 0, 0x78]),
     last: /^Client mid0 disconnected/,
+  },
+  {
+    name: 'connection closed before CONNECT',
+    async run(port) {
+      const c = await RawClient.open(port);
+      c.socket.end();
+      await c.closed;
+    },
+    last: /^Client <unknown> closed its connection\.$/,
+  },
+  {
+    name: 'session takeover',
+    async run(port) {
+      const a = await connected(port, 'taken');
+      const b = await connected(port, 'taken');
+      await a.closed;
+      b.disconnect();
+      await b.closed;
+    },
+    last: 'Client taken disconnected.',
+  },
+  {
+    name: 'persistent session: queued and redelivered messages',
+    async run(port) {
+      const s = await connected(port, 'sleepy', { clean: false });
+      await s.subscribe('p/#', 1);
+      const p = await connected(port, 'feeder');
+      p.publish('p/1', 'first', { qos: 1, messageId: 1 });
+      await p.next('puback');
+      await s.nextPublish(); // not acknowledged
+      s.destroy();
+      await s.closed;
+      await new Promise((r) => setTimeout(r, 100));
+      p.publish('p/2', 'second', { qos: 1, messageId: 2 });
+      await p.next('puback');
+      const again = await RawClient.open(port);
+      await again.handshake({ clientId: 'sleepy', clean: false });
+      const m1 = await again.nextPublish();
+      const m2 = await again.nextPublish();
+      again.send({ cmd: 'puback', messageId: m1.messageId });
+      again.send({ cmd: 'puback', messageId: m2.messageId });
+      await again.sync();
+      again.disconnect();
+      await again.closed;
+      p.disconnect();
+      await p.closed;
+    },
+    last: 'Client feeder disconnected.',
   },
   {
     name: 'keepalive timeout',

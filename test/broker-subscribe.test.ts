@@ -140,6 +140,8 @@ describe('UNSUBSCRIBE', () => {
     const c = await b.connect({ clientId: 'subber' });
     c.send({ cmd: 'unsubscribe', messageId: 4, unsubscriptions: ['never/was'] });
     expect((await c.next<IUnsubackPacket>('unsuback')).messageId).toBe(4);
+    // Mosquitto logs the unsubscribe line all the same.
+    expect(b.lines).toContain('subber never/was');
   });
 
   it('matches the filter string exactly, not by wildcard', async () => {
