@@ -28,6 +28,7 @@ export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacke
   const session = client.session!;
   const out = session.inflight.get(mid);
   if (out === undefined || out.qos !== 2) {
+    broker.log.warning(`Warning: Received PUBREC from ${client.id} for an unknown packet identifier ${mid}.`);
     // MQTT 5: a PUBREC for an unknown id still gets PUBREL, reason 0x92.
     if (client.protocolVersion === 5) client.conn.send({ cmd: 'pubrel', messageId: mid, reasonCode: 0x92 });
     else client.sendPubrel(mid);
