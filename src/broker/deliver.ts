@@ -63,10 +63,15 @@ function hasInflightRoom(broker: Broker, session: Session, client: Client, msg: 
 function enqueue(broker: Broker, session: Session, out: Outgoing): void {
   const o = broker.options;
   const q = session.queue;
+  // While the client is away nothing is in flight, so Mosquitto counts the messages left
+  // unacknowledged towards the queue limits too.
+  const offline = session.client === null || !session.client.active;
+  const count = offline ? q.length + session.inflight.size : q.length;
+  const bytes = offline ? q.bytes + session.inflightBytes : q.bytes;
   // max_queued_messages 0 means no limit; max_queued_bytes 0 likewise. Both bound memory.
   if (
-    (o.maxQueuedMessages > 0 && q.length >= o.maxQueuedMessages) ||
-    (o.maxQueuedBytes > 0 && q.bytes + out.msg.payload.length > o.maxQueuedBytes)
+    (o.maxQueuedMessages > 0 && count >= o.maxQueuedMessages) ||
+    (o.maxQueuedBytes > 0 && bytes + out.msg.payload.length > o.maxQueuedBytes)
   ) {
     broker.stats.publishDropped++;
     if (!session.dropWarned) {
