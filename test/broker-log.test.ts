@@ -258,6 +258,25 @@ const scenarios: Scenario[] = [
     last: 'Client feeder disconnected.',
   },
   {
+    name: 'acknowledgements for unknown packet ids',
+    async run(port) {
+      const c = await connected(port, 'unk');
+      c.send({ cmd: 'puback', messageId: 33 });
+      c.send({ cmd: 'pubrec', messageId: 34 });
+      c.send({ cmd: 'pubcomp', messageId: 35 });
+      c.send({ cmd: 'pubrel', messageId: 36 });
+      await c.sync();
+      c.disconnect();
+      await c.closed;
+    },
+    last: 'Client unk disconnected.',
+  },
+  {
+    name: 'zero-length topic name',
+    run: (port) => sendAndWaitClose(port, 'notopic', [0x30, 3, 0, 0, 0x78]),
+    last: /^Client notopic disconnected/,
+  },
+  {
     name: 'keepalive timeout',
     async run(port) {
       const c = await connected(port, 'ka', { keepalive: 1 });

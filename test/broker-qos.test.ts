@@ -90,6 +90,16 @@ describe('QoS 2', () => {
     expect(publishes(await sub.sync())).toEqual([]);
   });
 
+  it('a PUBREC for an unknown id is answered with PUBREL and a warning, as Mosquitto does', async () => {
+    const b = await startBroker();
+    const c = await b.connect({ clientId: 'unk' });
+    c.send({ cmd: 'pubrec', messageId: 34 });
+    expect((await c.next('pubrel')).messageId).toBe(34);
+    expect(b.lines).toContain('Warning: Received PUBREC from unk for an unknown packet identifier 34.');
+    c.send({ cmd: 'pubrel', messageId: 36 });
+    expect((await c.next('pubcomp')).messageId).toBe(36);
+  });
+
   it('outbound: PUBLISH, PUBREC -> PUBREL, PUBCOMP frees the slot', async () => {
     const b = await startBroker();
     const { sub, pub } = await pair(b, 'a/b', 2);

@@ -78,6 +78,35 @@ describe('persistent sessions', () => {
     expect(publishes(await c.sync())).toEqual([]);
   });
 
+  it('count messages left in flight towards max_queued_messages while offline, as Mosquitto', async () => {
+    const b = await startBroker({ maxQueuedMessages: 2 });
+    const first = await b.connect({ clientId: 'sleeper', clean: false });
+    await first.subscribe('o', 1);
+    const pub = await b.connect({ clientId: 'pub' });
+    pub.publish('o', 'm1', { qos: 1, messageId: 1 });
+    await pub.next('puback');
+    await first.nextPublish(); // in flight, never acknowledged
+    await drop(b, first, 'sleeper');
+    for (let i = 2; i <= 4; i++) {
+      pub.publish('o', `m${i}`, { qos: 1, messageId: i });
+      await pub.next('puback');
+    }
+    // m1 in flight + m2 queued reach the limit of 2: m3 and m4 are dropped.
+    expect(b.lines).toContain('Outgoing messages are being dropped for client sleeper.');
+    const { c } = await reconnect(b, 'sleeper', false);
+    const got: [string, boolean][] = [];
+    for (let i = 0; i < 2; i++) {
+      const m = await c.nextPublish();
+      got.push([String(m.payload), m.dup]);
+      c.send({ cmd: 'puback', messageId: m.messageId });
+    }
+    expect(got).toEqual([
+      ['m1', true],
+      ['m2', false],
+    ]);
+    expect(publishes(await c.sync())).toEqual([]);
+  });
+
   it('redeliver unacknowledged QoS 1 with DUP set and the same packet id (MQTT-4.4.0-1)', async () => {
     const b = await startBroker();
     const first = await b.connect({ clientId: 'flaky', clean: false });
