@@ -59,11 +59,9 @@ export function main(argv: string[]): void {
       process.exit(1);
     }
   }
+  installSignals(broker, config, args.configFile);
   broker.start().then(
-    () => {
-      log.notice(`mosquitto version ${VERSION} running`);
-      installSignals(broker, config, args.configFile);
-    },
+    () => log.notice(`mosquitto version ${VERSION} running`),
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') log.error('Error: Address already in use');
       else if (err.code === 'EACCES') log.error('Error: Permission denied');

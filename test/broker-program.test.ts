@@ -1,0 +1,167 @@
+/**
+ * The ts-mosquitto program as a user runs it: start-up lines, -p/-c/-v/-h, a bad
+ * configuration, clean shutdown on SIGINT/SIGTERM, and log options from the config file.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = path.resolve('bin/ts-mosquitto.js');
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'tsm-prog-'));
+}
+
+/** Starts the broker and resolves with its stderr so far once the "running" line is out. */
+function start(args: string[]): Promise<{ child: ChildProcess; out: () => string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let buf = '';
+  child.stdout!.on('data', (d) => (buf += d));
+  child.stderr!.on('data', (d) => (buf += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start-up: ${buf}`)), 8000);
+    const check = (): void => {
+      if (/running\n/.test(buf)) {
+        clearTimeout(timer);
+        resolve({ child, out: () => buf });
+      }
+    };
+    child.stderr!.on('data', check);
+    child.stdout!.on('data', check);
+    child.on('exit', () => reject(new Error(`exited: ${buf}`)));
+  });
+}
+
+const strip = (s: string): string[] => s.trim().split('\n').map((l) => l.replace(/^\d+: /, ''));
+
+describe('ts-mosquitto program', () => {
+  it('starts in local-only mode on -p with Mosquitto start-up lines and stops on SIGTERM with status 0', async () => {
+    const port = await freePort();
+    const { child, out } = await start(['-p', String(port)]);
+    expect(strip(out())).toEqual([
+      'mosquitto version 2.0.11 starting',
+      'Using default config.',
+      'Starting in local only mode. Connections will only be possible from clients running on this machine.',
+      'Create a configuration file which defines a listener to allow remote access.',
+      'For more details see https://mosquitto.org/documentation/authentication-methods/',
+      `Opening ipv4 listen socket on port ${port}.`,
+      `Opening ipv6 listen socket on port ${port}.`,
+      'mosquitto version 2.0.11 running',
+    ]);
+    // Reachable on loopback.
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', reject);
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+    expect(strip(out()).at(-1)).toBe('mosquitto version 2.0.11 terminating');
+  });
+
+  it('exits 0 on SIGINT', async () => {
+    const port = await freePort();
+    const { child } = await start(['-p', String(port)]);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGINT');
+    });
+    expect(code).toBe(0);
+  });
+
+  it('loads -c and logs connections at the default level, without debug lines', async () => {
+    const dir = tmpdir();
+    const port = await freePort();
+    const conf = path.join(dir, 'm.conf');
+    fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n`);
+    const quiet = await start(['-c', conf]);
+    expect(strip(quiet.out())).toContain(`Config loaded from ${conf}.`);
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        // CONNECT for client id "pc", clean session, keepalive 60, then DISCONNECT.
+        s.write(Buffer.from('100e00044d5154540402003c00027063', 'hex'));
+        s.write(Buffer.from('e000', 'hex'));
+        s.end();
+      });
+      s.resume(); // read the CONNACK, or 'close' never comes
+      s.on('close', () => resolve());
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = strip(quiet.out());
+    expect(lines.some((l) => /^New client connected from 127\.0\.0\.1:\d+ as pc \(p2, c1, k60\)\.$/.test(l))).toBe(true);
+    expect(lines).toContain('Client pc disconnected.');
+    // Debug lines are off without -v.
+    expect(lines.some((l) => l.startsWith('Sending CONNACK'))).toBe(false);
+  });
+
+  it('logs to a file with log_dest file and honours log_timestamp false', async () => {
+    const dir = tmpdir();
+    const port = await freePort();
+    const conf = path.join(dir, 'm.conf');
+    const logFile = path.join(dir, 'broker.log');
+    fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nlog_dest file ${logFile}\nlog_timestamp false\n`);
+    const child = spawn(process.execPath, [BIN, '-c', conf], { stdio: 'ignore' });
+    children.push(child);
+    for (let i = 0; i < 50 && !(fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('running')); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const text = fs.readFileSync(logFile, 'utf8');
+    expect(text.split('\n')).toContain('mosquitto version 2.0.11 running');
+    expect(text).not.toMatch(/^\d+: /m);
+  });
+
+  it('refuses a bad configuration line with Mosquitto\'s message and status 3', () => {
+    const dir = tmpdir();
+    const conf = path.join(dir, 'bad.conf');
+    fs.writeFileSync(conf, '# comment\nnot_an_option 1\n');
+    const r = spawnSync(process.execPath, [BIN, '-c', conf], { encoding: 'utf8', timeout: 10000 });
+    expect(r.status).toBe(3);
+    expect(strip(r.stderr)).toEqual(['Error: Unknown configuration variable "not_an_option".', `Error found at ${conf}:2.`]);
+  });
+
+  it('prints the usage for -h and an unknown option, status 3', () => {
+    const h = spawnSync(process.execPath, [BIN, '-h'], { encoding: 'utf8', timeout: 10000 });
+    expect(h.status).toBe(3);
+    expect(h.stdout).toContain('Usage: ts-mosquitto [-c config_file] [-d] [-h] [-p port]');
+    const x = spawnSync(process.execPath, [BIN, '-z'], { encoding: 'utf8', timeout: 10000 });
+    expect(x.status).toBe(3);
+    expect(x.stderr).toBe("Error: Unknown option '-z'.\n");
+  });
+
+  it('says so and exits 1 when the port is taken', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const dir = tmpdir();
+    const conf = path.join(dir, 'm.conf');
+    fs.writeFileSync(conf, `listener ${port} 127.0.0.1\n`);
+    const r = spawnSync(process.execPath, [BIN, '-c', conf], { encoding: 'utf8', timeout: 10000 });
+    blocker.close();
+    expect(r.status).toBe(1);
+    expect(strip(r.stderr)).toContain('Error: Address already in use');
+  });
+});
