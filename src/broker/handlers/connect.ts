@@ -207,7 +207,8 @@ function acceptConnect(
   const version = client.protocolVersion;
   let session = broker.sessions.get(clientId);
   if (session !== undefined && session.client !== null) {
-    // MQTT-3.1.4-2: the existing connection is closed; its will goes as for any unclean end.
+    // MQTT-3.1.4-2: the existing connection is closed. As in Mosquitto, its will is sent
+    // unless a persistent session simply moves on to the new connection.
     broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
     const old = session.client;
     old.disconnect('takeover', ReasonCode.SessionTakenOver);
