@@ -241,6 +241,24 @@ describe('session takeover (MQTT-3.1.4-2)', () => {
     expect(await watch.sync()).toEqual([]);
   });
 
+  it('a persistent session taken over by a persistent connection keeps its will unsent, as Mosquitto', async () => {
+    const b = await startBroker();
+    const watch = await b.connect({ clientId: 'watch' });
+    await watch.subscribe('will/#', 1);
+    const willOpts = { topic: 'will/p', payload: Buffer.from('gone'), qos: 1 as const, retain: false };
+    const old = await b.connect({ clientId: 'pers', clean: false, will: willOpts });
+    const fresh = await RawClient.open(b.port);
+    expect((await fresh.handshake({ clientId: 'pers', clean: false })).sessionPresent).toBe(true);
+    await old.closed;
+    expect(await watch.sync()).toEqual([]);
+    // A clean connection taking over a persistent session does send it.
+    const third = await b.connect({ clientId: 'pers2', clean: false, will: { ...willOpts, topic: 'will/p2' } });
+    await b.connect({ clientId: 'pers2', clean: true });
+    await third.closed;
+    expect((await watch.nextPublish()).topic).toBe('will/p2');
+    fresh.destroy();
+  });
+
   it('a persistent session moves to the new connection with session present', async () => {
     const b = await startBroker();
     const first = await b.connect({ clientId: 'keep', clean: false });

@@ -277,6 +277,67 @@ const scenarios: Scenario[] = [
     last: /^Client notopic disconnected/,
   },
   {
+    name: 'persistent session: QoS 2 flow resumed after reconnect, QoS 0 not queued',
+    async run(port) {
+      const s = await connected(port, 'q2sleepy', { clean: false });
+      await s.subscribe('q2/#', 2);
+      const p = await connected(port, 'q2feeder');
+      for (const mid of [1, 2]) {
+        p.publish('q2/x', `m${mid}`, { qos: 2, messageId: mid });
+        await p.next('pubrec');
+        p.send({ cmd: 'pubrel', messageId: mid });
+        await p.next('pubcomp');
+      }
+      const a = await s.nextPublish();
+      await s.nextPublish();
+      s.send({ cmd: 'pubrec', messageId: a.messageId });
+      await s.next('pubrel');
+      s.destroy();
+      await s.closed;
+      await new Promise((r) => setTimeout(r, 100));
+      p.publish('q2/x', 'zero');
+      await p.sync();
+      const again = await RawClient.open(port);
+      await again.handshake({ clientId: 'q2sleepy', clean: false });
+      const rel = await again.next('pubrel');
+      const m2 = await again.nextPublish();
+      again.send({ cmd: 'pubcomp', messageId: rel.messageId });
+      again.send({ cmd: 'pubrec', messageId: m2.messageId });
+      await again.next('pubrel');
+      again.send({ cmd: 'pubcomp', messageId: m2.messageId });
+      await again.sync();
+      again.disconnect();
+      await again.closed;
+      p.disconnect();
+      await p.closed;
+    },
+    last: 'Client q2feeder disconnected.',
+  },
+  {
+    name: 'takeover of a persistent session with a will and a message in flight',
+    async run(port) {
+      const w = await connected(port, 'twatch');
+      await w.subscribe('tw/#', 1);
+      const a = await connected(port, 'tpers', { clean: false, will: { topic: 'tw/will', payload: Buffer.from('w'), qos: 1, retain: false } });
+      await a.subscribe('tm', 1);
+      w.publish('tm', 'inflight', { qos: 1, messageId: 1 });
+      await w.next('puback');
+      await a.nextPublish();
+      const b = await RawClient.open(port);
+      await b.handshake({ clientId: 'tpers', clean: false });
+      await a.closed;
+      const again = await b.nextPublish();
+      b.send({ cmd: 'puback', messageId: again.messageId });
+      await w.sync();
+      await b.sync();
+      b.disconnect();
+      await b.closed;
+      w.disconnect();
+      await w.closed;
+    },
+    last: 'Client twatch disconnected.',
+  },
+  {
     name: 'keepalive timeout',
     async run(port) {
       const c = await connected(port, 'ka', { keepalive: 1 });
