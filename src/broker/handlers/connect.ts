@@ -213,6 +213,7 @@ function acceptConnect(
     const old = session.client;
     old.disconnect('takeover', ReasonCode.SessionTakenOver);
     broker.detachClient(old);
+    if (!session.clean && !clean) old.will = null;
     session = broker.sessions.get(clientId);
   }
   let sessionPresent = false;
