@@ -211,9 +211,9 @@ function acceptConnect(
     // unless a persistent session simply moves on to the new connection.
     broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
     const old = session.client;
+    if (!session.clean && !clean) old.will = null;
     old.disconnect('takeover', ReasonCode.SessionTakenOver);
     broker.detachClient(old);
-    if (!session.clean && !clean) old.will = null;
     session = broker.sessions.get(clientId);
   }
   let sessionPresent = false;
