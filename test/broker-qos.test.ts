@@ -251,3 +251,50 @@ describe('order per topic (MQTT-4.6.0-6)', () => {
     expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
   });
 });
+
+describe('framing and size', () => {
+  it('packets written one byte at a time, and many packets in one write, are all processed', async () => {
+    const b = await startBroker();
+    const { sub, pub } = await pair(b, 'f/#', 1);
+    const { encode } = await import('./helpers/raw-client.js');
+    const one = encode({ cmd: 'publish', topic: 'f/slow', payload: Buffer.from('dribbled'), qos: 1, messageId: 1, retain: false, dup: false });
+    for (const byte of one) {
+      pub.sendRaw([byte]);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect((await pub.next('puback')).messageId).toBe(1);
+    const many = Buffer.concat(
+      Array.from({ length: 100 }, (_, i) =>
+        encode({ cmd: 'publish', topic: 'f/fast', payload: Buffer.from(String(i)), qos: 1, messageId: i + 2, retain: false, dup: false }),
+      ),
+    );
+    pub.sendRaw(many);
+    for (let i = 0; i < 100; i++) expect((await pub.next('puback')).messageId).toBe(i + 2);
+    const got: string[] = [];
+    while (got.length < 101) {
+      const m = await sub.nextPublish();
+      got.push(String(m.payload));
+      sub.send({ cmd: 'puback', messageId: m.messageId });
+    }
+    expect(got).toEqual(['dribbled', ...Array.from({ length: 100 }, (_, i) => String(i))]);
+  });
+
+  it('a 2 MB payload arrives intact at every subscriber', async () => {
+    const b = await startBroker();
+    const subs = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await b.connect({ clientId: `big${i}` });
+      await s.subscribe('big', i % 2 === 0 ? 1 : 0);
+      subs.push(s);
+    }
+    const pub = await b.connect({ clientId: 'pubber' });
+    const payload = Buffer.alloc(2 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff;
+    pub.publish('big', payload, { qos: 1, messageId: 9 });
+    await pub.next('puback', 10000);
+    for (const s of subs) {
+      const m = await s.nextPublish(10000);
+      expect(Buffer.compare(m.payload as Buffer, payload)).toBe(0);
+    }
+  });
+});
