@@ -1,0 +1,140 @@
+// The three brokers under test, each started fresh per scenario on its own loopback port
+// (never 1883) and stopped by pid: ts-mosquitto and Mosquitto from a mosquitto.conf,
+// Aedes from a small child program over a plain net server.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stopChild, track } from './children.js';
+
+export type BrokerName = 'ts' | 'mosquitto' | 'aedes';
+export const BROKERS: BrokerName[] = ['ts', 'mosquitto', 'aedes'];
+export const BROKER_LABEL: Record<BrokerName, string> = { ts: 'ts-mosquitto', mosquitto: 'mosquitto', aedes: 'aedes' };
+
+/** The repository root: dist-bench/ is one level below it. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface BrokerOptions {
+  persistenceDir?: string;
+  /** mosquitto.conf password_file (ts-mosquitto, Mosquitto) or bcrypt file (Aedes). */
+  passwordFile?: string;
+  /** Mosquitto only: `set_tcp_nodelay true`. */
+  mosquittoNoDelay?: boolean;
+  /** Open-file limit to run the broker under (raised with `ulimit -n` in a shell). */
+  fdLimit?: number;
+}
+
+export interface RunningBroker {
+  name: BrokerName;
+  pid: number;
+  port: number;
+  child: ChildProcess;
+  logFile: string;
+}
+
+export function mosquittoPath(): string | undefined {
+  const dirs = ['/usr/sbin', '/usr/local/sbin', ...(process.env.PATH ?? '').split(':')];
+  return dirs.map((d) => path.join(d, 'mosquitto')).find((p) => existsSync(p));
+}
+
+/** Why a broker cannot run here, or undefined when it can. */
+export function unavailableReason(name: BrokerName): string | undefined {
+  switch (name) {
+    case 'ts':
+      return existsSync(path.join(ROOT, 'dist/cli/broker.js')) ? undefined : 'dist/cli/broker.js not built';
+    case 'mosquitto':
+      return mosquittoPath() ? undefined : 'mosquitto not installed';
+    case 'aedes':
+      return existsSync(path.join(ROOT, 'node_modules/aedes/package.json')) ? undefined : 'aedes not installed';
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port === 1883 ? freePort().then(resolve, reject) : resolve(port)));
+    });
+  });
+}
+
+function mosquittoConf(name: BrokerName, port: number, opts: BrokerOptions): string {
+  const lines = [`listener ${port} 127.0.0.1`];
+  // ts-mosquitto is expected to choose TCP_NODELAY itself; see Scenario.mosquittoNoDelay.
+  if (name === 'mosquitto' && opts.mosquittoNoDelay) lines.push('set_tcp_nodelay true');
+  if (opts.passwordFile) {
+    lines.push('allow_anonymous false', `password_file ${opts.passwordFile}`);
+  } else {
+    lines.push('allow_anonymous true');
+  }
+  if (opts.persistenceDir) lines.push('persistence true', `persistence_location ${opts.persistenceDir}/`);
+  return lines.join('\n') + '\n';
+}
+
+/** Runs `cmd args` under a raised open-file limit when one is asked for. */
+function command(cmd: string, args: string[], fdLimit: number | undefined): [string, string[]] {
+  if (fdLimit === undefined) return [cmd, args];
+  return ['/bin/sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, cmd, ...args]];
+}
+
+export async function startBroker(name: BrokerName, dir: string, opts: BrokerOptions): Promise<RunningBroker> {
+  const port = await freePort();
+  const conf = path.join(dir, `${name}.conf`);
+  const logFile = path.join(dir, `${name}.log`);
+  let cmd: string;
+  let args: string[];
+  if (name === 'aedes') {
+    cmd = process.execPath;
+    args = [path.join(ROOT, 'dist-bench/aedes-server.js'), String(port)];
+    if (opts.passwordFile) args.push(opts.passwordFile);
+  } else {
+    writeFileSync(conf, mosquittoConf(name, port, opts));
+    if (name === 'ts') {
+      cmd = process.execPath;
+      args = [path.join(ROOT, 'bin/ts-mosquitto.js'), '-c', conf];
+    } else {
+      cmd = mosquittoPath()!;
+      args = ['-c', conf];
+    }
+  }
+  // Broker logs go to a file: a pipe nobody reads would block the broker once full.
+  const log = openSync(logFile, 'w');
+  const [file, argv] = command(cmd, args, opts.fdLimit);
+  const child = track(spawn(file, argv, { stdio: ['ignore', log, log], cwd: dir }));
+  closeSync(log);
+  const broker = { name, pid: child.pid!, port, child, logFile };
+  try {
+    await waitForPort(port, child);
+  } catch (err) {
+    await stopChild(child);
+    const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${(err as Error).message}${tail ? `: ${tail}` : ''}`);
+  }
+  return broker;
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited (${child.exitCode ?? child.signalCode})`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('broker did not listen within 15 s');
+}
+
+export function stopBroker(broker: RunningBroker): Promise<void> {
+  return stopChild(broker.child);
+}

@@ -1,0 +1,52 @@
+// Authenticated connects: `concurrency` clients at a time connect with a username and
+// password, wait for CONNACK and disconnect, for a fixed time.
+import { performance } from 'node:perf_hooks';
+import type { AuthSpec, GenResult, MarkMessage } from '../protocol.js';
+import { MqttConn } from './conn.js';
+import { LatencyHistogram } from './histogram.js';
+
+export async function runAuth(spec: AuthSpec, mark: (name: MarkMessage['name']) => void): Promise<GenResult> {
+  const hist = new LatencyHistogram();
+  let ok = 0;
+  let refused = 0;
+  let lastError = '';
+  let seq = 0;
+  mark('start');
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + spec.measureMs;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const started = performance.now();
+      try {
+        const conn = await MqttConn.connect({
+          port: spec.port,
+          clientId: `bench-auth${seq++}`,
+          username: spec.username,
+          password: spec.password,
+          timeoutMs: 30000,
+        });
+        hist.record(performance.now() - started);
+        ok++;
+        conn.disconnect();
+        conn.socket.destroy();
+      } catch (err) {
+        refused++;
+        lastError = (err as Error).message;
+        if (refused > 10 && ok === 0) throw new Error(`authentication fails: ${lastError}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: spec.concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  mark('end');
+  return {
+    rate: ok / seconds,
+    unit: 'conn/s',
+    p50Ms: hist.percentile(50),
+    p99Ms: hist.percentile(99),
+    genCpu: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
+    extra: { connects: ok, refused },
+  };
+}

@@ -1,0 +1,85 @@
+// The messages exchanged over IPC between the benchmark runner and its load generator.
+// The runner owns the broker's pid and samples /proc when the generator marks a phase,
+// so the generator never needs to know which broker it drives.
+
+export type Qos = 0 | 1 | 2;
+
+/** Who publishes where and who subscribes to what. */
+export type Topology =
+  | { kind: 'pairs'; pairs: number } // pair i: publisher i -> bench/p/i -> subscriber i
+  | { kind: 'fanout'; subscribers: number } // 1 publisher -> bench/fan -> N subscribers
+  | { kind: 'fanin'; publishers: number } // N publishers -> bench/in/i -> 1 subscriber on bench/in/+
+  | { kind: 'routing'; subscribers: number; filtersPerSubscriber: number; topics: number };
+
+export interface FlowSpec {
+  kind: 'flow';
+  port: number;
+  qos: Qos;
+  payload: number; // bytes, at least 16 (timestamp and publisher index)
+  topology: Topology;
+  /** Closed loop: messages in flight end to end, per publisher. */
+  window: number;
+  /** Open loop instead of closed: total messages per second. */
+  rate?: number;
+  /** Subscribers connect with clean session off (persistent sessions). */
+  persistentSubscribers?: boolean;
+  warmupMs: number;
+  measureMs: number;
+}
+
+export interface IdleSpec {
+  kind: 'idle';
+  port: number;
+  connections: number;
+  concurrency: number;
+  settleMs: number;
+}
+
+export interface RetainedSpec {
+  kind: 'retained';
+  port: number;
+  messages: number;
+  payload: number;
+}
+
+export interface AuthSpec {
+  kind: 'auth';
+  port: number;
+  username: string;
+  password: string;
+  concurrency: number;
+  measureMs: number;
+}
+
+export type GenSpec = FlowSpec | IdleSpec | RetainedSpec | AuthSpec;
+
+/** Generator -> runner: a phase boundary; the runner snapshots broker CPU and RSS. */
+export interface MarkMessage {
+  type: 'mark';
+  name: 'start' | 'end' | 'baseline' | 'settled';
+}
+
+export interface GenResult {
+  /** The headline rate (messages, deliveries or connections per second). */
+  rate: number;
+  unit: string;
+  p50Ms?: number;
+  p99Ms?: number;
+  /** Generator CPU over the measured window, percent of one core. */
+  genCpu: number;
+  lost?: number;
+  /** Free-form measurements shown in the notes column and kept in the JSON. */
+  extra: Record<string, number | string>;
+}
+
+export interface ResultMessage {
+  type: 'result';
+  result: GenResult;
+}
+
+export interface ErrorMessage {
+  type: 'error';
+  message: string;
+}
+
+export type GenMessage = MarkMessage | ResultMessage | ErrorMessage;

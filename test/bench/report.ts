@@ -1,0 +1,174 @@
+// The run's table (Markdown, so that it can go into the README as printed) and the check of
+// issue 8's targets against it.
+import { BROKER_LABEL, type BrokerName } from './brokers.js';
+import type { GenResult } from './protocol.js';
+import type { Scenario } from './scenarios.js';
+
+export interface BrokerRun {
+  scenario: string;
+  broker: BrokerName;
+  status: 'ok' | 'n/a' | 'error';
+  note?: string;
+  result?: GenResult;
+  brokerCpu?: number;
+  rssMb?: number;
+  peakRssMb?: number;
+  rssPerConnKb?: number;
+  rssPerRetainedB?: number;
+}
+
+export interface PubCliTiming {
+  skipped?: string;
+  runs?: number;
+  tsPubMs?: number;
+  nodeMs?: number;
+  mosquittoPubMs?: number;
+  broker?: string;
+}
+
+function num(v: number | undefined, digits = 0): string {
+  if (v === undefined || !Number.isFinite(v)) return 'n/a';
+  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function rate(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return 'n/a';
+  if (v >= 1e6) return `${num(v / 1e6, 2)}M`;
+  if (v >= 1e4) return `${num(v / 1e3, 1)}k`;
+  return num(v, v < 100 ? 1 : 0);
+}
+
+function ms(v: number | undefined): string {
+  if (v === undefined) return 'n/a';
+  return v < 10 ? num(v, 3) : num(v, 1);
+}
+
+export function headline(s: Scenario, run: BrokerRun | undefined): number | undefined {
+  if (!run || run.status !== 'ok' || !run.result) return undefined;
+  return s.metric === 'p99' ? run.result.p99Ms : run.result.rate;
+}
+
+export function ratio(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined || b === undefined || b === 0) return undefined;
+  return a / b;
+}
+
+function fmtRatio(r: number | undefined): string {
+  return r === undefined ? 'n/a' : `${num(r, 2)}x`;
+}
+
+function notes(run: BrokerRun): string {
+  if (run.status !== 'ok') return run.note ?? '';
+  const r = run.result!;
+  const out: string[] = [];
+  if (run.rssPerConnKb !== undefined) out.push(`${num(run.rssPerConnKb, 2)} KB RSS/conn`);
+  if (run.rssPerRetainedB !== undefined) out.push(`${num(run.rssPerRetainedB)} B RSS/retained`);
+  if (r.lost) out.push(`lost ${num(r.lost)}`);
+  const e = r.extra;
+  if (typeof e.storedPerSec === 'number') out.push(`stored ${rate(e.storedPerSec)}/s`);
+  if (typeof e.subscribePerSec === 'number') out.push(`subscribed ${rate(e.subscribePerSec)}/s`);
+  if (typeof e.mbPerSec === 'number') out.push(`${num(e.mbPerSec, 1)} MB/s`);
+  if (typeof e.alive === 'number' && typeof e.connections === 'number' && e.alive !== e.connections) {
+    out.push(`${num(e.alive)} of ${num(e.connections)} still open`);
+  }
+  if (run.note) out.push(run.note);
+  return out.join('; ');
+}
+
+export function renderTable(scenarios: Scenario[], runs: BrokerRun[], titles: Map<string, string>): string {
+  const lines = [
+    '| Scenario | Broker | Rate | p50 ms | p99 ms | Broker CPU | Gen CPU | Broker RSS | ts/this | Notes |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+  ];
+  for (const s of scenarios) {
+    const mine = runs.filter((r) => r.scenario === s.name);
+    if (mine.length === 0) continue;
+    const ts = headline(s, mine.find((r) => r.broker === 'ts'));
+    mine.forEach((run, i) => {
+      const r = run.result;
+      const ok = run.status === 'ok' && r !== undefined;
+      const cells = [
+        i === 0 ? titles.get(s.name) ?? s.name : '',
+        BROKER_LABEL[run.broker],
+        ok ? `${rate(r.rate)} ${r.unit}` : run.status,
+        ok ? ms(r.p50Ms) : '',
+        ok ? ms(r.p99Ms) : '',
+        ok && run.brokerCpu !== undefined ? `${num(run.brokerCpu)}%` : '',
+        ok ? `${num(r.genCpu)}%` : '',
+        ok && run.rssMb !== undefined ? `${num(run.rssMb, 1)} MB` : '',
+        run.broker === 'ts' ? '' : fmtRatio(ratio(ts, headline(s, run))),
+        notes(run).replace(/\|/g, '/'),
+      ];
+      lines.push(`| ${cells.join(' | ')} |`);
+    });
+  }
+  return lines.join('\n');
+}
+
+export function renderPubCli(t: PubCliTiming): string {
+  if (t.skipped) return `ts-mosquitto_pub -m x: skipped (${t.skipped})`;
+  const r = ratio(t.tsPubMs, t.nodeMs);
+  return (
+    `ts-mosquitto_pub -m x: ${ms(t.tsPubMs)} ms median wall time over ${t.runs} runs against ${t.broker}; ` +
+    `node -e 0: ${ms(t.nodeMs)} ms (${fmtRatio(r)}); mosquitto_pub: ${ms(t.mosquittoPubMs)} ms`
+  );
+}
+
+interface Target {
+  text: string;
+  value: number | undefined;
+  ok: (v: number) => boolean;
+  show: (v: number) => string;
+}
+
+export function renderTargets(scenarios: Scenario[], runs: BrokerRun[], pub: PubCliTiming): string {
+  const find = (name: string, b: BrokerName): BrokerRun | undefined =>
+    runs.find((r) => r.scenario === name && r.broker === b);
+  const vs = (name: string, other: BrokerName): number | undefined => {
+    const s = scenarios.find((x) => x.name === name);
+    return s ? ratio(headline(s, find(name, 'ts')), headline(s, find(name, other))) : undefined;
+  };
+  const x = (v: number): string => `${num(v, 2)}x`;
+  const atLeast = (text: string, name: string, other: BrokerName, min: number): Target => ({
+    text: `${text} >= ${min}x ${BROKER_LABEL[other]}`,
+    value: vs(name, other),
+    ok: (v) => v >= min,
+    show: x,
+  });
+  const targets: Target[] = [
+    atLeast('QoS 0 1:1', 'qos0', 'mosquitto', 2),
+    atLeast('50 pairs', 'pairs', 'mosquitto', 2),
+    atLeast('fan-in 100:1', 'fanin', 'mosquitto', 2),
+    atLeast('QoS 1 1:1', 'qos1', 'mosquitto', 3),
+    atLeast('QoS 2 1:1', 'qos2', 'mosquitto', 2),
+    atLeast('fan-out 1:100', 'fanout', 'mosquitto', 5),
+    atLeast('4 KB payloads', '4kb', 'mosquitto', 1.2),
+  ];
+  for (const name of ['qos0', 'qos1', 'qos2', 'fanout', 'pairs', 'fanin', '4kb', 'retained', 'routing']) {
+    targets.push(atLeast(name, name, 'aedes', 2));
+  }
+  const lat = find('latency', 'ts');
+  targets.push({ text: 'p99 at 5,000 msg/s < 1 ms', value: lat?.result?.p99Ms, ok: (v) => v < 1, show: (v) => `${ms(v)} ms` });
+  targets.push({
+    text: 'broker CPU at 5,000 msg/s <= 2x mosquitto',
+    value: ratio(lat?.brokerCpu, find('latency', 'mosquitto')?.brokerCpu),
+    ok: (v) => v <= 2,
+    show: x,
+  });
+  targets.push({
+    text: 'idle connection <= 4 KB RSS',
+    value: find('idle', 'ts')?.rssPerConnKb,
+    ok: (v) => v <= 4,
+    show: (v) => `${num(v, 2)} KB`,
+  });
+  targets.push({ ...atLeast('idle connect rate', 'idle', 'mosquitto', 1), text: 'idle connections accepted at least as fast as mosquitto' });
+  targets.push({
+    text: 'ts-mosquitto_pub -m x <= 1.5x node -e 0',
+    value: ratio(pub.tsPubMs, pub.nodeMs),
+    ok: (v) => v <= 1.5,
+    show: x,
+  });
+  return targets
+    .map((t) => `- [${t.value !== undefined && t.ok(t.value) ? 'x' : ' '}] ${t.text}: ${t.value === undefined ? 'n/a' : t.show(t.value)}`)
+    .join('\n');
+}

@@ -1,0 +1,233 @@
+// npm run bench [-- --quick] [--only NAME] [--broker ts|mosquitto|aedes] [--json FILE]
+// Runs every scenario against every available broker, each broker started fresh per
+// scenario, with the load generator in its own process; prints one Markdown table.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcryptjs';
+import {
+  BROKER_LABEL,
+  type BrokerName,
+  ROOT,
+  mosquittoPath,
+  startBroker,
+  stopBroker,
+  unavailableReason,
+} from './brokers.js';
+import { installSignalHandlers, stopChild, track } from './children.js';
+import { measurePubCli } from './cli-walltime.js';
+import { parseOptions } from './options.js';
+import { type ProcSample, cpuPercent, sampleProc } from './proc-stats.js';
+import type { GenMessage, GenResult, GenSpec } from './protocol.js';
+import { type BrokerRun, type PubCliTiming, renderPubCli, renderTable, renderTargets } from './report.js';
+import { type Fixtures, SCENARIOS, type Scenario, type Sizes, sizes } from './scenarios.js';
+
+const GENERATOR = path.join(ROOT, 'dist-bench/loadgen/main.js');
+
+function fdLimits(): { soft: number; hard: number } {
+  const read = (flag: string): number => {
+    const out = execFileSync('/bin/sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' }).trim();
+    return out === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(out);
+  };
+  try {
+    return { soft: read('-Sn'), hard: read('-Hn') };
+  } catch {
+    return { soft: 1024, hard: 1024 };
+  }
+}
+
+function fixtures(dir: string): Fixtures {
+  const f: Fixtures = { dir, username: 'bench', password: 'bench-password' };
+  // bcrypt cost 10, as bcryptjs and most bcrypt tools default to.
+  f.bcryptFile = path.join(dir, 'passwd.bcrypt');
+  writeFileSync(f.bcryptFile, `${f.username}:${bcrypt.hashSync(f.password, 10)}\n`, { mode: 0o644 });
+  const pbkdf2 = path.join(dir, 'passwd.pbkdf2');
+  const r = spawnSync('mosquitto_passwd', ['-c', '-b', pbkdf2, f.username, f.password], { stdio: 'ignore' });
+  if (r.status === 0) {
+    chmodSync(pbkdf2, 0o644);
+    f.pbkdf2File = pbkdf2;
+  }
+  return f;
+}
+
+function startGenerator(fdLimit: number | undefined): ChildProcess {
+  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  if (fdLimit === undefined) return track(spawn(process.execPath, [GENERATOR], { stdio }));
+  // exec keeps the IPC channel's descriptor (NODE_CHANNEL_FD) open across the shell.
+  return track(
+    spawn('/bin/sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, GENERATOR], { stdio }),
+  );
+}
+
+interface Marks {
+  [name: string]: ProcSample | undefined;
+}
+
+function drive(gen: ChildProcess, spec: GenSpec, pid: number, timeoutMs: number): Promise<{ result: GenResult; marks: Marks }> {
+  const marks: Marks = {};
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no result within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    gen.on('message', (msg: GenMessage) => {
+      if (msg.type === 'mark') {
+        marks[msg.name] = sampleProc(pid);
+      } else if (msg.type === 'result') {
+        clearTimeout(timer);
+        resolve({ result: msg.result, marks });
+      } else {
+        clearTimeout(timer);
+        reject(new Error(msg.message));
+      }
+    });
+    gen.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`load generator exited (${code})`));
+    });
+    gen.send(spec);
+  });
+}
+
+async function runOne(
+  s: Scenario,
+  name: BrokerName,
+  sz: Sizes,
+  f: Fixtures,
+  fdLimit: number | undefined,
+): Promise<BrokerRun> {
+  const base: BrokerRun = { scenario: s.name, broker: name, status: 'n/a' };
+  const missing = unavailableReason(name) ?? s.skip?.(name, f);
+  if (missing) return { ...base, note: missing };
+  const runDir = path.join(f.dir, `${s.name}-${name}`);
+  mkdirSync(runDir, { recursive: true });
+  chmodSync(runDir, 0o777);
+  let broker;
+  try {
+    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir), fdLimit, mosquittoNoDelay: s.mosquittoNoDelay });
+  } catch (err) {
+    return { ...base, status: 'error', note: (err as Error).message };
+  }
+  const gen = startGenerator(fdLimit);
+  try {
+    const spec = s.spec(broker.port, sz, f);
+    const { result, marks } = await drive(gen, spec, broker.pid, s.timeoutMs(sz));
+    const end = marks.settled ?? marks.end;
+    const run: BrokerRun = {
+      ...base,
+      status: 'ok',
+      result,
+      brokerCpu: cpuPercent(marks.start, marks.end),
+      rssMb: end ? end.rssKb / 1024 : undefined,
+      peakRssMb: end ? end.hwmKb / 1024 : undefined,
+    };
+    if (spec.kind === 'idle' && marks.baseline && marks.settled) {
+      run.rssPerConnKb = (marks.settled.rssKb - marks.baseline.rssKb) / spec.connections;
+    }
+    if (spec.kind === 'retained' && marks.baseline && marks.settled) {
+      run.rssPerRetainedB = ((marks.settled.rssKb - marks.baseline.rssKb) * 1024) / spec.messages;
+    }
+    return run;
+  } catch (err) {
+    return { ...base, status: 'error', note: (err as Error).message };
+  } finally {
+    await stopChild(gen);
+    await stopBroker(broker);
+  }
+}
+
+function machine(): string {
+  let mem = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
+  try {
+    const free = execFileSync('free', ['-h'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('Mem:'));
+    if (free) mem = free.replace(/\s+/g, ' ').trim();
+  } catch {
+    // keep os.totalmem()
+  }
+  const cpus = os.cpus();
+  let mosq = 'not installed';
+  const mp = mosquittoPath();
+  if (mp) {
+    const v = spawnSync(mp, ['-h'], { encoding: 'utf8' });
+    mosq = /version ([\d.]+)/.exec(`${v.stdout}${v.stderr}`)?.[1] ?? 'unknown version';
+  }
+  return (
+    `${new Date().toISOString()}; nproc ${os.availableParallelism()} (${cpus[0]?.model.trim() ?? 'unknown cpu'}); ` +
+    `free -h: ${mem}; node ${process.version}; mosquitto ${mosq}`
+  );
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2), [...SCENARIOS.map((s) => s.name), 'pubcli']);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ts-mosquitto-bench-'));
+  // Mosquitto started as root drops to the mosquitto user: it must still read the password
+  // files and write its persistence directory.
+  chmodSync(work, 0o755);
+  installSignalHandlers(() => rmSync(work, { recursive: true, force: true }));
+  const sz = sizes(opts.quick);
+  const scenarios = SCENARIOS.filter((s) => !opts.only || opts.only.includes(s.name));
+  const notes: string[] = [];
+  const header = machine();
+  process.stderr.write(`bench: ${header}\n`);
+
+  // Idle connections need one descriptor each in both the broker and the generator.
+  const { soft, hard } = fdLimits();
+  const needed = sz.idleConnections + 256;
+  let idleFdLimit: number | undefined;
+  if (soft < needed) {
+    if (hard >= needed) idleFdLimit = needed;
+    else {
+      sz.idleConnections = Math.max(100, hard - 256);
+      idleFdLimit = hard;
+      notes.push(`idle connections capped at ${sz.idleConnections} by the open-file hard limit (${hard})`);
+    }
+  }
+
+  const f = fixtures(work);
+  const titles = new Map(scenarios.map((s) => [s.name, s.title(sz)]));
+  const runs: BrokerRun[] = [];
+  for (const s of scenarios) {
+    for (const b of opts.brokers) {
+      process.stderr.write(`bench: ${s.name} / ${BROKER_LABEL[b]} ... `);
+      const run = await runOne(s, b, sz, f, s.name === 'idle' ? idleFdLimit : undefined);
+      runs.push(run);
+      process.stderr.write(
+        run.status === 'ok'
+          ? `${Math.round(run.result!.rate)} ${run.result!.unit}, broker CPU ${Math.round(run.brokerCpu ?? 0)}%, generator CPU ${Math.round(run.result!.genCpu)}%\n`
+          : `${run.status}${run.note ? ` (${run.note})` : ''}\n`,
+      );
+    }
+  }
+
+  let pub: PubCliTiming = { skipped: 'not selected' };
+  if (!opts.only || opts.only.includes('pubcli')) {
+    process.stderr.write('bench: ts-mosquitto_pub wall time ... ');
+    try {
+      pub = await measurePubCli(opts.quick, opts.brokers, work);
+    } catch (err) {
+      pub = { skipped: (err as Error).message };
+    }
+    process.stderr.write('done\n');
+  }
+
+  const table = renderTable(scenarios, runs, titles);
+  const out = [
+    `Benchmark ${opts.quick ? '(--quick) ' : ''}${header}`,
+    '',
+    table,
+    '',
+    renderPubCli(pub),
+    ...notes.map((n) => `Note: ${n}`),
+    '',
+    'Targets (issue 8):',
+    renderTargets(SCENARIOS, runs, pub),
+  ];
+  process.stdout.write(out.join('\n') + '\n');
+  if (opts.json) {
+    writeFileSync(opts.json, JSON.stringify({ machine: header, quick: opts.quick, runs, pubCli: pub, notes }, null, 2));
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});

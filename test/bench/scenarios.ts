@@ -1,0 +1,193 @@
+// The scenarios of issue 8, with their full and --quick sizes. Each one describes the load
+// (a GenSpec for the generator), any broker configuration it needs, and its headline metric.
+import type { BrokerName, BrokerOptions } from './brokers.js';
+import type { FlowSpec, GenSpec, Topology } from './protocol.js';
+
+export interface Sizes {
+  quick: boolean;
+  warmupMs: number;
+  measureMs: number;
+  idleConnections: number;
+  retained: number;
+  routingFilters: number; // per each of 100 subscribers
+}
+
+export function sizes(quick: boolean): Sizes {
+  return quick
+    ? { quick, warmupMs: 500, measureMs: 1500, idleConnections: 2000, retained: 20000, routingFilters: 200 }
+    : { quick, warmupMs: 2000, measureMs: 8000, idleConnections: 10000, retained: 100000, routingFilters: 1000 };
+}
+
+/** Files prepared once per run (password files), keyed by broker. */
+export interface Fixtures {
+  dir: string;
+  bcryptFile?: string;
+  pbkdf2File?: string;
+  username: string;
+  password: string;
+}
+
+export interface Scenario {
+  name: string;
+  title(s: Sizes): string;
+  /** Lower is better for the headline metric (latency). */
+  metric: 'rate' | 'p99';
+  /**
+   * Give Mosquitto `set_tcp_nodelay true`. Its default (Nagle on) coalesces fan-out writes,
+   * which helps it there, but stalls every acknowledgement and timed message behind a delayed
+   * TCP ACK (up to 40 ms), so Mosquitto gets whichever is better for it in each scenario.
+   */
+  mosquittoNoDelay?: boolean;
+  /** A reason the scenario does not apply to this broker, if so. */
+  skip?(broker: BrokerName, f: Fixtures): string | undefined;
+  broker?(broker: BrokerName, f: Fixtures, runDir: string): BrokerOptions;
+  spec(port: number, s: Sizes, f: Fixtures): GenSpec;
+  /** Upper bound on the generator's run, for the runner's watchdog. */
+  timeoutMs(s: Sizes): number;
+}
+
+function flow(port: number, s: Sizes, topology: Topology, over: Partial<FlowSpec> = {}): FlowSpec {
+  return {
+    kind: 'flow',
+    port,
+    qos: 0,
+    payload: 64,
+    topology,
+    window: 1000,
+    warmupMs: s.warmupMs,
+    measureMs: s.measureMs,
+    ...over,
+  };
+}
+
+const flowTimeout = (s: Sizes): number => s.warmupMs + s.measureMs + 60000;
+const one: Topology = { kind: 'pairs', pairs: 1 };
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'qos0',
+    title: () => 'QoS 0, 1:1',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, one),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'qos1',
+    mosquittoNoDelay: true,
+    title: () => 'QoS 1, 1:1',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, one, { qos: 1 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'qos2',
+    mosquittoNoDelay: true,
+    title: () => 'QoS 2, 1:1 (20 in flight)',
+    metric: 'rate',
+    // 20 in flight: Mosquitto 2.0.11 stops forwarding queued QoS 2 messages to a subscriber
+    // once more than its max_inflight_messages (20) are outstanding.
+    spec: (port, s) => flow(port, s, one, { qos: 2, window: 20 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'fanout',
+    title: () => 'QoS 0, fan-out 1:100 (deliveries)',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, { kind: 'fanout', subscribers: 100 }, { window: 100 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'pairs',
+    title: () => 'QoS 0, 50 pairs',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, { kind: 'pairs', pairs: 50 }, { window: 100 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'fanin',
+    title: () => 'QoS 0, fan-in 100:1',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, { kind: 'fanin', publishers: 100 }, { window: 20 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: '4kb',
+    title: () => 'QoS 0, 1:1, 4 KB payload',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, one, { payload: 4096, window: 200 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'latency',
+    mosquittoNoDelay: true,
+    title: () => 'QoS 0, 1:1 at 5,000 msg/s (latency)',
+    metric: 'p99',
+    spec: (port, s) =>
+      flow(port, s, one, { rate: 5000, warmupMs: 500, measureMs: s.quick ? 2000 : 10000 }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'idle',
+    title: (s) => `${s.idleConnections.toLocaleString('en-US')} idle connections (connect rate)`,
+    metric: 'rate',
+    spec: (port, s) => ({ kind: 'idle', port, connections: s.idleConnections, concurrency: 100, settleMs: 1000 }),
+    timeoutMs: () => 120000,
+  },
+  {
+    name: 'retained',
+    title: (s) => `${s.retained.toLocaleString('en-US')} retained to a # subscriber`,
+    metric: 'rate',
+    spec: (port, s) => ({ kind: 'retained', port, messages: s.retained, payload: 64 }),
+    timeoutMs: () => 180000,
+  },
+  {
+    name: 'routing',
+    title: (s) => `QoS 0 routing, ${(100 * s.routingFilters).toLocaleString('en-US')} subscriptions`,
+    metric: 'rate',
+    spec: (port, s) =>
+      flow(port, s, { kind: 'routing', subscribers: 100, filtersPerSubscriber: s.routingFilters, topics: 10000 }),
+    timeoutMs: (s) => flowTimeout(s) + 60000,
+  },
+  {
+    name: 'persist',
+    mosquittoNoDelay: true,
+    title: () => 'QoS 1, 1:1, persistence on',
+    metric: 'rate',
+    skip: (b) => (b === 'aedes' ? 'no on-disk persistence' : undefined),
+    broker: (_b, _f, runDir) => ({ persistenceDir: runDir }),
+    spec: (port, s) => flow(port, s, one, { qos: 1, persistentSubscribers: true }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    name: 'auth-bcrypt',
+    title: () => 'connects/s, passwords (ts, aedes: bcrypt; mosquitto: its sha512-pbkdf2)',
+    metric: 'rate',
+    skip: (b, f) => (b === 'mosquitto' ? (f.pbkdf2File ? undefined : 'mosquitto_passwd missing') : f.bcryptFile ? undefined : 'bcryptjs missing'),
+    broker: (b, f) => ({ passwordFile: b === 'mosquitto' ? f.pbkdf2File : f.bcryptFile }),
+    spec: (port, s, f) => ({
+      kind: 'auth',
+      port,
+      username: f.username,
+      password: f.password,
+      concurrency: 8,
+      measureMs: s.quick ? 1500 : 5000,
+    }),
+    timeoutMs: () => 90000,
+  },
+  {
+    name: 'auth-pbkdf2',
+    title: () => 'connects/s, passwords from mosquitto_passwd (sha512-pbkdf2)',
+    metric: 'rate',
+    skip: (b, f) => (b === 'aedes' ? 'no mosquitto password files' : f.pbkdf2File ? undefined : 'mosquitto_passwd missing'),
+    broker: (_b, f) => ({ passwordFile: f.pbkdf2File }),
+    spec: (port, s, f) => ({
+      kind: 'auth',
+      port,
+      username: f.username,
+      password: f.password,
+      concurrency: 8,
+      measureMs: s.quick ? 1500 : 5000,
+    }),
+    timeoutMs: () => 90000,
+  },
+];
