@@ -251,4 +251,82 @@ describe('MQTT 5 broker', () => {
     const late = await connect5(tb, 'exp', { clean: false });
     expect(late.connack.sessionPresent).toBe(false);
   });
+
+  it('uses topic aliases towards a client that allows them', async () => {
+    const tb = await startBroker();
+    const { c: s } = await connect5(tb, 's', { properties: { topicAliasMaximum: 1 } });
+    await sub(s, [{ topic: 'ta/#', qos: 0 }]);
+    const { c: p } = await connect5(tb, 'p');
+    pub(p, 'ta/first', '1');
+    pub(p, 'ta/first', '2');
+    pub(p, 'ta/second', '3');
+    const got = [await s.nextPublish(), await s.nextPublish(), await s.nextPublish()];
+    expect(got.map((m) => [m.topic, m.properties?.topicAlias])).toEqual([
+      ['ta/first', 1],
+      ['', 1],
+      ['ta/second', undefined], // the only alias is taken
+    ]);
+  });
+
+  it('hands the unacknowledged messages of a shared member that leaves to another member', async () => {
+    const tb = await startBroker();
+    const { c: a } = await connect5(tb, 'a', { properties: { receiveMaximum: 1 } });
+    await sub(a, [{ topic: '$share/g/job', qos: 1 }]);
+    const { c: p } = await connect5(tb, 'p');
+    pub(p, 'job', 'one', 1, undefined, false, 1);
+    pub(p, 'job', 'two', 1, undefined, false, 2);
+    await p.sync();
+    const first = await a.nextPublish();
+    expect(String(first.payload)).toBe('one');
+    const { c: b } = await connect5(tb, 'b');
+    await sub(b, [{ topic: '$share/g/job', qos: 1 }]);
+    a.destroy(); // clean session: it ends with 'one' unacknowledged and 'two' queued
+    const handed = [await b.nextPublish(), await b.nextPublish()].map((m) => String(m.payload)).sort();
+    expect(handed).toEqual(['one', 'two']);
+  });
+
+  it('runs an enhanced authentication exchange with AUTH packets, and re-authentication', async () => {
+    const tb = await startBroker();
+    tb.broker.enhancedAuth = {
+      methods: ['TOKEN'],
+      async step(_method, data, state) {
+        if (state.step === 0) return { done: false, data: Buffer.from('challenge') };
+        return { done: true, ok: String(data) === 'secret', data: Buffer.from('welcome') };
+      },
+    };
+    const c = await openRaw(tb.port);
+    c.setVersion(5);
+    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'ea', clean: true, keepalive: 60, properties: { authenticationMethod: 'TOKEN' } } as IConnectPacket);
+    const challenge = await c.next('auth');
+    expect((challenge as { reasonCode: number }).reasonCode).toBe(0x18);
+    expect(String((challenge as { properties: { authenticationData: Buffer } }).properties.authenticationData)).toBe('challenge');
+    c.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('secret') } } as never);
+    const connack = await c.next<IConnackPacket>('connack');
+    expect(connack.reasonCode).toBe(0);
+    expect(connack.properties?.authenticationMethod).toBe('TOKEN');
+    expect(String(connack.properties?.authenticationData)).toBe('welcome');
+    // Re-authentication with a wrong answer ends the connection with 0x87.
+    c.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'TOKEN' } } as never);
+    await c.next('auth');
+    c.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'TOKEN', authenticationData: Buffer.from('wrong') } } as never);
+    const d = await c.next('disconnect');
+    expect((d as { reasonCode?: number }).reasonCode).toBe(0x87);
+  });
+
+  it('refuses a failed enhanced authentication in CONNACK', async () => {
+    const tb = await startBroker();
+    tb.broker.enhancedAuth = { methods: ['TOKEN'], step: async () => ({ done: true, ok: false }) };
+    const { connack } = await connect5(tb, 'eb', { properties: { authenticationMethod: 'TOKEN' } });
+    expect(connack.reasonCode).toBe(0x87);
+  });
+
+  it('says 0x8B server shutting down to MQTT 5 clients when it closes', async () => {
+    const tb = await startBroker();
+    const { c } = await connect5(tb, 'bye');
+    const closing = tb.broker.close();
+    const d = await c.next('disconnect');
+    expect((d as { reasonCode?: number }).reasonCode).toBe(0x8b);
+    c.destroy();
+    await closing;
+  });
 });

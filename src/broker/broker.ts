@@ -12,7 +12,7 @@ import { Log } from './log.js';
 import { Message } from './message.js';
 import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
 import { RetainTree } from './retain.js';
-import { Router, type SubscriptionOptions } from './router.js';
+import { Router, type SharedGroup, type SubscriptionOptions } from './router.js';
 import { Session, type Outgoing } from './session.js';
 import { Stats } from './stats.js';
 import { SysTree } from './sys-tree.js';
@@ -115,7 +115,7 @@ export class Broker {
     for (let i = 0; i < shared.length; i++) this.deliverShared(shared[i], msg, publisherId);
   }
 
-  private deliverShared(group: ReturnType<Router<Session>['match']>['shared'][number], msg: Message, publisherId: string | undefined): void {
+  private deliverShared(group: SharedGroup<Session>, msg: Message, publisherId: string | undefined, qosCap: QoS = 2): void {
     const n = group.members.length;
     // One member per message, preferring connected ones (MQTT 5, 4.8.2).
     for (let tries = 0; tries < n; tries++) {
@@ -124,9 +124,10 @@ export class Broker {
       if (m.session.client === null && tries < n - 1) continue;
       if (m.options.noLocal && publisherId === m.session.clientId) continue;
       if (!this.mayRead(m.session, msg.topic)) continue;
-      const qos = (msg.qos < m.options.qos ? msg.qos : m.options.qos) as QoS;
+      let qos = (msg.qos < m.options.qos ? msg.qos : m.options.qos) as QoS;
+      if (qos > qosCap) qos = qosCap;
       const ids = m.options.identifier > 0 ? [m.options.identifier] : undefined;
-      deliverToSession(this, m.session, msg, qos, false, ids);
+      deliverToSession(this, m.session, msg, qos, false, ids, group);
       return;
     }
   }
@@ -151,11 +152,19 @@ export class Broker {
       this.router.unsubscribe(session, sub.treeFilter, sub.shareGroup);
     }
     this.stats.storedMessages -= session.queue.length;
+    // MQTT 5 (4.8.2): what a shared subscription gave this session and it never
+    // acknowledged goes to another member of the group.
+    const handOn: Outgoing[] = [];
+    for (const out of session.inflight.values()) if (out.share !== undefined && out.state === 0) handOn.push(out);
+    for (const out of session.queue.toArray()) if (out.share !== undefined) handOn.push(out);
     session.subscriptions.clear();
     session.queue.clear();
     session.inflight.clear();
     session.incoming.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    for (const out of handOn) {
+      if (out.share!.members.length > 0) this.deliverShared(out.share!, out.msg, undefined, out.qos);
+    }
     for (const p of this.plugins) p.onSessionDestroyed?.(session);
   }
 
@@ -279,8 +288,13 @@ export class Broker {
       this.listeners.map((rt) => new Promise<void>((resolve) => (rt.listener ? rt.listener.close(resolve) : resolve()))),
     );
     for (const client of [...this.clients]) {
-      client.cause = 'shutdown';
-      client.conn.destroy();
+      if (client.active && client.protocolVersion === 5) {
+        // MQTT 5: tell the client why (0x8B server shutting down) before the socket goes.
+        client.disconnect('shutdown', 0x8b);
+      } else {
+        client.cause = 'shutdown';
+        client.conn.destroy();
+      }
     }
     await closed;
     for (const p of this.plugins) await p.stop?.();

@@ -61,6 +61,18 @@ export class Client implements ConnectionHandler {
   maxOutboundPacket = 0;
   /** MQTT 5 topic aliases the client has set, inbound (MQTT-3.3.2-7). */
   topicAliases: Map<number, string> | undefined;
+  /** MQTT 5 Topic Alias Maximum the client accepts from us (CONNECT property). */
+  topicAliasMaxOut = 0;
+  /** Topic aliases we have set towards the client. */
+  outAliases: Map<string, number> | undefined;
+  /** MQTT 5 Request Problem Information: false forbids reason strings on most packets. */
+  problemInformation = true;
+  /** MQTT 5 enhanced authentication: the method, what to do when it ends, the step count. */
+  authMethod: string | undefined;
+  authDone: ((ok: boolean) => void) | undefined;
+  authStep = 0;
+  /** Authentication data for the CONNACK (or final AUTH) that ends an exchange. */
+  authData: Buffer | undefined;
   /** Packets received while CONNECT is being authenticated. */
   pending: Packet[] | undefined;
   readonly connectedAt = Date.now();

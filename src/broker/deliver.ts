@@ -9,6 +9,7 @@ import type { Client } from './client.js';
 import { LogType } from './log.js';
 import type { Message } from './message.js';
 import type { Outgoing, Session } from './session.js';
+import type { SharedGroup } from './router.js';
 
 /** Mosquitto's debug line for an outgoing or incoming PUBLISH. */
 export function publishLogLine(
@@ -31,6 +32,7 @@ export function deliverToSession(
   qos: QoS,
   retain: boolean,
   identifiers: number[] | undefined,
+  share?: SharedGroup<Session>,
 ): void {
   if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) return;
   const client = session.client;
@@ -47,6 +49,7 @@ export function deliverToSession(
     if (!broker.options.queueQos0Messages || session.clean) return;
   }
   const out: Outgoing = { mid: 0, msg, qos, retain, identifiers, state: 0 };
+  if (share !== undefined) out.share = share;
   if (online && session.queue.length === 0 && hasInflightRoom(broker, session, client, msg)) {
     startInflight(broker, session, client, out);
     return;
@@ -139,14 +142,32 @@ export function sendPublish(
     // mount_point is stripped on the way out.
     topic = topic.startsWith(mount) ? topic.slice(mount.length) : topic;
   }
-  if (version === 5 && (identifiers !== undefined || msg.expiresAt !== 0 || mount !== undefined)) {
+  let newAlias = 0;
+  if (
+    version === 5 &&
+    (identifiers !== undefined || msg.expiresAt !== 0 || mount !== undefined || client.topicAliasMaxOut > 0)
+  ) {
     const props = msg.properties !== undefined ? { ...msg.properties } : {};
     if (identifiers !== undefined) props.subscriptionIdentifier = identifiers.length === 1 ? identifiers[0] : identifiers;
     if (msg.expiresAt !== 0) {
       // MQTT-3.3.2-6: the expiry sent on is what is left of it.
       props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
     }
-    buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, 5, props);
+    let wireTopic = topic;
+    if (client.topicAliasMaxOut > 0) {
+      // Server-to-client topic aliases (MQTT 5, 3.3.2.3.4): the first PUBLISH on a topic
+      // sets an alias, later ones send an empty topic name with the alias.
+      const aliases = (client.outAliases ??= new Map<string, number>());
+      const known = aliases.get(topic);
+      if (known !== undefined) {
+        props.topicAlias = known;
+        wireTopic = '';
+      } else if (aliases.size < client.topicAliasMaxOut) {
+        newAlias = aliases.size + 1;
+        props.topicAlias = newAlias;
+      }
+    }
+    buf = encodePublish(wireTopic, msg.payload, qos, retain, dup, mid, 5, props);
   } else if (mount !== undefined) {
     buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, version);
   } else {
@@ -158,6 +179,7 @@ export function sendPublish(
     broker.stats.publishDropped++;
     return;
   }
+  if (newAlias > 0) client.outAliases!.set(topic, newAlias);
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(publishLogLine('Sending PUBLISH to', client.id, dup, qos, retain, mid, topic, msg.payload.length));
   }

@@ -5,7 +5,7 @@
  */
 import type { QoS } from '../protocol/index.js';
 import type { Message } from './message.js';
-import type { Subscriber, SubscriptionOptions } from './router.js';
+import type { SharedGroup, Subscriber, SubscriptionOptions } from './router.js';
 import type { Client } from './client.js';
 
 /** A message on its way to this session's client. */
@@ -16,6 +16,8 @@ export interface Outgoing {
   /** The retain flag as delivered (set for retained copies sent on subscribe). */
   retain: boolean;
   identifiers: number[] | undefined;
+  /** The shared subscription group it came through, to hand it on if this session ends. */
+  share?: SharedGroup<Session>;
   /** 0: PUBLISH sent, awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP. */
   state: 0 | 1;
 }

@@ -1,16 +1,84 @@
 /**
- * AUTH (MQTT 5, 3.15 and 4.12): enhanced authentication and re-authentication through
- * the broker's EnhancedAuthenticator. Without one, AUTH is a protocol error.
+ * AUTH (MQTT 5, 3.15 and 4.12): enhanced authentication during CONNECT and
+ * re-authentication of a connected client, through the broker's EnhancedAuthenticator.
+ * Each step may be asynchronous; packets that arrive meanwhile wait as for CONNECT.
  */
-import type { AuthPacket } from '../../protocol/index.js';
+import { ReasonCode, type AuthPacket } from '../../protocol/index.js';
 import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
+import { ClientState, type Client } from '../client.js';
+import { LogType } from '../log.js';
 
-export function handleAuth(broker: Broker, client: Client, _packet: AuthPacket): void {
-  if (client.protocolVersion !== 5 || broker.enhancedAuth === undefined) {
+/** First step, from CONNECT's Authentication Method and Data. */
+export function startEnhancedAuth(broker: Broker, client: Client, method: string, data: Buffer | undefined): void {
+  client.authStep = 0;
+  runStep(broker, client, method, data, false);
+}
+
+export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): void {
+  const rc = packet.reasonCode ?? 0;
+  const method = packet.properties?.authenticationMethod;
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received AUTH from ${client.id} (rc${rc}, ${method ?? ''})`);
+  if (client.protocolVersion !== 5 || broker.enhancedAuth === undefined || client.authMethod === undefined) {
     client.protocolError();
     return;
   }
-  // The AUTH exchange is wired with MQTT 5 enhanced authentication (issue 6).
-  client.protocolError();
+  // MQTT-4.12.0-5 / 4.12.1-1: the method never changes within a connection.
+  if (method !== client.authMethod) {
+    client.protocolError();
+    return;
+  }
+  const data = packet.properties?.authenticationData;
+  if (client.state === ClientState.Authenticating && rc === ReasonCode.ContinueAuthentication) {
+    runStep(broker, client, method, data, false);
+  } else if (client.state === ClientState.Active && rc === ReasonCode.ReAuthenticate) {
+    client.authStep = 0;
+    runStep(broker, client, method, data, true);
+  } else if (client.state === ClientState.Active && rc === ReasonCode.ContinueAuthentication && client.authStep > 0) {
+    runStep(broker, client, method, data, true);
+  } else {
+    client.protocolError();
+  }
+}
+
+function sendAuth(broker: Broker, client: Client, reasonCode: number, method: string, data: Buffer | undefined): void {
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending AUTH to ${client.id} (rc${reasonCode}, ${method})`);
+  const properties: { authenticationMethod: string; authenticationData?: Buffer } = { authenticationMethod: method };
+  if (data !== undefined) properties.authenticationData = data;
+  client.conn.send({ cmd: 'auth', reasonCode, properties });
+}
+
+function runStep(broker: Broker, client: Client, method: string, data: Buffer | undefined, reauth: boolean): void {
+  const auth = broker.enhancedAuth!;
+  const step = client.authStep++;
+  client.conn.pause();
+  auth.step(method, data, { clientId: client.clientId, username: client.username, step, reauth }).then(
+    (result) => {
+      client.conn.resume();
+      if (client.state === ClientState.Closed) return;
+      if (!result.done) {
+        sendAuth(broker, client, ReasonCode.ContinueAuthentication, method, result.data);
+        return;
+      }
+      finishStep(broker, client, method, result.ok, result.data, reauth);
+    },
+    () => {
+      client.conn.resume();
+      finishStep(broker, client, method, false, undefined, reauth);
+    },
+  );
+}
+
+function finishStep(broker: Broker, client: Client, method: string, ok: boolean, data: Buffer | undefined, reauth: boolean): void {
+  if (client.state === ClientState.Closed) return;
+  client.authStep = 0;
+  if (reauth) {
+    // MQTT-4.12.1-2: a failed re-authentication ends the connection.
+    if (ok) sendAuth(broker, client, ReasonCode.Success, method, data);
+    else client.disconnect('auth', ReasonCode.NotAuthorized);
+    return;
+  }
+  client.authData = data;
+  const done = client.authDone;
+  client.authDone = undefined;
+  done?.(ok);
 }

@@ -18,6 +18,7 @@ import { resendInflight, pumpQueue } from '../deliver.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import { Session } from '../session.js';
+import { startEnhancedAuth } from './auth.js';
 
 /** CONNACK with a refusal, then close (MQTT-3.2.2-5). */
 export function refuse(broker: Broker, client: Client, v5Reason: number): void {
@@ -125,8 +126,12 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
       client.inflightLimit = Math.min(client.inflightLimit, props.receiveMaximum);
     }
     if (props.maximumPacketSize !== undefined) client.maxOutboundPacket = props.maximumPacketSize;
+    if (props.topicAliasMaximum !== undefined) client.topicAliasMaxOut = Math.min(props.topicAliasMaximum, 65535);
+    if (props.requestProblemInformation === false) client.problemInformation = false;
     client.sessionExpiry = props.sessionExpiryInterval ?? 0;
-    if (props.authenticationMethod !== undefined && broker.enhancedAuth === undefined) {
+    const method = props.authenticationMethod;
+    if (method !== undefined && (broker.enhancedAuth === undefined || !broker.enhancedAuth.methods.includes(method))) {
+      // MQTT-4.12.0-1: a method we do not support is refused.
       refuse(broker, client, ReasonCode.BadAuthenticationMethod);
       return;
     }
@@ -164,6 +169,15 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
       if (client.state === ClientState.Authenticating) acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
     });
   };
+
+  const method = version === 5 ? props?.authenticationMethod : undefined;
+  if (method !== undefined) {
+    // Enhanced authentication replaces the username/password check (MQTT 5, 4.12).
+    client.authMethod = method;
+    client.authDone = finish;
+    startEnhancedAuth(broker, client, method, props?.authenticationData);
+    return;
+  }
 
   const authenticator = listenerSettings.authenticator ?? broker.options.authenticator;
   const allowAnonymous = listenerSettings.allowAnonymous ?? broker.options.allowAnonymous;
@@ -273,6 +287,11 @@ function acceptConnect(
     if (!broker.options.retainAvailable) props.retainAvailable = false;
     if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
     if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
+    if (client.authMethod !== undefined) {
+      props.authenticationMethod = client.authMethod;
+      if (client.authData !== undefined) props.authenticationData = client.authData;
+      client.authData = undefined;
+    }
     client.conn.send({ cmd: 'connack', sessionPresent, reasonCode: 0, properties: props });
   } else {
     client.conn.send({ cmd: 'connack', sessionPresent, returnCode: ConnackReturnCode.Accepted });
