@@ -69,12 +69,27 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     client.close();
     return;
   }
-  if (
-    !isValidMqttString(packet.clientId) ||
-    (packet.username !== undefined && !isValidMqttString(packet.username)) ||
-    (packet.will !== undefined && !isValidTopicName(packet.will.topic))
-  ) {
-    client.cause = 'malformed';
+  // Mosquitto's verdicts and words for bad strings in CONNECT (compared in broker-log.test.ts).
+  if (!isValidMqttString(packet.clientId)) {
+    client.cause = 'protocol';
+    client.close();
+    return;
+  }
+  if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
+    const topic = packet.will.topic;
+    if (topic.length === 0) {
+      client.cause = 'protocol';
+    } else {
+      // Mosquitto reports these through its generic socket-error line; 'admin' logs nothing more.
+      const reason = topic.includes('+') || topic.includes('#') ? 'Invalid function arguments provided.' : 'Malformed UTF-8';
+      broker.log.notice(`Bad socket read/write on client ${client.id}: ${reason}`);
+      client.cause = 'admin';
+    }
+    client.close();
+    return;
+  }
+  if (packet.username !== undefined && !isValidMqttString(packet.username)) {
+    client.cause = 'protocol';
     client.close();
     return;
   }
