@@ -129,6 +129,20 @@ describe('CONNECT flags', () => {
     await b.waitForLine('Client <unknown> disconnected due to protocol error.');
   });
 
+  it.each([
+    ['client id', { clientId: 'ab' }],
+    ['username', { clientId: 'c', username: 'ab' }],
+  ] as const)('closes on invalid UTF-8 in the %s (MQTT-1.5.3-1), as a protocol error', async (_what, fields) => {
+    const b = await startBroker();
+    const c = await openRaw(b.port);
+    const bytes = encodeConnectRaw({ cmd: 'connect', ...fields });
+    bytes.set([0xc3, 0x28], bytes.lastIndexOf(Buffer.from('ab')));
+    c.sendRaw(bytes);
+    await c.closed;
+    expect(c.inbox).toEqual([]);
+    await b.waitForLine('Client <unknown> disconnected due to protocol error.');
+  });
+
   it('accepts a username without a password and logs it', async () => {
     const b = await startBroker();
     await b.connect({ clientId: 'named', username: 'someone' });

@@ -86,6 +86,8 @@ describe('will messages', () => {
     await c.closed;
     expect(c.inbox.map((p) => p.cmd)).toEqual([]);
     expect(b.hasLine(/^New client connected/)).toBe(false);
+    // Mosquitto 2.0.11's words for it.
+    await b.waitForLine('Bad socket read/write on client <unknown>: Invalid function arguments provided.');
   });
 
   it('the will of one client does not disturb the others', async () => {
