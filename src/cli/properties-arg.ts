@@ -147,7 +147,7 @@ export function checkProperties(cfg: ClientConfig): void {
     }
     delete set[DUPLICATE];
     if (problem !== undefined) {
-      throw new ConfigError(`Error in ${CHECK_NAMES[command]} properties: ${problem}\n`, false);
+      throw new ConfigError(`Error in ${CHECK_NAMES[command]} properties: ${problem}\n`);
     }
     // The codec carries these one-byte flags as booleans.
     for (const key of BOOLEAN_KEYS) if (typeof set[key] === 'number') set[key] = set[key] === 1;

@@ -89,6 +89,7 @@ export class MqttClient {
   private lastSent = 0;
   private pingOutstanding = false;
   private disconnecting = false;
+  private readonly qos0Done: number[] = [];
 
   constructor(options: ClientOptions, events: ClientEvents) {
     this.options = options;
@@ -165,12 +166,22 @@ export class MqttClient {
     if (qos === 0) {
       this.debug(publishSummary('sending', packet, mid));
       this.send(packet);
-      if (this.events.onPublish !== undefined) this.events.onPublish(mid, 0);
+      if (this.events.onPublish !== undefined) this.reportQos0(mid);
       return mid;
     }
     if (this.connected && this.inflight.size < this.inflightLimit) this.sendQos(packet);
     else this.waiting.push(packet);
     return mid;
+  }
+
+  /** QoS 0 completes once written: report it after this turn's writes, batched. */
+  private reportQos0(mid: number): void {
+    this.qos0Done.push(mid);
+    if (this.qos0Done.length > 1) return;
+    setImmediate(() => {
+      const mids = this.qos0Done.splice(0);
+      for (const m of mids) this.events.onPublish?.(m, 0);
+    });
   }
 
   private sendQos(packet: PublishPacket): void {

@@ -1,0 +1,231 @@
+/**
+ * ts-mosquitto_pub against mosquitto_pub: same arguments, same stdout, stderr and exit
+ * code; published messages checked with mosquitto_sub, on Mosquitto's broker and on ours.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/mosquitto.js';
+import {
+  BROKERS, baseEnv, haveMosquitto, killAll, normalise, ours, run, start, startTarget, theirs, waitFor, type Target,
+} from './client-diff-helpers.js';
+
+afterEach(() => killAll());
+
+async function same(args: string[], opts: Parameters<typeof run>[1] = {}): Promise<void> {
+  const a = await run([...theirs('pub'), ...args], opts);
+  const b = await run([...ours('pub'), ...args], opts);
+  expect(normalise(b.stderr)).toBe(normalise(a.stderr));
+  expect(normalise(b.stdout)).toBe(normalise(a.stdout));
+  expect(b.code).toBe(a.code);
+}
+
+describe.skipIf(!haveMosquitto)('ts-mosquitto_pub: option errors as mosquitto_pub', () => {
+  let closedPort = 0;
+  beforeAll(async () => {
+    closedPort = await freePort();
+  });
+
+  const cases: string[][] = [
+    ['--help'],
+    ['-t', 'a'],
+    ['-m', 'x'],
+    ['-z'],
+    ['-t'], ['-m'], ['-f'], ['-h'], ['-i'], ['-I'], ['-k'], ['-L'], ['-M'], ['-p'], ['-P'], ['-q'], ['-u'], ['-V'], ['-x'], ['-A'],
+    ['--cafile'], ['--capath'], ['--cert'], ['--key'], ['--keyform'], ['--ciphers'], ['--tls-version'], ['--tls-alpn'],
+    ['--tls-engine'], ['--tls-engine-kpass-sha1'], ['--psk'], ['--psk-identity'], ['--proxy'], ['--unix'],
+    ['--will-topic'], ['--will-payload'], ['--will-qos'], ['--repeat'], ['--repeat-delay'],
+    ['-C', '1'], ['-F', 'x'], ['-W', '1'], ['-T', 'a'], ['-U', 'a'], ['-e', 'x'], ['--random-filter', '5'],
+    ['-t', 'a', '-m', 'x', '-q', '3'],
+    ['-t', 'a', '-m', 'x', '-q', '-1'],
+    ['-t', 'a/#', '-m', 'x'],
+    ['-t', 'a/+/b', '-m', 'x'],
+    ['-t', 'a', '-m', 'x', '-l'],
+    ['-t', 'a', '-m', 'x', '-n'],
+    ['-t', 'a', '-m', 'x', '-V', '4'],
+    ['-t', 'a', '-m', 'x', '-V', 'mqttv6'],
+    ['-t', 'a', '-m', 'x', '-c'],
+    ['-t', 'a', '-m', 'x', '-k', '3'],
+    ['-t', 'a', '-m', 'x', '-k', '0'],
+    ['-t', 'a', '-m', 'x', '-k', '70000'],
+    ['-t', 'a', '-m', 'x', '-p', '70000'],
+    ['-t', 'a', '-m', 'x', '-p', '-5'],
+    ['-t', 'a', '-m', 'x', '-p', '99999999999'],
+    ['-t', 'a', '-m', 'x', '-i', 'x', '-I', 'y'],
+    ['-t', 'a', '-m', 'x', '-I', 'y', '-i', 'x'],
+    ['-t', 'a', '-m', 'x', '-M', '0'],
+    ['-t', 'a', '-m', 'x', '--repeat', '0'],
+    ['-t', 'a', '-m', 'x', '--repeat-delay', '-1'],
+    ['-t', 'a', '-m', 'x', '--will-payload', 'w'],
+    ['-t', 'a', '-m', 'x', '--will-retain'],
+    ['-t', 'a', '-m', 'x', '--will-topic', 'w/#'],
+    ['-t', 'a', '-m', 'x', '--will-topic', 'w', '--will-qos', '3'],
+    ['-t', 'a', '-m', 'x', '--psk', '00'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-x', '-2'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-x', 'abc'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-x', '-1'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-x', '∞'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-x', '99999999999'],
+    ['-L', 'foo://x/y'],
+    ['-L', 'ftp://localhost/a'],
+    ['-L', 'mqtt://localhost'],
+    ['-t', 'a', '-m', 'x', '-D'],
+    ['-t', 'a', '-m', 'x', '-D', 'connect', 'foo'],
+    ['-t', 'a', '-m', 'x', '-D', 'connect', 'foo', '1'],
+    ['-t', 'a', '-m', 'x', '-D', 'foo', 'bar', '1'],
+    ['-t', 'a', '-m', 'x', '-D', 'connect', 'topic-alias', '1'],
+    ['-t', 'a', '-m', 'x', '-D', 'publish', 'topic-alias', '70000'],
+    ['-t', 'a', '-m', 'x', '-D', 'connect', 'user-property', 'a'],
+    ['-t', 'a', '-m', 'x', '-D', 'connect', 'session-expiry-interval', '-5'],
+    ['-t', 'a', '-m', 'x', '-D', 'publish', 'payload-format-indicator', '300'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-D', 'publish', 'topic-alias', 'x'],
+    ['-t', 'a', '-m', 'x', '-V', '5', '-D', 'connect', 'receive-maximum', '0'],
+    ['-t', 'a', '-f', '/nonexistent/file'],
+    ['-t', 'a', '-f', '/tmp'],
+  ];
+  for (const args of cases) {
+    it(`mosquitto_pub ${args.join(' ')}`, async () => {
+      await same(args.map((a) => a.replace('CLOSED', String(closedPort))));
+    });
+  }
+
+  it('reports a refused TCP connection the same way (exit 1)', async () => {
+    await same(['-p', String(closedPort), '-t', 'a', '-m', 'x']);
+    await same(['-p', String(closedPort), '-t', 'a', '-m', 'x', '--quiet']);
+  });
+
+  it('reports a missing unix socket the same way', async () => {
+    await same(['--unix', '/nonexistent/ts-mosquitto.sock', '-t', 'a', '-m', 'x']);
+  });
+
+  it('reports an empty standard input for -s the same way', async () => {
+    await same(['-p', String(closedPort), '-t', 'a', '-s'], { input: '' });
+  });
+});
+
+describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_pub publishing (broker: %s)', (kind) => {
+  let target: Target;
+  beforeAll(async () => {
+    target = await startTarget(kind);
+  });
+  afterAll(async () => {
+    await target.stop();
+  });
+
+  /** Run a publisher while mosquitto_sub listens; returns the pub result and what sub printed. */
+  async function observe(pub: string[], args: string[], count: number, format = '%t %x', input?: string | Buffer) {
+    const topic = `t/${Math.random().toString(36).slice(2)}`;
+    const sub = start(['stdbuf', '-oL', ...theirs('sub'), '-p', String(target.port), '-t', topic, '-C', String(count), '-d', '-q', '2', '-F', format]);
+    await waitFor(() => sub.output().includes('Subscribed (mid'));
+    const full = args.map((a) => (a === 'TOPIC' ? topic : a));
+    const res = await run([...pub, '-p', String(target.port), ...full], input === undefined ? {} : { input });
+    const s = await sub.done;
+    const lines = s.stdout.split('\n').filter((l) => !l.startsWith('Client ') && !l.startsWith('Subscribed') && l !== '');
+    res.stdout = res.stdout.split(topic).join('TOPIC');
+    return { res, lines: lines.map((l) => l.replace(topic, 'TOPIC')) };
+  }
+
+  for (const qos of ['0', '1', '2']) {
+    for (const v of ['31', '311', '5']) {
+      it(`-m at QoS ${qos} over MQTT ${v}, with -d, prints what mosquitto_pub prints`, async () => {
+        const args = ['-t', 'TOPIC', '-m', 'hello', '-q', qos, '-V', v, '-d'];
+        const a = await observe(theirs('pub'), args, 1);
+        const b = await observe(ours('pub'), args, 1);
+        expect(b.lines).toEqual(['TOPIC 68656c6c6f']);
+        expect(b.lines).toEqual(a.lines);
+        expect(normalise(b.res.stdout)).toBe(normalise(a.res.stdout));
+        expect(b.res.stderr).toBe(a.res.stderr);
+        expect(b.res.code).toBe(0);
+      });
+    }
+  }
+
+  it('-l publishes every line of standard input, empty lines and a last unterminated one included', async () => {
+    const input = 'one\n\ntwo\r\nlast';
+    const a = await observe(theirs('pub'), ['-t', 'TOPIC', '-l', '-q', '1', '-d'], 4, '%t %x', input);
+    const b = await observe(ours('pub'), ['-t', 'TOPIC', '-l', '-q', '1', '-d'], 4, '%t %x', input);
+    expect(b.lines).toEqual(['TOPIC 6f6e65', 'TOPIC ', 'TOPIC 74776f0d', 'TOPIC 6c617374']);
+    expect(b.lines).toEqual(a.lines);
+    expect(normalise(b.res.stdout)).toBe(normalise(a.res.stdout));
+  });
+
+  it('-s publishes the whole of standard input as one message', async () => {
+    const input = 'a\nb\n\0c';
+    const b = await observe(ours('pub'), ['-t', 'TOPIC', '-s'], 1, '%t %x', input);
+    expect(b.lines).toEqual(['TOPIC 610a620a0063']);
+  });
+
+  it('-f publishes a binary file unchanged', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsm-pub-'));
+    const file = path.join(dir, 'bin');
+    const data = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    fs.writeFileSync(file, data);
+    const b = await observe(ours('pub'), ['-t', 'TOPIC', '-f', file, '-q', '1'], 1);
+    fs.rmSync(dir, { recursive: true });
+    expect(b.lines).toEqual([`TOPIC ${data.toString('hex')}`]);
+  });
+
+  it('-n sends a zero-length message; -r retains it', async () => {
+    const b = await observe(ours('pub'), ['-t', 'TOPIC', '-n', '-r'], 1, '%t %l %r');
+    // A subscriber already present gets a live (not retained) copy (MQTT-3.3.1-9).
+    expect(b.lines).toEqual(['TOPIC 0 0']);
+  });
+
+  it('--repeat sends N copies, as mosquitto_pub does', async () => {
+    const args = ['-t', 'TOPIC', '-m', 'r', '--repeat', '3', '--repeat-delay', '0.01', '-q', '1', '-d'];
+    const a = await observe(theirs('pub'), args, 3);
+    const b = await observe(ours('pub'), args, 3);
+    expect(b.lines).toEqual(['TOPIC 72', 'TOPIC 72', 'TOPIC 72']);
+    expect(normalise(b.res.stdout)).toBe(normalise(a.res.stdout));
+  });
+
+  it('-L carries host, port and topic', async () => {
+    const topic = `t/${Math.random().toString(36).slice(2)}`;
+    const sub = start(['stdbuf', '-oL', ...theirs('sub'), '-p', String(target.port), '-t', topic, '-C', '1', '-d']);
+    await waitFor(() => sub.output().includes('Subscribed (mid'));
+    const res = await run([...ours('pub'), '-L', `mqtt://user:pw@127.0.0.1:${target.port}/${topic}`, '-m', 'via-url']);
+    expect(res.code).toBe(0);
+    expect((await sub.done).stdout).toContain('via-url');
+  });
+
+  it('-D publish properties reach a v5 subscriber', async () => {
+    const args = ['-t', 'TOPIC', '-m', 'p', '-V', '5', '-D', 'publish', 'content-type', 'text/x', '-D', 'publish', 'user-property', 'k', 'v',
+      '-D', 'publish', 'response-topic', 'rt', '-D', 'publish', 'correlation-data', 'cd', '-D', 'publish', 'message-expiry-interval', '100'];
+    const topic = `t/${Math.random().toString(36).slice(2)}`;
+    const sub = start(['stdbuf', '-oL', ...theirs('sub'), '-p', String(target.port), '-V', '5', '-t', topic, '-C', '1', '-d', '-F', '%C|%P|%R|%D|%p']);
+    await waitFor(() => sub.output().includes('Subscribed (mid'));
+    const res = await run([...ours('pub'), '-p', String(target.port), ...args.map((a) => (a === 'TOPIC' ? topic : a))]);
+    expect(res.code).toBe(0);
+    const out = (await sub.done).stdout.split('\n').filter((l) => l.includes('|'));
+    expect(out).toEqual(['text/x|k:v|rt|cd|p']);
+  });
+
+  it('reads default options from $XDG_CONFIG_HOME/ts-mosquitto_pub', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsm-xdg-'));
+    fs.writeFileSync(path.join(dir, 'ts-mosquitto_pub'), `# defaults\n-p ${target.port}\n-q 1\n`);
+    const topic = `t/${Math.random().toString(36).slice(2)}`;
+    const sub = start(['stdbuf', '-oL', ...theirs('sub'), '-p', String(target.port), '-t', topic, '-C', '1', '-d', '-q', '1', '-F', '%q %p']);
+    await waitFor(() => sub.output().includes('Subscribed (mid'));
+    const res = await run([...ours('pub'), '-t', topic, '-m', 'from file defaults'], { env: baseEnv({ XDG_CONFIG_HOME: dir }) });
+    fs.rmSync(dir, { recursive: true });
+    expect(res.code).toBe(0);
+    expect((await sub.done).stdout).toContain('1 from file defaults');
+  });
+});
+
+describe.skipIf(!haveMosquitto)('ts-mosquitto_pub refused by the broker', () => {
+  let target: Target;
+  beforeAll(async () => {
+    target = await startTarget('mosquitto', ['allow_anonymous false']);
+  });
+  afterAll(async () => {
+    await target.stop();
+  });
+  for (const v of ['31', '311', '5']) {
+    it(`prints the CONNACK refusal and exits with its code (MQTT ${v})`, async () => {
+      await same(['-p', String(target.port), '-t', 'a', '-m', 'x', '-V', v, '-d']);
+      await same(['-p', String(target.port), '-t', 'a', '-m', 'x', '-V', v, '--quiet']);
+    });
+  }
+});
