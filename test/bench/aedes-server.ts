@@ -1,5 +1,5 @@
 // Aedes over a plain net server, as a child process of the benchmark:
-//   node dist-bench/aedes-server.js PORT [BCRYPT_PASSWORD_FILE]
+//   node dist-bench/aedes-server.js PORT nodelay|delay [BCRYPT_PASSWORD_FILE]
 // The optional password file holds `user:$2b$...` lines checked with bcryptjs.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,7 +7,8 @@ import { Aedes } from 'aedes';
 import bcrypt from 'bcryptjs';
 
 const port = Number(process.argv[2]);
-const passwordFile = process.argv[3];
+const noDelay = process.argv[3] === 'nodelay';
+const passwordFile = process.argv[4];
 const hashes = new Map<string, string>();
 if (passwordFile) {
   for (const line of readFileSync(passwordFile, 'utf8').split('\n')) {
@@ -30,6 +31,6 @@ if (passwordFile) {
     );
   };
 }
-const server = net.createServer(broker.handle);
+const server = net.createServer({ noDelay }, broker.handle);
 server.listen(port, '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));

@@ -19,8 +19,8 @@ export interface BrokerOptions {
   persistenceDir?: string;
   /** mosquitto.conf password_file (ts-mosquitto, Mosquitto) or bcrypt file (Aedes). */
   passwordFile?: string;
-  /** Mosquitto only: `set_tcp_nodelay true`. */
-  mosquittoNoDelay?: boolean;
+  /** `set_tcp_nodelay true` (Aedes: a noDelay net server). */
+  tcpNoDelay?: boolean;
   /** Open-file limit to run the broker under (raised with `ulimit -n` in a shell). */
   fdLimit?: number;
 }
@@ -62,10 +62,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-function mosquittoConf(name: BrokerName, port: number, opts: BrokerOptions): string {
+function mosquittoConf(port: number, opts: BrokerOptions): string {
   const lines = [`listener ${port} 127.0.0.1`];
-  // ts-mosquitto is expected to choose TCP_NODELAY itself; see Scenario.mosquittoNoDelay.
-  if (name === 'mosquitto' && opts.mosquittoNoDelay) lines.push('set_tcp_nodelay true');
+  if (opts.tcpNoDelay) lines.push('set_tcp_nodelay true');
   if (opts.passwordFile) {
     lines.push('allow_anonymous false', `password_file ${opts.passwordFile}`);
   } else {
@@ -89,10 +88,10 @@ export async function startBroker(name: BrokerName, dir: string, opts: BrokerOpt
   let args: string[];
   if (name === 'aedes') {
     cmd = process.execPath;
-    args = [path.join(ROOT, 'dist-bench/aedes-server.js'), String(port)];
+    args = [path.join(ROOT, 'dist-bench/aedes-server.js'), String(port), opts.tcpNoDelay ? 'nodelay' : 'delay'];
     if (opts.passwordFile) args.push(opts.passwordFile);
   } else {
-    writeFileSync(conf, mosquittoConf(name, port, opts));
+    writeFileSync(conf, mosquittoConf(port, opts));
     if (name === 'ts') {
       cmd = process.execPath;
       args = [path.join(ROOT, 'bin/ts-mosquitto.js'), '-c', conf];

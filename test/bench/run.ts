@@ -102,7 +102,7 @@ async function runOne(
   chmodSync(runDir, 0o777);
   let broker;
   try {
-    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir), fdLimit, mosquittoNoDelay: s.mosquittoNoDelay });
+    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir), fdLimit, tcpNoDelay: s.tcpNoDelay });
   } catch (err) {
     return { ...base, status: 'error', note: (err as Error).message };
   }
@@ -167,6 +167,11 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const header = machine();
   process.stderr.write(`bench: ${header}\n`);
+  const load = os.loadavg()[0]!;
+  if (load > 0.5) {
+    notes.push(`load average ${load.toFixed(2)} at start: other processes compete for the CPUs, numbers are unreliable`);
+    process.stderr.write(`bench: warning: ${notes[notes.length - 1]}\n`);
+  }
 
   // Idle connections need one descriptor each in both the broker and the generator.
   const { soft, hard } = fdLimits();

@@ -6,6 +6,21 @@ import { MqttConn } from './conn.js';
 import { LatencyHistogram } from './histogram.js';
 
 export async function runAuth(spec: AuthSpec, mark: (name: MarkMessage['name']) => void): Promise<GenResult> {
+  // A broker that lets a wrong password in is not checking passwords: no rate to report.
+  const wrong = await MqttConn.connect({
+    port: spec.port,
+    clientId: 'bench-auth-wrong',
+    username: spec.username,
+    password: `${spec.password}-wrong`,
+    timeoutMs: 30000,
+  }).then(
+    (conn) => {
+      conn.socket.destroy();
+      return true;
+    },
+    () => false,
+  );
+  if (wrong) throw new Error('broker accepted a wrong password');
   const hist = new LatencyHistogram();
   let ok = 0;
   let refused = 0;
