@@ -14,7 +14,7 @@ export interface Sizes {
 
 export function sizes(quick: boolean): Sizes {
   return quick
-    ? { quick, warmupMs: 500, measureMs: 1500, idleConnections: 2000, retained: 20000, routingFilters: 200 }
+    ? { quick, warmupMs: 500, measureMs: 1000, idleConnections: 2000, retained: 20000, routingFilters: 200 }
     : { quick, warmupMs: 2000, measureMs: 8000, idleConnections: 10000, retained: 100000, routingFilters: 1000 };
 }
 
