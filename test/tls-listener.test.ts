@@ -279,6 +279,114 @@ describe.skipIf(!haveOpenssl)('TLS listener', () => {
     await tb.waitForLine(/^OpenSSL Error\[0\]: error:[0-9A-F]{8}:SSL routines::/);
   });
 
+  it('a PSK listener with use_identity_as_username takes the PSK identity as the username', async () => {
+    const pskFile = path.join(certs.dir, 'psk-id.txt');
+    fs.writeFileSync(pskFile, 'sensor-7:00112233445566778899\n');
+    const l = createListener(0, '127.0.0.1', createSecurityOptions());
+    l.pskHint = 'hint';
+    l.useIdentityAsUsername = true;
+    l.security.pskFile = pskFile;
+    const tb = await startBroker({ listeners: [{ port: 0, host: '127.0.0.1', config: l }] });
+    const key = Buffer.from('00112233445566778899', 'hex');
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port: tb.port,
+      pskCallback: () => ({ psk: key, identity: 'sensor-7' }),
+      ciphers: 'PSK',
+      maxVersion: 'TLSv1.2',
+      checkServerIdentity: () => undefined,
+    });
+    sockets.push(s);
+    await new Promise((resolve, reject) => {
+      s.once('secureConnect', resolve);
+      s.once('error', reject);
+    });
+    // CONNECT (3.1.1, clean, keepalive 60, client id "p1", username "other")
+    s.write(Buffer.from([0x10, 0x15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x82, 0, 60, 0, 2, 0x70, 0x31, 0, 5, 0x6f, 0x74, 0x68, 0x65, 0x72]));
+    await tb.waitForLine(/^New client connected from 127\.0\.0\.1:\d+ as p1 \(p2, c1, k60, u'sensor-7'\)\.$/);
+  });
+
+  it('crlfile: a revoked client certificate is refused, others still accepted', async () => {
+    const tb = await tlsBroker((l) => {
+      l.requireCertificate = true;
+      l.crlfile = certs.crl;
+    });
+    const attempt = (crt: string, key: string): Promise<boolean> =>
+      new Promise((resolve) => {
+        const c = mqtt.connect(`mqtts://localhost:${tb.port}`, {
+          ca: fs.readFileSync(certs.caCrt),
+          cert: fs.readFileSync(crt),
+          key: fs.readFileSync(key),
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+        });
+        mqttClients.push(c);
+        c.once('connect', () => resolve(true));
+        c.once('error', () => resolve(false));
+        c.once('close', () => resolve(false));
+      });
+    expect(await attempt(certs.revokedCrt, certs.revokedKey)).toBe(false);
+    await tb.waitForLine('OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed');
+    expect(await attempt(certs.clientCrt, certs.clientKey)).toBe(true);
+  });
+
+  it('capath: CA certificates are read from a directory', async () => {
+    const caDir = path.join(certs.dir, 'cadir');
+    fs.mkdirSync(caDir, { recursive: true });
+    fs.copyFileSync(certs.caCrt, path.join(caDir, 'ca.pem'));
+    const tb = await tlsBroker((l) => {
+      l.cafile = null;
+      l.capath = caDir;
+      l.requireCertificate = true;
+    });
+    const c = await new Promise<boolean>((resolve) => {
+      const m = mqtt.connect(`mqtts://localhost:${tb.port}`, {
+        ca: fs.readFileSync(certs.caCrt),
+        cert: fs.readFileSync(certs.clientCrt),
+        key: fs.readFileSync(certs.clientKey),
+        reconnectPeriod: 0,
+      });
+      mqttClients.push(m);
+      m.once('connect', () => resolve(true));
+      m.once('error', () => resolve(false));
+    });
+    expect(c).toBe(true);
+  });
+
+  it('ciphers and dhparamfile: a TLS 1.2 client gets the DHE cipher the listener allows', async () => {
+    const tb = await tlsBroker((l) => {
+      l.ciphers = 'DHE-RSA-AES128-GCM-SHA256';
+      l.dhparamfile = certs.dhparam();
+    });
+    const s = tls.connect({ host: '127.0.0.1', port: tb.port, ca: fs.readFileSync(certs.caCrt), servername: 'localhost', maxVersion: 'TLSv1.2' });
+    sockets.push(s);
+    await new Promise((resolve, reject) => {
+      s.once('secureConnect', resolve);
+      s.once('error', reject);
+    });
+    expect(s.getCipher().standardName).toBe('TLS_DHE_RSA_WITH_AES_128_GCM_SHA256');
+    expect(s.getEphemeralKeyInfo()).toMatchObject({ type: 'DH', size: 2048 });
+  });
+
+  it('ciphers_tls1.3 chooses the TLS 1.3 suite, and ciphers leave TLS 1.3 on', async () => {
+    const tb = await tlsBroker((l) => {
+      l.ciphersTls13 = 'TLS_CHACHA20_POLY1305_SHA256';
+      l.ciphers = 'ECDHE-RSA-AES256-GCM-SHA384';
+    });
+    const s = tls.connect({ host: '127.0.0.1', port: tb.port, ca: fs.readFileSync(certs.caCrt), servername: 'localhost' });
+    sockets.push(s);
+    await new Promise((resolve, reject) => {
+      s.once('secureConnect', resolve);
+      s.once('error', reject);
+    });
+    expect(s.getProtocol()).toBe('TLSv1.3');
+    expect(s.getCipher().name).toBe('TLS_CHACHA20_POLY1305_SHA256');
+  });
+
+  it('an unknown cipher list stops the listener in Mosquitto words', async () => {
+    await expect(tlsBroker((l) => (l.ciphers = 'NOPE'))).rejects.toThrow('Error: Unable to set TLS ciphers. Check cipher list "NOPE".');
+  });
+
   it('psk_file lines are identity:hexkey; others are skipped', () => {
     const m = parsePskFile('a:00ff\nb:xyz\n:11\nc:123\n# x\nd:abcd\r\n');
     expect([...m.keys()]).toEqual(['a', 'd']);

@@ -20,6 +20,13 @@ export interface TestCerts {
   wrongCaCrt: string;
   wrongClientCrt: string;
   wrongClientKey: string;
+  /** A client certificate from the CA that the CRL below revokes. */
+  revokedCrt: string;
+  revokedKey: string;
+  /** CRL of the CA listing revokedCrt. */
+  crl: string;
+  /** Makes 2048-bit DH parameters (DSA-style, fast to generate); returns the path. */
+  dhparam(): string;
   /** Makes another server certificate (same CA) with the given CN; returns [crt, key]. */
   serverCert(name: string, cn: string): [string, string];
   remove(): void;
@@ -50,6 +57,16 @@ export function makeCerts(): TestCerts {
   signed(dir, 'ca', 'client', '/C=GB/O=Test Org/CN=alice', 30);
   // -days -1: notAfter lies a day before notBefore, so the certificate is already expired.
   signed(dir, 'ca', 'expired', '/CN=old', -1);
+  signed(dir, 'ca', 'revoked', '/CN=revoked', 30);
+  // `openssl ca` keeps its revocation database in the working directory.
+  fs.writeFileSync(path.join(dir, 'index.txt'), '');
+  fs.writeFileSync(path.join(dir, 'crlnumber'), '1000\n');
+  fs.writeFileSync(
+    path.join(dir, 'ca.cnf'),
+    '[ ca ]\ndefault_ca = CA_default\n[ CA_default ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n',
+  );
+  openssl(dir, ['ca', '-config', 'ca.cnf', '-revoke', 'revoked.crt', '-keyfile', 'ca.key', '-cert', 'ca.crt']);
+  openssl(dir, ['ca', '-config', 'ca.cnf', '-gencrl', '-keyfile', 'ca.key', '-cert', 'ca.crt', '-out', 'crl.pem']);
   selfSigned(dir, 'wrongca', 'some other CA');
   signed(dir, 'wrongca', 'wrongclient', '/CN=mallory', 30);
   for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
@@ -66,6 +83,13 @@ export function makeCerts(): TestCerts {
     wrongCaCrt: p('wrongca.crt'),
     wrongClientCrt: p('wrongclient.crt'),
     wrongClientKey: p('wrongclient.key'),
+    revokedCrt: p('revoked.crt'),
+    revokedKey: p('revoked.key'),
+    crl: p('crl.pem'),
+    dhparam() {
+      if (!fs.existsSync(p('dh.pem'))) openssl(dir, ['dhparam', '-dsaparam', '-out', 'dh.pem', '2048']);
+      return p('dh.pem');
+    },
     serverCert(name, cn) {
       signed(dir, 'ca', name, `/CN=${cn}`, 30, 'san.ext');
       return [p(`${name}.crt`), p(`${name}.key`)];
