@@ -109,6 +109,8 @@ export class PasswordFileAuthenticator implements Authenticator {
   private readonly maxQueued: number;
   private running = 0;
   private readonly queue: (() => void)[] = [];
+  /** Counters for tests and the benchmark: full hash verifications, cache hits, refusals for a full queue. */
+  readonly stats = { verified: 0, cacheHits: 0, refusedBusy: 0 };
 
   constructor(path: string, users: Map<string, PasswordHash>, options: PasswordFileOptions = {}) {
     this.path = path;
@@ -183,6 +185,7 @@ export class PasswordFileAuthenticator implements Authenticator {
         // Refresh the LRU position.
         this.cache.delete(username);
         this.cache.set(username, hit);
+        this.stats.cacheHits++;
         return Promise.resolve(true);
       }
     }
@@ -225,6 +228,7 @@ export class PasswordFileAuthenticator implements Authenticator {
   private slot(work: () => Promise<boolean>): Promise<boolean> {
     const run = (): Promise<boolean> => {
       this.running++;
+      this.stats.verified++;
       return work().finally(() => {
         this.running--;
         const next = this.queue.shift();
@@ -232,7 +236,10 @@ export class PasswordFileAuthenticator implements Authenticator {
       });
     };
     if (this.running < this.maxConcurrent) return run();
-    if (this.queue.length >= this.maxQueued) return Promise.resolve(false);
+    if (this.queue.length >= this.maxQueued) {
+      this.stats.refusedBusy++;
+      return Promise.resolve(false);
+    }
     return new Promise<boolean>((resolve, reject) => {
       this.queue.push(() => run().then(resolve, reject));
     });
