@@ -360,6 +360,15 @@ const scenarios: Scenario[] = [
     }),
   ),
   {
+    name: 'connection reset by the client (RST)',
+    async run(port) {
+      const c = await connected(port, 'resetter');
+      c.socket.resetAndDestroy();
+      await c.closed;
+    },
+    last: /^(Client resetter closed its connection\.|Socket error on client resetter, disconnecting\.)$/,
+  },
+  {
     name: 'keepalive timeout',
     async run(port) {
       const c = await connected(port, 'ka', { keepalive: 1 });

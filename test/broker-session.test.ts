@@ -107,6 +107,19 @@ describe('persistent sessions', () => {
     expect(publishes(await c.sync())).toEqual([]);
   });
 
+  it('queue QoS 0 messages too with queue_qos0_messages', async () => {
+    const b = await startBroker({ queueQos0Messages: true });
+    const first = await b.connect({ clientId: 'q0', clean: false });
+    await first.subscribe('z', 0);
+    await drop(b, first, 'q0');
+    const pub = await b.connect({ clientId: 'pub' });
+    pub.publish('z', 'kept at qos 0');
+    await pub.sync();
+    const { c } = await reconnect(b, 'q0', false);
+    const m = await c.nextPublish();
+    expect([String(m.payload), m.qos]).toEqual(['kept at qos 0', 0]);
+  });
+
   it('redeliver unacknowledged QoS 1 with DUP set and the same packet id (MQTT-4.4.0-1)', async () => {
     const b = await startBroker();
     const first = await b.connect({ clientId: 'flaky', clean: false });
