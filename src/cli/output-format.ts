@@ -114,9 +114,9 @@ function str(s: string | undefined, f: Field): string {
   return pad(v, f, false);
 }
 
+/** An absent number still fills its field (with zeros under the 0 flag), as Mosquitto's does. */
 function num(n: number | undefined, f: Field): string {
-  if (n === undefined) return pad('', f, false);
-  return pad(String(n), f, true);
+  return pad(n === undefined ? '' : String(n), f, true);
 }
 
 /** "2016-08-10T09:47:38.000000Z+0100", the tst field of %j. */
@@ -194,12 +194,24 @@ export class MessagePrinter {
         for (const [k, v] of Object.entries(up)) for (const val of Array.isArray(v) ? v : [v]) parts.push(`${k}:${val}`);
         return push(parts.join(' '));
       }
-      case 'p':
-        // A field width limits how many payload bytes are written.
-        out.push(f.width > 0 && f.width < payload.length ? payload.subarray(0, f.width) : payload);
+      case 'p': {
+        // With a field width the payload fills exactly that many columns: cut, then padded.
+        if (f.width === 0) {
+          out.push(payload);
+          return;
+        }
+        const cut = payload.subarray(0, Math.min(f.width, payload.length));
+        const fill = f.width - cut.length;
+        const padding = Buffer.from((f.zeroPad && !f.leftAlign ? '0' : ' ').repeat(fill));
+        out.push(f.leftAlign ? Buffer.concat([cut, padding]) : Buffer.concat([padding, cut]));
         return;
+      }
       case 'q': return push(String(p.qos));
-      case 'R': return push(str(props.responseTopic as string | undefined, f));
+      case 'R': {
+        const rt = props.responseTopic as string | undefined;
+        // Unlike the other properties, an absent response topic takes no room at all.
+        return rt === undefined ? undefined : push(str(rt, f));
+      }
       case 'r': return push(p.retain ? '1' : '0');
       case 'S': {
         const id = props.subscriptionIdentifier;
@@ -208,9 +220,12 @@ export class MessagePrinter {
       case 't': return push(str(p.topic, f));
       case 'x':
       case 'X': {
-        let hex = payload.toString('hex');
+        // With a field width Mosquitto's clients print the hex of the first
+        // min(length, width) / 2 bytes, padded to the width; reproduced as is.
+        const bytes = f.width > 0 ? payload.subarray(0, Math.floor(Math.min(payload.length, f.width) / 2)) : payload;
+        let hex = bytes.toString('hex');
         if (f.conv === 'X') hex = hex.toUpperCase();
-        return push(f.width > 0 && f.width < hex.length ? hex.slice(0, f.width) : hex);
+        return push(f.width > 0 ? pad(hex, f, true) : hex);
       }
       case 'I': {
         const d = new Date(Number(time() / 1000000n));
