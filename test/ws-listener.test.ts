@@ -274,6 +274,22 @@ describe.skipIf(!haveOpenssl)('secure WebSocket listener', () => {
     expect(await got).toEqual(['sec/t', 'encrypted']);
   });
 
+  it('ts-mosquitto_pub and ts-mosquitto_sub speak wss:// with -L and --cafile', async () => {
+    const tb = await wsBroker((l) => {
+      l.cafile = certs!.caCrt;
+      l.certfile = certs!.serverCrt;
+      l.keyfile = certs!.serverKey;
+    });
+    const url = `wss://localhost:${tb.port}/s/t`;
+    const sub = run(process.execPath, [OUR_SUB, '-L', url, '--cafile', certs!.caCrt, '-C', '1']);
+    await tb.waitForLine(/^Received SUBSCRIBE from /, 8000);
+    const pub = await run(process.execPath, [OUR_PUB, '-L', url, '--cafile', certs!.caCrt, '-m', 'via wss']);
+    expect(pub.code).toBe(0);
+    const r = await sub;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('via wss\n');
+  });
+
   it('wss with require_certificate refuses a client without a certificate and logs why', async () => {
     const tb = await wsBroker((l) => {
       l.cafile = certs!.caCrt;
