@@ -59,11 +59,12 @@ describe('persistence: damaged files', () => {
     await stopBroker(b1);
     const file = path.join(dir, 'mosquitto.db');
     const data = fs.readFileSync(file);
-    const scan = scanFrames(data);
-    // Damage the last record before END (the retained message's RETAIN record).
-    let offset = 0;
-    for (let i = 0; i < scan.bodies.length - 2; i++) offset += 8 + scan.bodies[i].length;
-    data[offset + 9] ^= 0xff;
+    // Frames: header, the session 'sub' with its messages, the retained messages, END.
+    const frameStarts: number[] = [];
+    for (let pos = 0; pos < data.length; pos += 8 + data.readUInt32LE(pos)) frameStarts.push(pos);
+    expect(frameStarts).toHaveLength(4);
+    expect(scanFrames(data).problem).toBeUndefined();
+    data[frameStarts[2] + 20] ^= 0xff;
     fs.writeFileSync(file, data);
 
     const b2 = await startPersistent(dir);

@@ -103,37 +103,71 @@ describe('records', () => {
     expect(recs[13]).toEqual({ t: 'retain', topic: 'r/t', storeId: 42 });
   });
 
-  it('keeps the whole records before a torn one, at every cut point', () => {
+  /** One frame per write, as the journal writes one per event-loop turn. */
+  function frames(...writes: ((w: FrameWriter) => void)[]): Buffer {
     const w = new FrameWriter();
-    writeHeader(w, FileKind.Journal, 1);
-    writeMessage(w, msg('t', 'x'.repeat(100), 1, 5));
-    writeRetain(w, 't', 5);
-    const full = Buffer.from(w.data());
-    const ends = scanFrames(full);
-    expect(ends.bodies).toHaveLength(3);
-    const boundaries = [0];
-    for (const b of ends.bodies) boundaries.push(boundaries[boundaries.length - 1] + 8 + b.length);
+    const out: Buffer[] = [];
+    for (const write of writes) {
+      write(w);
+      out.push(Buffer.from(w.data()));
+      w.reset();
+    }
+    return Buffer.concat(out);
+  }
+
+  it('keeps the whole frames before a torn one, at every cut point', () => {
+    const full = frames(
+      (w) => writeHeader(w, FileKind.Journal, 1),
+      (w) => {
+        writeMessage(w, msg('t', 'x'.repeat(100), 1, 5));
+        writeRetain(w, 't', 5);
+      },
+      (w) => writeRetainDelete(w, 't'),
+    );
+    const all = scanFrames(full);
+    expect(all.bodies).toHaveLength(4);
+    const recordsAt = new Map<number, number>([[0, 0]]);
+    // Frame boundaries: after the header frame (1 record), the pair (3), the delete (4).
+    let pos = 0;
+    for (const [n, records] of [[1, 1], [2, 3], [1, 4]] as const) {
+      for (let i = 0; i < n; i++) pos += 4 + all.bodies[records - n + i].length;
+      pos += 8;
+      recordsAt.set(pos, records);
+    }
+    expect(pos).toBe(full.length);
+    let lastWhole = 0;
     for (let cut = 0; cut < full.length; cut++) {
+      if (recordsAt.has(cut)) lastWhole = cut;
       const scan = scanFrames(full.subarray(0, cut));
-      const whole = boundaries.filter((b) => b <= cut).length - 1;
-      expect(scan.bodies).toHaveLength(whole);
-      expect(scan.validBytes).toBe(boundaries[whole]);
-      expect(scan.problem).toBe(boundaries.includes(cut) ? undefined : 'torn');
+      expect(scan.bodies).toHaveLength(recordsAt.get(lastWhole)!);
+      expect(scan.validBytes).toBe(lastWhole);
+      expect(scan.problem).toBe(recordsAt.has(cut) ? undefined : 'torn');
     }
   });
 
-  it('stops at a record whose checksum does not match', () => {
-    const w = new FrameWriter();
-    writeHeader(w, FileKind.Snapshot, 1);
-    writeMessage(w, msg('t', 'hello', 1, 9));
-    writeRetain(w, 't', 9);
-    const buf = Buffer.from(w.data());
-    const second = 8 + scanFrames(buf).bodies[0].length;
-    buf[second + 8 + 12] ^= 0x40; // a byte inside the MESSAGE body
+  it('stops at a frame whose checksum does not match', () => {
+    const header = frames((w) => writeHeader(w, FileKind.Snapshot, 1));
+    const buf = Buffer.concat([
+      header,
+      frames((w) => {
+        writeMessage(w, msg('t', 'hello', 1, 9));
+        writeRetain(w, 't', 9);
+      }),
+    ]);
+    buf[header.length + 8 + 14] ^= 0x40; // a byte inside the MESSAGE record
     const scan = scanFrames(buf);
     expect(scan.bodies).toHaveLength(1);
     expect(scan.problem).toBe('checksum');
-    expect(scan.validBytes).toBe(second);
+    expect(scan.validBytes).toBe(header.length);
+  });
+
+  it('refuses a frame whose checksum matches but whose record lengths do not add up', () => {
+    const w = new FrameWriter();
+    writeHeader(w, FileKind.Journal, 1);
+    const frame = Buffer.from(w.data());
+    frame.writeUInt32LE(frame.readUInt32LE(8) + 1, 8); // the record claims one byte more
+    frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
+    expect(scanFrames(frame)).toMatchObject({ bodies: [], problem: 'checksum', validBytes: 0 });
   });
 
   it('treats a zeroed tail as damage, not as records', () => {

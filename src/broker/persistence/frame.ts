@@ -1,20 +1,24 @@
 /**
- * The on-disk framing shared by the snapshot and the journal: each record is
- *   u32 LE body length | u32 LE CRC-32 of the body | body (u8 type, then fields)
- * so that a reader can tell a whole record from a torn one (the process died while
- * writing it) or a damaged one (bad checksum), and stop there with everything before it.
+ * The on-disk framing shared by the snapshot and the journal. A file is a series of frames,
+ * one per write (a journal frame is one event-loop turn's records):
+ *   frame:  u32 LE length of the records | u32 LE CRC-32 of the records | records
+ *   record: u32 LE body length | body (u8 type, then fields)
+ * A reader keeps every whole frame and stops at a torn one (the process died while writing
+ * it: its acknowledgements never left) or a damaged one (bad checksum). One checksum per
+ * write rather than per record keeps the message path cheap.
  */
 import { crc32 } from './crc32.js';
 
 export const FRAME_HEADER = 8;
+const RECORD_HEADER = 4;
 const UNDEFINED_STR = 0xffffffff;
 /** A writer that grew past this (one huge payload) gives the memory back after a flush. */
 const KEEP_BYTES = 4 * 1024 * 1024;
 
-/** Builds records into one growing buffer; the caller writes `data()` out and `reset()`s. */
+/** Builds one frame of records in a growing buffer; the caller writes `data()` out and `reset()`s. */
 export class FrameWriter {
   private buf: Buffer;
-  private len = 0;
+  private len = FRAME_HEADER;
   private start = 0;
   private readonly initial: number;
 
@@ -23,8 +27,9 @@ export class FrameWriter {
     this.buf = Buffer.allocUnsafe(initial);
   }
 
+  /** Bytes of records waiting (0 when there is nothing to write). */
   get length(): number {
-    return this.len;
+    return this.len - FRAME_HEADER;
   }
 
   private ensure(n: number): void {
@@ -37,9 +42,9 @@ export class FrameWriter {
   }
 
   begin(type: number): void {
-    this.ensure(FRAME_HEADER + 1);
+    this.ensure(RECORD_HEADER + 1);
     this.start = this.len;
-    this.len += FRAME_HEADER;
+    this.len += RECORD_HEADER;
     this.buf[this.len++] = type;
   }
 
@@ -87,18 +92,21 @@ export class FrameWriter {
   }
 
   end(): void {
-    const bodyStart = this.start + FRAME_HEADER;
-    this.buf.writeUInt32LE(this.len - bodyStart, this.start);
-    this.buf.writeUInt32LE(crc32(this.buf.subarray(bodyStart, this.len)), this.start + 4);
+    this.buf.writeUInt32LE(this.len - this.start - RECORD_HEADER, this.start);
   }
 
-  /** The finished records (a view: valid until the next write). */
+  /** The finished frame (a view: valid until the next write), empty if there are no records. */
   data(): Buffer {
+    const n = this.len - FRAME_HEADER;
+    if (n === 0) return this.buf.subarray(0, 0);
+    const records = this.buf.subarray(FRAME_HEADER, this.len);
+    this.buf.writeUInt32LE(n, 0);
+    this.buf.writeUInt32LE(crc32(records), 4);
     return this.buf.subarray(0, this.len);
   }
 
   reset(): void {
-    this.len = 0;
+    this.len = FRAME_HEADER;
     this.start = 0;
     if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(this.initial);
   }
@@ -162,13 +170,13 @@ export class BodyReader {
 export interface FrameScan {
   /** Record bodies in file order (views into the scanned buffer). */
   bodies: Buffer[];
-  /** Bytes of whole, valid records from the start. */
+  /** Bytes of whole, valid frames from the start. */
   validBytes: number;
-  /** Why the scan stopped before the end: the last record is cut short, or fails its checksum. */
+  /** Why the scan stopped before the end: the last frame is cut short, or fails its checksum. */
   problem: 'torn' | 'checksum' | undefined;
 }
 
-/** Splits a file into record bodies, stopping at the first torn or damaged record. */
+/** Splits a file into record bodies, stopping at the first torn or damaged frame. */
 export function scanFrames(data: Buffer): FrameScan {
   const bodies: Buffer[] = [];
   let pos = 0;
@@ -178,23 +186,43 @@ export function scanFrames(data: Buffer): FrameScan {
       problem = 'torn';
       break;
     }
-    const bodyLen = data.readUInt32LE(pos);
+    const len = data.readUInt32LE(pos);
     const crc = data.readUInt32LE(pos + 4);
-    const bodyStart = pos + FRAME_HEADER;
-    if (bodyLen === 0 || bodyStart + bodyLen > data.length) {
-      // Either the writer died mid-record or the length itself is damaged; both end the
+    const start = pos + FRAME_HEADER;
+    if (len === 0 || start + len > data.length) {
+      // Either the writer died mid-frame or the length itself is damaged; both end the
       // readable part here. An all-zero tail (a file system that extended the file but not
-      // its data) reads as bodyLen 0.
-      problem = bodyLen === 0 ? 'checksum' : 'torn';
+      // its data) reads as length 0.
+      problem = len === 0 ? 'checksum' : 'torn';
       break;
     }
-    const body = data.subarray(bodyStart, bodyStart + bodyLen);
-    if (crc32(body) !== crc) {
+    const frame = data.subarray(start, start + len);
+    if (crc32(frame) !== crc) {
       problem = 'checksum';
       break;
     }
-    bodies.push(body);
-    pos = bodyStart + bodyLen;
+    const records = splitRecords(frame);
+    if (records === undefined) {
+      problem = 'checksum';
+      break;
+    }
+    for (const r of records) bodies.push(r);
+    pos = start + len;
   }
   return { bodies, validBytes: pos, problem };
+}
+
+/** The records of a frame that passed its checksum; undefined if their lengths do not add up. */
+function splitRecords(frame: Buffer): Buffer[] | undefined {
+  const out: Buffer[] = [];
+  let pos = 0;
+  while (pos < frame.length) {
+    if (frame.length - pos < RECORD_HEADER) return undefined;
+    const n = frame.readUInt32LE(pos);
+    const start = pos + RECORD_HEADER;
+    if (n === 0 || start + n > frame.length) return undefined;
+    out.push(frame.subarray(start, start + n));
+    pos = start + n;
+  }
+  return out;
 }

@@ -15,6 +15,7 @@ export class Journal {
   bytes = 0;
   private fd: number | undefined;
   private dirty = false;
+  private syncing = false;
   /** Set after a failed write; cleared when a snapshot has captured the state again. */
   failed = false;
 
@@ -65,21 +66,29 @@ export class Journal {
     w.reset();
   }
 
-  /** fdatasync if anything was written since the last one. */
+  /**
+   * fdatasync if anything was written since the last one, in the thread pool: the event loop
+   * goes on (writes made meanwhile are covered by the next one).
+   */
   sync(): void {
-    if (!this.dirty || this.fd === undefined) return;
+    const fd = this.fd;
+    if (!this.dirty || fd === undefined || this.syncing) return;
     this.dirty = false;
-    try {
-      fs.fdatasyncSync(this.fd);
-    } catch (e) {
-      this.fail(e as Error);
-    }
+    this.syncing = true;
+    fs.fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (err !== null && this.fd === fd) this.fail(err);
+    });
   }
 
   close(): void {
     this.flush();
-    this.sync();
     if (this.fd !== undefined) {
+      try {
+        if (this.dirty) fs.fdatasyncSync(this.fd);
+      } catch {
+        // reported by the snapshot written at shutdown, if that fails too
+      }
       try {
         fs.closeSync(this.fd);
       } catch {

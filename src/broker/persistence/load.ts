@@ -70,7 +70,6 @@ export function loadFile(path: string, kind: number, state: PersistState, minGen
   result.generation = header.generation;
   if (header.generation < minGeneration) return result;
 
-  let offset = 8 + scan.bodies[0].length;
   let ended = false;
   let bad: string | undefined;
   for (let i = 1; i < scan.bodies.length; i++) {
@@ -88,7 +87,6 @@ export function loadFile(path: string, kind: number, state: PersistState, minGen
     }
     state.apply(rec);
     result.records++;
-    offset += 8 + body.length;
   }
   if (bad === undefined && scan.problem !== undefined) bad = scan.problem === 'torn' ? 'a torn record' : 'a bad checksum';
   if (bad === undefined && kind === FileKind.Snapshot && !ended) bad = 'a missing end';
@@ -96,7 +94,7 @@ export function loadFile(path: string, kind: number, state: PersistState, minGen
     // A torn last journal record is what a crash mid-write leaves: nothing to keep a copy of.
     result.damaged = kind === FileKind.Snapshot || scan.problem !== 'torn';
     result.problem =
-      `Warning: ${what} ${path} is damaged at byte ${offset} of ${data.length} (${bad}); ` +
+      `Warning: ${what} ${path} is damaged at byte ${scan.validBytes} of ${data.length} (${bad}); ` +
       `restored the ${result.records} records before it.`;
   }
   return result;

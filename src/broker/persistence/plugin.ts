@@ -74,12 +74,16 @@ class Persistence implements PersistencePlugin {
   private broker: Broker | undefined;
   private readonly journal: Journal;
   private generation = 0;
-  /** storeIds whose MESSAGE record is in the snapshot or the journal, with a use count. */
-  private messages = new Map<number, number>();
+  /**
+   * storeIds whose MESSAGE record is in the snapshot or the journal of this generation. An
+   * id leaves when a session is done with the message; if something refers to it again,
+   * the record is simply written again (replay keeps the last copy).
+   */
+  private messages = new Set<number>();
+  /** The id last looked up: fan-out refers to one message many times in a row. */
+  private lastRef = -1;
   /** Client ids with a SESSION record in the snapshot or the journal. */
   private sessions = new Set<string>();
-  /** Outgoing messages recorded as queued: going in flight does not count them again. */
-  private queued = new WeakSet<Outgoing>();
   private changes = 0;
   private lastSave = Date.now();
   private scheduled = false;
@@ -152,8 +156,8 @@ class Persistence implements PersistencePlugin {
     }
     this.generation++;
     this.messages = result.messages;
+    this.lastRef = -1;
     this.sessions = result.sessions;
-    this.queued = new WeakSet();
     this.changes = 0;
     this.lastSave = Date.now();
     this.journal.restart(this.generation);
@@ -167,18 +171,17 @@ class Persistence implements PersistencePlugin {
 
   /** Writes the MESSAGE record unless this generation already has it. */
   private ref(msg: Message): void {
-    const n = this.messages.get(msg.storeId);
-    if (n === undefined) {
-      writeMessage(this.journal.writer, msg);
-      this.messages.set(msg.storeId, 1);
-    } else this.messages.set(msg.storeId, n + 1);
+    const id = msg.storeId;
+    if (id === this.lastRef) return;
+    this.lastRef = id;
+    if (this.messages.has(id)) return;
+    writeMessage(this.journal.writer, msg);
+    this.messages.add(id);
   }
 
   private unref(storeId: number): void {
-    const n = this.messages.get(storeId);
-    if (n === undefined) return;
-    if (n <= 1) this.messages.delete(storeId);
-    else this.messages.set(storeId, n - 1);
+    this.messages.delete(storeId);
+    if (storeId === this.lastRef) this.lastRef = -1;
   }
 
   private writeSessionRecord(session: Session): void {
@@ -247,22 +250,18 @@ class Persistence implements PersistencePlugin {
     switch (event) {
       case 'queued':
         this.ref(out.msg);
-        this.queued.add(out);
         writeOutgoing(w, RecordType.Queued, id, out);
         this.changes++;
         break;
       case 'inflight':
-        if (!this.queued.delete(out)) {
-          this.ref(out.msg);
-          this.changes++;
-        }
+        this.ref(out.msg);
         writeOutgoing(w, RecordType.Inflight, id, out);
+        this.changes++;
         break;
       case 'pubrel':
         writeMid(w, RecordType.Pubrel, id, out.mid);
         break;
       case 'done':
-        this.queued.delete(out);
         writeMidMessage(w, RecordType.Done, id, out.mid, out.msg.storeId);
         this.unref(out.msg.storeId);
         break;

@@ -28,13 +28,17 @@ export function isSysTopic(topic: string): boolean {
 
 export interface SnapshotResult {
   /** storeIds of the messages in the snapshot (the journal need not write them again). */
-  messages: Map<number, number>;
+  messages: Set<number>;
   /** Client ids of the persistent sessions in the snapshot. */
   sessions: Set<string>;
   records: number;
 }
 
-const CHUNK = 1024 * 1024;
+/**
+ * Frames of at most about this size, each session starting a new one: damage to one frame
+ * loses that frame and what follows, so smaller frames keep more of a damaged file.
+ */
+const CHUNK = 64 * 1024;
 
 export function writeSnapshot(file: string, broker: Broker, generation: number): SnapshotResult {
   const tmp = `${file}.new`;
@@ -50,20 +54,20 @@ export function writeSnapshot(file: string, broker: Broker, generation: number):
     pos += data.length;
     w.reset();
   };
-  const messages = new Map<number, number>();
+  const messages = new Set<number>();
   const sessions = new Set<string>();
   const ref = (msg: Message): void => {
-    const n = messages.get(msg.storeId);
-    if (n === undefined) {
-      writeMessage(w, msg);
-      records++;
-      messages.set(msg.storeId, 1);
-    } else messages.set(msg.storeId, n + 1);
+    if (messages.has(msg.storeId)) return;
+    writeMessage(w, msg);
+    records++;
+    messages.add(msg.storeId);
   };
   try {
     writeHeader(w, FileKind.Snapshot, generation);
+    drain(true);
     for (const s of broker.sessions.values()) {
       if (s.clean) continue;
+      drain(true);
       sessions.add(s.clientId);
       let lastMid = 0;
       for (const mid of s.inflight.keys()) lastMid = mid;
@@ -93,6 +97,7 @@ export function writeSnapshot(file: string, broker: Broker, generation: number):
         drain(false);
       }
     }
+    drain(true);
     for (const msg of broker.retained.all()) {
       if (isSysTopic(msg.topic)) continue;
       ref(msg);
@@ -100,6 +105,7 @@ export function writeSnapshot(file: string, broker: Broker, generation: number):
       records++;
       drain(false);
     }
+    drain(true);
     writeEnd(w, records);
     drain(true);
     fs.fsyncSync(fd);
