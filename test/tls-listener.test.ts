@@ -22,6 +22,7 @@ import { haveProgram } from './helpers/mosquitto.js';
 const haveClients = haveProgram('mosquitto_pub') && haveProgram('mosquitto_sub');
 const haveOpenssl = haveProgram('openssl');
 const OUR_SUB = path.resolve('bin/ts-mosquitto_sub.js');
+const OUR_PUB = path.resolve('bin/ts-mosquitto_pub.js');
 
 let certs: TestCerts;
 const children: ChildProcess[] = [];
@@ -127,6 +128,18 @@ describe.skipIf(!haveOpenssl)('TLS listener', () => {
     const pub = await run('mosquitto_pub', [...tlsArgs(tb), ...clientCert(), '-t', 'c/t', '-m', 'with cert']);
     expect(pub.code).toBe(0);
     expect((await sub.done).stdout).toBe('with cert\n');
+  });
+
+  it.skipIf(!haveClients)('ts-mosquitto_pub with --cafile, --cert and --key reaches mosquitto_sub through require_certificate', async () => {
+    const tb = await tlsBroker((l) => (l.requireCertificate = true));
+    const sub = startSub(tb, [...tlsArgs(tb), ...clientCert(), '-t', 'ours/pub', '-C', '1']);
+    await sub.subscribed;
+    const pub = await run(process.execPath, [OUR_PUB, ...tlsArgs(tb), ...clientCert(), '-t', 'ours/pub', '-m', 'from ours']);
+    expect(pub.stderr).toBe('');
+    expect(pub.code).toBe(0);
+    expect((await sub.done).stdout).toBe('from ours\n');
+    const refused = await run(process.execPath, [OUR_PUB, ...tlsArgs(tb), '-t', 'ours/pub', '-m', 'x']);
+    expect(refused.code).not.toBe(0);
   });
 
   it.skipIf(!haveClients)('require_certificate: no client certificate is refused and logged as Mosquitto does', async () => {
