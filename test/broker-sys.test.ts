@@ -49,7 +49,7 @@ describe('$SYS', () => {
     expect(String(m.payload)).toBe('2');
   });
 
-  it('counts messages received and sent', async () => {
+  it('counts PUBLISH messages received and sent', async () => {
     const b = await startBroker({ sysInterval: 1 });
     const c = await b.connect({ clientId: 'sys' });
     await c.subscribe('t', 0);
@@ -59,18 +59,36 @@ describe('$SYS', () => {
     await c.nextPublish();
     await c.subscribe(
       [
-        { topic: '$SYS/broker/messages/received', qos: 0 },
-        { topic: '$SYS/broker/messages/sent', qos: 0 },
+        { topic: '$SYS/broker/publish/messages/received', qos: 0 },
+        { topic: '$SYS/broker/publish/messages/sent', qos: 0 },
       ],
       0,
       2,
     );
-    let received = await value(c, '$SYS/broker/messages/received');
-    while (Number(String(received.payload)) < 2) received = await value(c, '$SYS/broker/messages/received');
-    let sent = await value(c, '$SYS/broker/messages/sent');
-    while (Number(String(sent.payload)) < 2) sent = await value(c, '$SYS/broker/messages/sent');
-    expect(Number(String(received.payload))).toBeGreaterThanOrEqual(2);
-    expect(Number(String(sent.payload))).toBeGreaterThanOrEqual(2);
+    let received = await value(c, '$SYS/broker/publish/messages/received');
+    while (Number(String(received.payload)) < 2) received = await value(c, '$SYS/broker/publish/messages/received');
+    let sent = await value(c, '$SYS/broker/publish/messages/sent');
+    while (Number(String(sent.payload)) < 2) sent = await value(c, '$SYS/broker/publish/messages/sent');
+    expect(Number(String(received.payload))).toBe(2);
+  });
+
+  it('counts messages of every type in messages/received and messages/sent, as Mosquitto (mosquitto(8))', async () => {
+    const b = await startBroker({ sysInterval: 1 });
+    const c = await b.connect({ clientId: 'sys' });
+    // CONNECT, 3 x PINGREQ and SUBSCRIBE in; CONNACK, 3 x PINGRESP and SUBACK out: no PUBLISH at all.
+    for (let i = 0; i < 3; i++) {
+      c.send({ cmd: 'pingreq' });
+      await c.next('pingresp');
+    }
+    await c.subscribe('$SYS/broker/messages/+', 0);
+    const seen = new Map<string, number>();
+    // A few intervals' worth of updates is enough; a counter that never moves fails below.
+    for (let n = 0; n < 8 && ((seen.get('received') ?? 0) < 5 || (seen.get('sent') ?? 0) < 5); n++) {
+      const m = await c.waitFor<IPublishPacket>((p) => p.cmd === 'publish' && /messages\/(received|sent)$/.test((p as IPublishPacket).topic));
+      seen.set(m.topic.endsWith('received') ? 'received' : 'sent', Number(String(m.payload)));
+    }
+    expect(seen.get('received')).toBeGreaterThanOrEqual(5);
+    expect(seen.get('sent')).toBeGreaterThanOrEqual(5);
   });
 
   it('is not sent to a "#" subscriber (MQTT-4.7.2-1)', async () => {
