@@ -92,7 +92,7 @@ describe('JSON output', () => {
     const p = packet({ qos: 0, retain: false, payload: Buffer.from('{"a": [1, 2.5, {"b": null}], "c": {}, "e": 1e3}') });
     expect(fmt('%J', p).replace(tst, '{')).toBe('{"topic":"a/b","qos":0,"retain":0,"payloadlen":47,"payload":{"a":[1,2.5,{"b":null}],"c":{},"e":1000}}');
     const pretty = fmt('%J', p, { pretty: true });
-    expect(pretty.split('\n').slice(1).join('\n')).toBe(
+    expect(pretty.split('\n').slice(2).join('\n')).toBe(
       '\t"topic":\t"a/b",\n\t"qos":\t0,\n\t"retain":\t0,\n\t"payloadlen":\t47,\n\t"payload":\t{\n' +
         '\t\t"a":\t[1, 2.5, {\n\t\t\t\t"b":\tnull\n\t\t\t}],\n\t\t"c":\t{\n\t\t},\n\t\t"e":\t1000\n\t}\n}',
     );
