@@ -28,8 +28,9 @@ export class PasswordReader {
 
   /** Write the prompt to stdout, read one line; null at end of input with nothing typed. */
   async read(prompt: string, out: (s: string) => void): Promise<string | null> {
-    out(prompt);
+    // Echo goes off before the prompt appears, so nothing typed after it is ever shown.
     this.start();
+    out(prompt);
     for (;;) {
       const line = this.takeLine();
       if (line !== undefined) {
