@@ -84,6 +84,7 @@ export class Broker {
     }
     rt.connections++;
     if (this.options.maxPacketSize > 0) conn.maxInboundPacket = this.options.maxPacketSize;
+    conn.counters = this.stats;
     const client = new Client(this, conn, rt);
     client.inflightLimit = this.options.maxInflightMessages > 0 ? this.options.maxInflightMessages : 65535;
     this.clients.add(client);

@@ -187,6 +187,4 @@ export function sendPublish(
   const hooks = broker.deliveredHooks;
   for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg);
   broker.stats.publishSent++;
-  broker.stats.messagesSent++;
-  broker.stats.bytesSent += buf.length;
 }

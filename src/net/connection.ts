@@ -55,6 +55,14 @@ function flushAll(): void {
 /** Coalesce small writes into one buffer up to this size; larger batches go out as writev. */
 const COALESCE_LIMIT = 64 * 1024;
 
+/** Totals a listener's owner keeps across connections ($SYS/broker/messages/..., bytes/...). */
+export interface TrafficCounters {
+  messagesReceived: number;
+  messagesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
 const noopHandler: ConnectionHandler = {
   onPacket() {},
   onProtocolError() {},
@@ -73,6 +81,8 @@ export class Connection {
   bytesReceived = 0;
   bytesSent = 0;
 
+  /** Where packets and bytes in and out are counted, if anywhere. */
+  counters: TrafficCounters | undefined;
   private handler: ConnectionHandler = noopHandler;
   private readonly parser: PacketParser;
   private version: ProtocolVersion = 4;
@@ -91,6 +101,7 @@ export class Connection {
     this.parser = createParser(4);
     this.parser.on('packet', (packet: Packet) => {
       if (this.closed) return;
+      if (this.counters !== undefined) this.counters.messagesReceived++;
       this.handler.onPacket(packet);
     });
     this.parser.on('error', (err: Error) => this.protocolError(err));
@@ -132,8 +143,14 @@ export class Connection {
     this.write(encodePacket(packet, this.version));
   }
 
+  /** Queues one encoded packet. */
   write(buf: Buffer): void {
     if (this.closed) return;
+    const c = this.counters;
+    if (c !== undefined) {
+      c.messagesSent++;
+      c.bytesSent += buf.length;
+    }
     this.queue.push(buf);
     this.queuedBytes += buf.length;
     if (!this.queued) {
@@ -218,6 +235,7 @@ export class Connection {
     else this.firstChunk = undefined;
     this.lastReceived = Date.now();
     this.bytesReceived += chunk.length;
+    if (this.counters !== undefined) this.counters.bytesReceived += chunk.length;
     this.parser.parse(chunk);
     // The parser buffers a packet until it is whole: refuse an oversized one as soon as its
     // remaining length is known, before its bytes pile up in memory.

@@ -11,11 +11,9 @@ import { LogType } from '../log.js';
 import { Message } from '../message.js';
 
 export function handlePublish(broker: Broker, client: Client, packet: PublishPacket): void {
-  const stats = broker.stats;
-  stats.messagesReceived++;
-  stats.publishReceived++;
+  // messages/received and bytes/received count every packet and byte (net/connection.ts).
+  broker.stats.publishReceived++;
   const payload = packet.payload as Buffer;
-  stats.bytesReceived += payload.length;
   const qos = packet.qos as QoS;
   const mid = packet.messageId ?? 0;
   let topic = packet.topic;
