@@ -39,10 +39,14 @@ export async function receiveAll(c: RawClient, count: number, timeoutMs = 5000):
     if (pub.qos === 1) c.send({ cmd: 'puback', messageId: pub.messageId });
     else if (pub.qos === 2) c.send({ cmd: 'pubrec', messageId: pub.messageId });
   }
-  // The last QoS 2 flows: answer the PUBRELs that arrive before the PINGRESP.
+  // What arrived meanwhile: acknowledge it too, and answer the PUBRELs of the last QoS 2 flows.
   for (const p of await c.sync()) {
     if (p.cmd === 'pubrel') c.send({ cmd: 'pubcomp', messageId: p.messageId });
-    else if (p.cmd === 'publish') got.push(p);
+    else if (p.cmd === 'publish') {
+      got.push(p);
+      if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
+      else if (p.qos === 2) c.send({ cmd: 'pubrec', messageId: p.messageId });
+    }
   }
   return got;
 }
