@@ -94,17 +94,54 @@ export function connackErrorText(cfg: ClientConfig, code: number, v5Strings = fa
   return `Connection error: ${text}\n`;
 }
 
+/** What libmosquitto's debug log shows for a failed handshake: OpenSSL's error queue. */
+function openSslDebugLines(err: DialError): string {
+  const verifyFailed = 'OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed\n';
+  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'Error: host name verification failed.\n' + verifyFailed;
+  if (!err.code?.startsWith('ERR_SSL_')) return verifyFailed;
+  // "error:0A0003FC:SSL routines:ssl3_read_bytes:reason" as OpenSSL 3 prints it: no function.
+  const m = /error:([0-9A-F]{8}):([^:]*):[^:]*:([^:\n]*)/.exec(err.message);
+  return m === null ? '' : `OpenSSL Error[0]: error:${m[1]}:${m[2]}::${m[3]}\n`;
+}
+
 /** Print a dial failure as Mosquitto does and exit 1. */
 export function reportDialError(cfg: ClientConfig, err: DialError): never {
   const code = err.code;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NONAME') {
     report(cfg, 'Unable to connect (Lookup error.).\n');
-  } else if (err.name === 'TlsSetupError') {
-    report(cfg, `Error: Problem setting TLS options: ${err.message}\n`);
+  } else if (isTlsError(err)) {
+    if (cfg.debug) writeOut(openSslDebugLines(err));
+    report(cfg, 'Unable to connect (A TLS error occurred.).\n');
   } else {
     report(cfg, `Error: ${errnoText(code, err.message)}\n`);
   }
   process.exit(1);
+}
+
+/** Certificate and handshake failures from node:tls (OpenSSL's errors in libmosquitto). */
+export function isTlsError(err: Error | undefined): boolean {
+  const code = (err as DialError | undefined)?.code;
+  if (code === undefined) return false;
+  return (
+    code.startsWith('ERR_SSL_') ||
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('CERT_') ||
+    code.startsWith('UNABLE_TO_') ||
+    code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
+    code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ||
+    code === 'HOSTNAME_MISMATCH'
+  );
+}
+
+/**
+ * A TLS alert after the handshake, such as a server requiring a client certificate under
+ * TLS 1.3; the reset that follows the alert can win the race, so before any CONNACK on a
+ * TLS connection a reset counts too. libmosquitto reports these as "Protocol error".
+ */
+export function isTlsAlert(cfg: ClientConfig, err: Error | undefined, connacked: boolean): boolean {
+  const code = (err as DialError | undefined)?.code;
+  if (code === undefined || !usesTls(cfg)) return false;
+  return code.startsWith('ERR_SSL_') || (!connacked && code === 'ECONNRESET');
 }
 
 export interface SessionStart {
@@ -115,6 +152,10 @@ export interface SessionStart {
 
 /** Create the engine and a connect function that dials and starts the session. */
 export function createSession(cfg: ClientConfig, events: ClientEvents): SessionStart {
+  if (cfg.tls.version !== undefined && !['tlsv1.3', 'tlsv1.2', 'tlsv1.1'].includes(cfg.tls.version)) {
+    report(cfg, 'Error: Problem setting TLS options, check the options are valid.\n');
+    process.exit(1);
+  }
   if (usesTls(cfg) && !checkTlsFiles(cfg)) {
     report(cfg, 'Error: Problem setting TLS options: File not found.\n');
     process.exit(1);

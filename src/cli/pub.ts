@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { PublishProperties } from '../client/mqtt-client.js';
 import { ClientError, reasonString } from '../client/reason-strings.js';
 import type { ClientConfig } from './client-config.js';
-import { connackErrorText, createSession, report, reportDialError } from './client-session.js';
+import { connackErrorText, createSession, isTlsAlert, report, reportDialError } from './client-session.js';
 import { loadConfig, VERSION } from './load-config.js';
 import { writeErr, writeOut } from './terminal.js';
 import { pubUsage } from './usage-pub.js';
@@ -16,6 +16,8 @@ const PROGRAM = 'ts-mosquitto_pub';
 const MAX_PAYLOAD = 268435455;
 /** Stop reading standard input while this many -l messages wait to complete. */
 const LINE_BACKLOG = 1000;
+/** libmosquitto's MOSQ_ERR_CONN_LOST, the exit code when the broker drops us. */
+const EXIT_CONN_LOST = 7;
 
 function loadPayload(cfg: ClientConfig): Buffer | undefined {
   if (cfg.mode === 'cmdline') return cfg.message;
@@ -68,8 +70,8 @@ export function main(argv: string[]): void {
   let remaining = cfg.mode === 'stdin-line' ? 0 : cfg.repeat;
   let lastMid = -1;
   let inputDone = cfg.mode !== 'stdin-line';
-  let failed = false;
   let stdinStarted = false;
+  let connacked = false;
 
   const finishIfDone = (): void => {
     if (inputDone && remaining === 0 && session.client.pendingCount === 0) {
@@ -80,7 +82,6 @@ export function main(argv: string[]): void {
   const publishOne = (data: Buffer): number => {
     if (topic === '' || Buffer.byteLength(topic) > 65535) {
       report(cfg, `Error: ${ClientError.Inval}\n`);
-      failed = true;
       return -1;
     }
     return session.client.publish(topic, data, cfg.qos, cfg.retain, props);
@@ -118,6 +119,7 @@ export function main(argv: string[]): void {
 
   const session = createSession(cfg, {
     onConnect(code) {
+      connacked = true;
       if (code !== 0) {
         report(cfg, connackErrorText(cfg, code));
         report(cfg, `Error: ${cfg.protocolVersion === 5 ? ClientError.Protocol : ClientError.ConnectionRefused}\n`);
@@ -141,10 +143,15 @@ export function main(argv: string[]): void {
       }
       finishIfDone();
     },
-    onClose(expected) {
-      if (expected) process.exit(failed ? 0 : 0);
+    onClose(expected, err) {
+      if (expected) process.exit(0);
+      if (isTlsAlert(cfg, err, connacked)) {
+        report(cfg, 'Error: Protocol error\n');
+        process.exit(1);
+      }
       report(cfg, `Error: ${ClientError.ConnectionLost}\n`);
-      process.exit(1);
+      // MOSQ_ERR_CONN_LOST
+      process.exit(EXIT_CONN_LOST);
     },
   });
   session.connect((err) => reportDialError(cfg, err));

@@ -5,7 +5,7 @@
  */
 import { topicMatches, type PublishPacket, type Subscription, type QoS } from '../protocol/index.js';
 import { ConfigError } from './client-config.js';
-import { connackErrorText, createSession, report, reportDialError } from './client-session.js';
+import { connackErrorText, createSession, isTlsAlert, report, reportDialError } from './client-session.js';
 import { loadConfig } from './load-config.js';
 import { MessagePrinter } from './output-format.js';
 import { errorLine, writeErr, writeOut } from './terminal.js';
@@ -35,6 +35,7 @@ export function main(argv: string[]): void {
   let lastMid = 0;
   let timedOut = false;
   let exitCode = 0;
+  let everConnected = false;
   const disconnectProps = cfg.protocolVersion === 5 ? cfg.props.disconnect : undefined;
 
   const stop = (): void => {
@@ -67,6 +68,7 @@ export function main(argv: string[]): void {
 
   const session = createSession(cfg, {
     onConnect(code) {
+      everConnected = true;
       if (code !== 0) {
         report(cfg, connackErrorText(cfg, code));
         exitCode = code;
@@ -92,7 +94,11 @@ export function main(argv: string[]): void {
     onPublish(mid) {
       if (!processing && mid === lastMid) session.client.disconnect(0, disconnectProps);
     },
-    onClose(expected) {
+    onClose(expected, err) {
+      if (!everConnected && isTlsAlert(cfg, err, everConnected)) {
+        report(cfg, 'Error: Protocol error\n');
+        process.exit(1);
+      }
       if (expected || !processing) {
         if (timedOut) {
           report(cfg, 'Timed out\n');

@@ -93,6 +93,8 @@ export function startTls(
     return done(err as DialError);
   }
   opts.socket = sock;
+  // The name checked against the certificate (node:tls defaults to 'localhost' without it).
+  opts.host = host;
   let secure: tls.TLSSocket;
   try {
     secure = tls.connect(opts);
