@@ -120,6 +120,8 @@ describe('loading a password file', () => {
     expect(await auth.verify('alice', 'secret')).toBe(true);
     fs.writeFileSync(f, `alice:${await hashPassword('changed', 'sha512')}\n`);
     expect(auth.reload()).toBe(true);
+    // alice has a new hash, bob is gone: the broker disconnects both, as mosquitto does.
+    expect([...auth.changedByLastReload].sort()).toEqual(['alice', 'bob']);
     expect(await auth.verify('alice', 'secret')).toBe(false);
     expect(await auth.verify('alice', 'changed')).toBe(true);
     expect(await auth.verify('bob', 'secret')).toBe(false);

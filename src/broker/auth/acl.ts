@@ -187,16 +187,45 @@ function hasWildcardChar(s: string): boolean {
   return s.indexOf('+') !== -1 || s.indexOf('#') !== -1;
 }
 
-/** Pattern rule sets filled in per (client id, username); bounded, rebuilt on a miss. */
-const MAX_PATTERN_CACHE = 10000;
+/**
+ * A pattern ready for the message path. `prefix` is the literal text before the level
+ * holding the first %c/%u or wildcard: a topic that does not start with it cannot match,
+ * so most patterns are dismissed without filling anything in.
+ */
+interface CompiledPattern {
+  access: number;
+  filter: string;
+  prefix: string;
+  usesC: boolean;
+  usesU: boolean;
+}
+
+function compilePattern(rule: AclRule): CompiledPattern {
+  const f = rule.filter;
+  let first = f.length;
+  for (const ch of ['%c', '%u', '+', '#']) {
+    const i = f.indexOf(ch);
+    if (i !== -1 && i < first) first = i;
+  }
+  const slash = f.lastIndexOf('/', first - 1);
+  const prefix = first === f.length ? f : slash === -1 ? '' : f.slice(0, slash);
+  return { access: rule.access, filter: f, prefix, usesC: f.includes('%c'), usesU: f.includes('%u') };
+}
+
+function fillIn(p: CompiledPattern, clientId: string, username: string): string {
+  let f = p.filter;
+  if (p.usesC) f = f.replaceAll('%c', clientId);
+  if (p.usesU) f = f.replaceAll('%u', username);
+  return f;
+}
 
 /** The compiled rules of one ACL file: immutable, replaced whole on reload. */
 export class AclRules {
   private readonly anonymous = new RuleSet();
   private readonly users = new Map<string, RuleSet>();
   private readonly patterns: AclRule[];
-  private readonly patternCache = new Map<string, RuleSet>();
-  private static readonly EMPTY = new RuleSet();
+  private readonly denyPatterns: CompiledPattern[] = [];
+  private readonly allowPatterns: [CompiledPattern[], CompiledPattern[]] = [[], []];
 
   constructor(parsed: ParsedAcl) {
     for (const r of parsed.anonymous) this.anonymous.add(r);
@@ -206,33 +235,43 @@ export class AclRules {
       this.users.set(name, set);
     }
     this.patterns = parsed.patterns;
+    for (const r of parsed.patterns) {
+      const c = compilePattern(r);
+      if (r.access === ACL_DENY) this.denyPatterns.push(c);
+      if ((r.access & ACL_READ) !== 0) this.allowPatterns[0].push(c);
+      if ((r.access & ACL_WRITE) !== 0) this.allowPatterns[1].push(c);
+    }
   }
 
   private own(username: string | undefined): RuleSet | undefined {
     return username === undefined ? this.anonymous : this.users.get(username);
   }
 
-  /** The patterns filled in for this client; EMPTY when none may apply. */
-  private patternsFor(clientId: string, username: string | undefined): RuleSet {
-    if (this.patterns.length === 0) return AclRules.EMPTY;
-    // A '+' or '#' in either name would turn a pattern into a wider filter: Mosquitto
-    // refuses every pattern for such a client, and so do we.
-    if (hasWildcardChar(clientId) || (username !== undefined && hasWildcardChar(username))) return AclRules.EMPTY;
-    const key = username === undefined ? '\u0000' + clientId : username + '\u0000\u0000' + clientId;
-    let set = this.patternCache.get(key);
-    if (set !== undefined) return set;
-    set = new RuleSet();
-    for (const p of this.patterns) {
-      if (username === undefined && p.filter.includes('%u')) continue;
-      const filter = p.filter.replaceAll('%c', clientId).replaceAll('%u', username ?? '');
-      set.add({ access: p.access, filter });
+  /**
+   * A '+' or '#' in either name would turn a pattern into a wider filter: Mosquitto refuses
+   * every pattern for such a client, and so do we.
+   */
+  private static patternsBarred(clientId: string, username: string | undefined): boolean {
+    return hasWildcardChar(clientId) || (username !== undefined && hasWildcardChar(username));
+  }
+
+  /** -1 denied, 1 allowed, 0 no pattern says. Fills in %c/%u only for patterns whose prefix fits. */
+  private patternCheck(clientId: string, username: string | undefined, topic: string, bit: number): number {
+    const deny = this.denyPatterns;
+    for (let i = 0; i < deny.length; i++) {
+      const p = deny[i];
+      if (username === undefined && p.usesU) continue;
+      if (!topic.startsWith(p.prefix)) continue;
+      if (topicMatches(fillIn(p, clientId, username ?? ''), topic)) return -1;
     }
-    if (this.patternCache.size >= MAX_PATTERN_CACHE) {
-      const oldest = this.patternCache.keys().next().value;
-      if (oldest !== undefined) this.patternCache.delete(oldest);
+    const allow = this.allowPatterns[bit === ACL_READ ? 0 : 1];
+    for (let i = 0; i < allow.length; i++) {
+      const p = allow[i];
+      if (username === undefined && p.usesU) continue;
+      if (!topic.startsWith(p.prefix)) continue;
+      if (topicMatches(fillIn(p, clientId, username ?? ''), topic)) return 1;
     }
-    this.patternCache.set(key, set);
-    return set;
+    return 0;
   }
 
   check(clientId: string, username: string | undefined, topic: string, bit: number): boolean {
@@ -241,7 +280,8 @@ export class AclRules {
       const v = own.check(topic, bit);
       if (v !== 0) return v > 0;
     }
-    return this.patternsFor(clientId, username).check(topic, bit) > 0;
+    if (this.patterns.length === 0 || AclRules.patternsBarred(clientId, username)) return false;
+    return this.patternCheck(clientId, username, topic, bit) > 0;
   }
 
   checkSubscribe(clientId: string, username: string | undefined, filter: string): boolean {
@@ -253,7 +293,14 @@ export class AclRules {
       const v = own.checkFilter(f);
       if (v !== 0) return v > 0;
     }
-    return this.patternsFor(clientId, username).checkFilter(f) > 0;
+    if (this.patterns.length === 0 || AclRules.patternsBarred(clientId, username)) return false;
+    // Subscribing is rare next to delivering: fill the patterns in afresh.
+    const set = new RuleSet();
+    for (const p of this.patterns) {
+      if (username === undefined && p.filter.includes('%u')) continue;
+      set.add({ access: p.access, filter: p.filter.replaceAll('%c', clientId).replaceAll('%u', username ?? '') });
+    }
+    return set.checkFilter(f) > 0;
   }
 }
 

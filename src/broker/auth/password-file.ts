@@ -16,7 +16,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseHash, type HashProblem, type PasswordHash, verifyPassword } from '../../passwd/hash.js';
+import { formatHash, parseHash, type HashProblem, type PasswordHash, verifyPassword } from '../../passwd/hash.js';
 import { type AuthLog, type Authenticator, type ConnectCredentials, SecurityFileError } from './types.js';
 
 export interface PasswordFileDiagnostic {
@@ -111,6 +111,12 @@ export class PasswordFileAuthenticator implements Authenticator {
   private readonly queue: (() => void)[] = [];
   /** Counters for tests and the benchmark: full hash verifications, cache hits, refusals for a full queue. */
   readonly stats = { verified: 0, cacheHits: 0, refusedBusy: 0 };
+  /**
+   * Users removed or given a new hash by the last successful reload. Mosquitto re-checks
+   * connected clients on SIGHUP and disconnects those whose credentials no longer pass;
+   * the broker disconnects clients with these usernames (we keep no passwords to re-check).
+   */
+  changedByLastReload: ReadonlySet<string> = new Set();
 
   constructor(path: string, users: Map<string, PasswordHash>, options: PasswordFileOptions = {}) {
     this.path = path;
@@ -144,6 +150,12 @@ export class PasswordFileAuthenticator implements Authenticator {
       return false;
     }
     logDiagnostics(this.log, parsed.diagnostics);
+    const changed = new Set<string>();
+    for (const [name, old] of this.users) {
+      const now = parsed.users.get(name);
+      if (now === undefined || formatHash(now) !== formatHash(old)) changed.add(name);
+    }
+    this.changedByLastReload = changed;
     this.users = parsed.users;
     this.cache.clear();
     return true;
