@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { IConnackPacket, IPubackPacket } from 'mqtt-packet';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AclFileAuthorizer } from '../src/broker/auth/acl.js';
+import { loadSecurityFiles } from '../src/broker/auth/load.js';
 import { parsePasswordFile, PasswordFileAuthenticator } from '../src/broker/auth/password-file.js';
 import { allAuthorizers, hookAuth, SecurityFileError } from '../src/broker/auth/types.js';
 import { hashPassword } from '../src/passwd/hash.js';
@@ -172,6 +173,32 @@ describe('the verified-credential cache', () => {
     expect(results).toEqual([true, false, false]);
     expect(auth.stats.refusedBusy).toBe(1);
     expect(auth.stats.verified).toBe(2);
+  });
+});
+
+describe('one security scope', () => {
+  it('loads password and ACL files together, reloads both, reports changed users', async () => {
+    const pw = tmpFile('pw', MOSQ_FILE);
+    const acl = tmpFile('acl', 'user alice\ntopic readwrite a/#\n');
+    const { lines, log } = collectingLog();
+    const files = loadSecurityFiles({ passwordFile: pw, aclFile: acl }, log);
+    expect(await files.authenticator!.verify('alice', 'secret')).toBe(true);
+    expect(files.authorizer!.canWrite('c', 'alice', 'a/b')).toBe(true);
+    fs.writeFileSync(pw, MOSQ_FILE.split('\n')[0] + '\n');
+    fs.writeFileSync(acl, 'user alice\ntopic readwrite b/#\n');
+    expect([...files.reload()]).toEqual(['bob']);
+    expect(files.authorizer!.canWrite('c', 'alice', 'a/b')).toBe(false);
+    expect(files.authorizer!.canWrite('c', 'alice', 'b/c')).toBe(true);
+    expect(lines).toEqual([]);
+    expect(loadSecurityFiles({ passwordFile: null, aclFile: null }).authenticator).toBeUndefined();
+    fs.writeFileSync(acl, 'nonsense\n');
+    let code = 0;
+    try {
+      loadSecurityFiles({ passwordFile: pw, aclFile: acl }, log);
+    } catch (err) {
+      code = (err as SecurityFileError).exitCode;
+    }
+    expect(code).toBe(3);
   });
 });
 
