@@ -3,7 +3,9 @@
  * clients: each option is taken in order, numbers are read as C's atoi reads them, and a
  * problem stops parsing with Mosquitto's own message.
  */
-import { isValidTopicFilter, isValidTopicName, type QoS } from '../protocol/index.js';
+import type { QoS } from '../protocol/index.js';
+// topic.js alone: option parsing must not load the codec (lean start-up for --help and errors).
+import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.js';
 import { atof, atoi, strictInteger } from './c-numbers.js';
 import { addTopic, ConfigError, type ClientConfig, type ClientKind } from './client-config.js';
 import { parsePropertyArg } from './properties-arg.js';

@@ -2,7 +2,9 @@
  * The configuration the three clients share (pub, sub, rr): one record filled from the
  * options file and the command line, then checked as a whole, as Mosquitto's clients do.
  */
-import { isValidTopicFilter, isValidTopicName, type QoS } from '../protocol/index.js';
+import type { QoS } from '../protocol/index.js';
+// topic.js alone: option parsing must not load the codec (lean start-up for --help and errors).
+import { isValidTopicFilter, isValidTopicName } from '../protocol/topic.js';
 
 export type ClientKind = 'pub' | 'sub' | 'rr';
 

@@ -9,12 +9,9 @@ import { MqttClient, type ClientEvents, type ClientOptions, type ConnectProperti
 import { connackString, errnoText, reasonString } from '../client/reason-strings.js';
 import { usesTls, type ClientConfig } from './client-config.js';
 import { parseProxyUrl } from './url-arg.js';
-import { errorLine, writeErr, writeOut } from './terminal.js';
+import { report, writeOut } from './terminal.js';
 
-/** Print an error line unless --quiet. */
-export function report(cfg: ClientConfig, text: string): void {
-  if (!cfg.quiet) writeErr(errorLine(text));
-}
+export { report };
 
 /** TLS files are checked before connecting, as libmosquitto's mosquitto_tls_set does. */
 function checkTlsFiles(cfg: ClientConfig): boolean {

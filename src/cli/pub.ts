@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import type { PublishProperties } from '../client/mqtt-client.js';
 import { ClientError, reasonString } from '../client/reason-strings.js';
 import type { ClientConfig } from './client-config.js';
-import { connackErrorText, createSession, isTlsAlert, report, reportDialError } from './client-session.js';
+import type * as Session from './client-session.js';
 import { loadConfig, VERSION } from './load-config.js';
-import { writeErr, writeOut } from './terminal.js';
+import { report, writeErr, writeOut } from './terminal.js';
 import { pubUsage } from './usage-pub.js';
 
 const PROGRAM = 'ts-mosquitto_pub';
@@ -64,7 +64,12 @@ export function main(argv: string[]): void {
     process.exit(1);
   }
   const payload = loadPayload(cfg);
-  const topic = cfg.topic;
+  // The codec and dialers load only now: --help and option errors stay lean.
+  void import('./client-session.js').then((cs) => start(cfg, payload, cs));
+}
+
+function start(cfg: ClientConfig, payload: Buffer | undefined, cs: typeof Session): void {
+  const topic = cfg.topic as string;
   const props = cfg.protocolVersion === 5 ? (cfg.props.publish as PublishProperties | undefined) : undefined;
 
   let remaining = cfg.mode === 'stdin-line' ? 0 : cfg.repeat;
@@ -117,11 +122,11 @@ export function main(argv: string[]): void {
     });
   };
 
-  const session = createSession(cfg, {
+  const session = cs.createSession(cfg, {
     onConnect(code) {
       connacked = true;
       if (code !== 0) {
-        report(cfg, connackErrorText(cfg, code));
+        report(cfg, cs.connackErrorText(cfg, code));
         report(cfg, `Error: ${cfg.protocolVersion === 5 ? ClientError.Protocol : ClientError.ConnectionRefused}\n`);
         process.exit(code);
       }
@@ -145,7 +150,7 @@ export function main(argv: string[]): void {
     },
     onClose(expected, err) {
       if (expected) process.exit(0);
-      if (isTlsAlert(cfg, err, connacked)) {
+      if (cs.isTlsAlert(cfg, err, connacked)) {
         report(cfg, 'Error: Protocol error\n');
         process.exit(1);
       }
@@ -154,5 +159,5 @@ export function main(argv: string[]): void {
       process.exit(EXIT_CONN_LOST);
     },
   });
-  session.connect((err) => reportDialError(cfg, err));
+  session.connect((err) => cs.reportDialError(cfg, err));
 }

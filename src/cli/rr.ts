@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import type { PublishProperties } from '../client/mqtt-client.js';
 import type { PublishPacket, QoS } from '../protocol/index.js';
-import { ConfigError } from './client-config.js';
-import { connackErrorText, createSession, report, reportDialError } from './client-session.js';
+import { ConfigError, type ClientConfig } from './client-config.js';
+import type * as Session from './client-session.js';
 import { loadConfig } from './load-config.js';
 import { MessagePrinter } from './output-format.js';
-import { errorLine, writeErr, writeOut } from './terminal.js';
+import { errorLine, report, writeErr, writeOut } from './terminal.js';
 import { rrUsage } from './usage-rr.js';
 
 const PROGRAM = 'ts-mosquitto_rr';
@@ -49,20 +49,25 @@ export function main(argv: string[]): void {
   } else {
     payload = cfg.message ?? Buffer.alloc(0);
   }
+  // The codec and dialers load only now: --help and option errors stay lean.
+  void import('./client-session.js').then((cs) => start(cfg, printer, payload, cs));
+}
 
-  const topic = cfg.topic;
-  const responseTopic = cfg.responseTopic;
+function start(cfg: ClientConfig, printer: MessagePrinter, payload: Buffer, cs: typeof Session): void {
+
+  const topic = cfg.topic as string;
+  const responseTopic = cfg.responseTopic as string;
   const disconnectProps = cfg.protocolVersion === 5 ? cfg.props.disconnect : undefined;
   let exitCode = 0;
   let timedOut = false;
   let done = false;
   let requested = false;
 
-  const session = createSession(cfg, {
+  const session = cs.createSession(cfg, {
     onConnect(code) {
       if (code !== 0) {
         // mosquitto_rr words every refusal with the MQTT 5 reason strings.
-        report(cfg, connackErrorText(cfg, code, true));
+        report(cfg, cs.connackErrorText(cfg, code, true));
         exitCode = code;
         session.client.disconnect(0, disconnectProps);
         return;
@@ -112,5 +117,5 @@ export function main(argv: string[]): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  session.connect((err) => reportDialError(cfg, err));
+  session.connect((err) => cs.reportDialError(cfg, err));
 }

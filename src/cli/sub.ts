@@ -3,12 +3,13 @@
  * messages, -W seconds, --retained-only's first live message, -E's SUBACK, or a signal.
  * A lost connection is retried every second, as Mosquitto's client does.
  */
-import { topicMatches, type PublishPacket, type Subscription, type QoS } from '../protocol/index.js';
-import { ConfigError } from './client-config.js';
-import { connackErrorText, createSession, isTlsAlert, report, reportDialError } from './client-session.js';
+import type { PublishPacket, Subscription, QoS } from '../protocol/index.js';
+import { topicMatches } from '../protocol/topic.js';
+import { ConfigError, type ClientConfig } from './client-config.js';
+import type * as Session from './client-session.js';
 import { loadConfig } from './load-config.js';
 import { MessagePrinter } from './output-format.js';
-import { errorLine, writeErr, writeOut } from './terminal.js';
+import { errorLine, report, writeErr, writeOut } from './terminal.js';
 import { subUsage } from './usage-sub.js';
 
 const PROGRAM = 'ts-mosquitto_sub';
@@ -29,6 +30,11 @@ export function main(argv: string[]): void {
     process.exit(1);
   }
   printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
+  // The codec and dialers load only now: --help and option errors stay lean.
+  void import('./client-session.js').then((cs) => start(cfg, printer, cs));
+}
+
+function start(cfg: ClientConfig, printer: MessagePrinter, cs: typeof Session): void {
 
   let processing = true;
   let received = 0;
@@ -66,11 +72,11 @@ export function main(argv: string[]): void {
     }
   };
 
-  const session = createSession(cfg, {
+  const session = cs.createSession(cfg, {
     onConnect(code) {
       everConnected = true;
       if (code !== 0) {
-        report(cfg, connackErrorText(cfg, code));
+        report(cfg, cs.connackErrorText(cfg, code));
         exitCode = code;
         session.client.disconnect(0, disconnectProps);
         return;
@@ -95,7 +101,7 @@ export function main(argv: string[]): void {
       if (!processing && mid === lastMid) session.client.disconnect(0, disconnectProps);
     },
     onClose(expected, err) {
-      if (!everConnected && isTlsAlert(cfg, err, everConnected)) {
+      if (!everConnected && cs.isTlsAlert(cfg, err, everConnected)) {
         report(cfg, 'Error: Protocol error\n');
         process.exit(1);
       }
@@ -131,5 +137,5 @@ export function main(argv: string[]): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  session.connect((err) => reportDialError(cfg, err));
+  session.connect((err) => cs.reportDialError(cfg, err));
 }

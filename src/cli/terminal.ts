@@ -43,3 +43,8 @@ export function writeOut(data: string | Uint8Array): void {
 export function writeErr(data: string | Uint8Array): void {
   writeAll(2, data);
 }
+
+/** Print an error line unless --quiet. */
+export function report(cfg: { quiet: boolean }, text: string): void {
+  if (!cfg.quiet) writeErr(errorLine(text));
+}
