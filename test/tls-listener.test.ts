@@ -17,7 +17,7 @@ import { reloadTlsListeners } from '../src/broker/listeners.js';
 import { parsePskFile } from '../src/net/tls-options.js';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import { makeCerts, type TestCerts } from './helpers/certs.js';
-import { haveProgram } from './helpers/mosquitto.js';
+import { freePort, haveProgram } from './helpers/mosquitto.js';
 
 const haveClients = haveProgram('mosquitto_pub') && haveProgram('mosquitto_sub');
 const haveOpenssl = haveProgram('openssl');
@@ -398,6 +398,46 @@ describe.skipIf(!haveOpenssl)('TLS listener', () => {
 
   it('an unknown cipher list stops the listener in Mosquitto words', async () => {
     await expect(tlsBroker((l) => (l.ciphers = 'NOPE'))).rejects.toThrow('Error: Unable to set TLS ciphers. Check cipher list "NOPE".');
+  });
+
+  it.skipIf(!haveClients)('ts-mosquitto -c with a TLS listener and a websockets listener in mosquitto.conf', async () => {
+    const [tlsPort, wsPort] = [await freePort(), await freePort()];
+    const conf = path.join(certs.dir, 'broker.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        'allow_anonymous true',
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${certs.caCrt}`,
+        `certfile ${certs.serverCrt}`,
+        `keyfile ${certs.serverKey}`,
+        `listener ${wsPort} 127.0.0.1`,
+        'protocol websockets',
+        '',
+      ].join('\n'),
+    );
+    const broker = spawn(process.execPath, [path.resolve('bin/ts-mosquitto.js'), '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(broker);
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      broker.stderr!.on('data', (d: Buffer) => {
+        log += d.toString();
+        if (log.includes(' running')) resolve();
+      });
+      broker.once('close', () => reject(new Error(`broker exited: ${log}`)));
+    });
+    expect(log).toContain(`Opening ipv4 listen socket on port ${tlsPort}.`);
+    expect(log).toContain(`Opening websockets listen socket on port ${wsPort}.`);
+    const web = mqtt.connect(`ws://127.0.0.1:${wsPort}/mqtt`, { reconnectPeriod: 0 });
+    mqttClients.push(web);
+    await new Promise<void>((resolve, reject) => {
+      web.on('connect', () => web.subscribe('conf/t', (err) => (err ? reject(err) : resolve())));
+      web.on('error', reject);
+    });
+    const got = new Promise<string>((resolve) => web.on('message', (_t, p) => resolve(p.toString())));
+    const pub = await run('mosquitto_pub', ['-h', 'localhost', '-p', String(tlsPort), '--cafile', certs.caCrt, '-t', 'conf/t', '-m', 'tls to ws']);
+    expect(pub.code).toBe(0);
+    expect(await got).toBe('tls to ws');
   });
 
   it('psk_file lines are identity:hexkey; others are skipped', () => {
