@@ -114,6 +114,9 @@ describe('persistence: saving', () => {
     expect(b1.lines).toContain(`Saving in-memory database to ${b1.dir}/mosquitto.db.`);
     const after = fs.statSync(journal).size;
     expect(after).toBeLessThan(before);
+    // Other clients' messages: readable by the broker's user only, as Mosquitto's file.
+    expect(fs.statSync(path.join(b1.dir, 'mosquitto.db')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(journal).mode & 0o777).toBe(0o600);
     const copy = crashCopy(b1.dir);
     fs.rmSync(path.join(copy, 'mosquitto.db.journal'));
     const b2 = await startPersistent(copy);

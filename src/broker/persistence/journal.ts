@@ -32,7 +32,7 @@ export class Journal {
   restart(generation: number): void {
     this.writer.reset();
     try {
-      if (this.fd === undefined) this.fd = fs.openSync(this.path, 'w');
+      if (this.fd === undefined) this.fd = fs.openSync(this.path, 'w', 0o600);
       else fs.ftruncateSync(this.fd, 0);
       this.bytes = 0;
       this.failed = false;

@@ -85,6 +85,7 @@ class Persistence implements PersistencePlugin {
   /** Client ids with a SESSION record in the snapshot or the journal. */
   private sessions = new Set<string>();
   private changes = 0;
+  private snapshotBytes = 0;
   private lastSave = Date.now();
   private scheduled = false;
   private stopped = false;
@@ -120,9 +121,14 @@ class Persistence implements PersistencePlugin {
     if (snap.damaged) keepCopy(this.file);
     if (jl.damaged) keepCopy(this.journalFile);
     this.generation = Math.max(snap.generation, jl.generation, 0);
-    const counts = installState(broker, state, Date.now());
-    if (snap.present || jl.present) {
-      log.debug(`Restored ${counts.sessions} sessions and ${counts.retained} retained messages from ${this.file}.`);
+    try {
+      const counts = installState(broker, state, Date.now());
+      if (snap.present || jl.present) {
+        log.debug(`Restored ${counts.sessions} sessions and ${counts.retained} retained messages from ${this.file}.`);
+      }
+    } catch (e) {
+      // Whatever was installed stays; the broker starts regardless.
+      log.error(`Error: Unable to restore persistent database: ${(e as Error).message}.`);
     }
     // A fresh snapshot and journal: a torn tail is gone, and the journal starts small.
     this.snapshot(false);
@@ -288,7 +294,11 @@ class Persistence implements PersistencePlugin {
       interval > 0 &&
       (this.config.autosaveOnChanges ? this.changes >= interval : now - this.lastSave >= interval * 1000);
     if (due) this.snapshot(true);
-    else if (this.journal.bytes >= this.compactBytes || this.journal.failed) this.snapshot(false);
+    // A journal twice the snapshot's size (and at least compactBytes) is worth folding in:
+    // the cost of a snapshot stays proportional to what the journal added.
+    else if (this.journal.bytes >= Math.max(this.compactBytes, 2 * this.snapshotBytes) || this.journal.failed) {
+      this.snapshot(false);
+    }
     else this.journal.sync();
   }
 }

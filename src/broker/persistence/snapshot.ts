@@ -32,6 +32,8 @@ export interface SnapshotResult {
   /** Client ids of the persistent sessions in the snapshot. */
   sessions: Set<string>;
   records: number;
+  /** Size of the file written. */
+  bytes: number;
 }
 
 /**
@@ -42,7 +44,8 @@ const CHUNK = 64 * 1024;
 
 export function writeSnapshot(file: string, broker: Broker, generation: number): SnapshotResult {
   const tmp = `${file}.new`;
-  const fd = fs.openSync(tmp, 'w');
+  // 0600 as Mosquitto: the file holds other clients' messages.
+  const fd = fs.openSync(tmp, 'w', 0o600);
   const w = new FrameWriter(CHUNK * 2);
   let pos = 0;
   let records = 0;
@@ -114,7 +117,7 @@ export function writeSnapshot(file: string, broker: Broker, generation: number):
   }
   fs.renameSync(tmp, file);
   syncDirectory(path.dirname(file));
-  return { messages, sessions, records };
+  return { messages, sessions, records, bytes: pos };
 }
 
 /** Makes the rename itself durable (POSIX: the directory entry lives in the directory). */
