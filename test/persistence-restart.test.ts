@@ -42,10 +42,14 @@ describe('persistence: restart', () => {
     for (let i = 1; i <= 5; i++) await publishQos1(pub, 'a/one', `q1-${i}`, i);
     for (let i = 6; i <= 10; i++) await publishQos2(pub, 'a/two', `q2-${i}`, i);
     for (let i = 11; i <= 13; i++) await publishQos1(pub, `r/${i}`, `ret-${i}`, i, true);
+    // When the client went away: session expiry (persistent_client_expiration) counts from it.
+    const wentAway = b1.broker.sessions.get('sub')!.disconnectedAt;
+    expect(wentAway).toBeGreaterThan(0);
     await stopBroker(b1);
     expect(b1.lines).toContain(`Saving in-memory database to ${dir}/mosquitto.db.`);
 
     const b2 = await startPersistent(dir);
+    expect(b2.broker.sessions.get('sub')!.disconnectedAt).toBe(wentAway);
     const { client: back, sessionPresent } = await b2.connect({ clientId: 'sub', clean: false });
     expect(sessionPresent).toBe(true);
     const got = await receiveAll(back, 10);
