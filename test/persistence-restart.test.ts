@@ -163,6 +163,8 @@ describe('persistence: restart', () => {
     const { client: s5 } = await connectV5(b1.port, 'v5', true, 3600);
     s5.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'p/#', qos: 1, nl: false, rap: false, rh: 0 }], properties: { subscriptionIdentifier: 9 } });
     await s5.waitFor((p) => p.cmd === 'suback');
+    s5.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: '$share/grp/sh/#', qos: 1, nl: false, rap: false, rh: 0 }] });
+    await s5.waitFor((p) => p.cmd === 'suback' && p.messageId === 2);
     s5.send({ cmd: 'disconnect' });
     await s5.closed;
     const { client: pub } = await connectV5(b1.port, 'pub5', true, 0);
@@ -185,5 +187,11 @@ describe('persistence: restart', () => {
     expect(p.properties?.subscriptionIdentifier).toBe(9);
     expect(p.properties?.messageExpiryInterval).toBeGreaterThan(3500);
     expect(p.properties?.messageExpiryInterval).toBeLessThanOrEqual(3600);
+    // The shared subscription came back into its group.
+    const { client: pub2 } = await connectV5(b2.port, 'pub5b', true, 0);
+    pub2.send({ cmd: 'publish', topic: 'sh/x', payload: Buffer.from('shared'), qos: 1, messageId: 1, retain: false, dup: false });
+    await pub2.waitFor((q) => q.cmd === 'puback');
+    const shared = await back.nextPublish();
+    expect([shared.topic, String(shared.payload)]).toEqual(['sh/x', 'shared']);
   });
 });
