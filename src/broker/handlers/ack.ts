@@ -29,9 +29,9 @@ export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacke
   const out = session.inflight.get(mid);
   if (out === undefined || out.qos !== 2) {
     broker.log.warning(`Warning: Received PUBREC from ${client.id} for an unknown packet identifier ${mid}.`);
-    // MQTT 5: a PUBREC for an unknown id still gets PUBREL, reason 0x92.
-    if (client.protocolVersion === 5) client.conn.send({ cmd: 'pubrel', messageId: mid, reasonCode: 0x92 });
-    else client.sendPubrel(mid);
+    // Mosquitto answers with a plain PUBREL (and its log line) in every version, even though
+    // MQTT 5 would allow reason 0x92 here.
+    client.sendPubrel(mid);
     return;
   }
   if (rc >= 0x80) {
