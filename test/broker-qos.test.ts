@@ -4,7 +4,7 @@
  * order per topic (MQTT-4.6).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket, IPubrelPacket as PubrelPacket } from 'mqtt-packet';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import type { RawClient } from './helpers/raw-client.js';
 
@@ -98,6 +98,18 @@ describe('QoS 2', () => {
     expect(b.lines).toContain('Warning: Received PUBREC from unk for an unknown packet identifier 34.');
     c.send({ cmd: 'pubrel', messageId: 36 });
     expect((await c.next('pubcomp')).messageId).toBe(36);
+  });
+
+  it('an MQTT 5 client gets the same plain PUBREL for an unknown PUBREC, as from Mosquitto', async () => {
+    const b = await startBroker();
+    const { openRaw } = await import('./helpers/broker.js');
+    const c = await openRaw(b.port);
+    await c.handshake({ clientId: 'unk5', version: 5 });
+    c.send({ cmd: 'pubrec', messageId: 77, reasonCode: 0 });
+    const rel = await c.next<PubrelPacket>('pubrel');
+    expect([rel.messageId, rel.reasonCode ?? 0]).toEqual([77, 0]);
+    expect(b.lines).toContain('Received PUBREC from unk5 (Mid: 77)');
+    expect(b.lines).toContain('Sending PUBREL to unk5 (m77)');
   });
 
   it('outbound: PUBLISH, PUBREC -> PUBREL, PUBCOMP frees the slot', async () => {
