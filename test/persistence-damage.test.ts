@@ -103,6 +103,15 @@ describe('persistence: damaged files', () => {
     const b2 = await startPersistent(dir);
     expect(problems(b2.lines)).toEqual(['Warning: Persistence file is empty.']);
   });
+  it('a persistence_location that does not exist is reported and the broker runs', async () => {
+    const dir = path.join(tempDir(), 'missing');
+    const b = await startPersistent(dir);
+    expect(problems(b.lines)).toEqual([`Error saving in-memory database, unable to open ${dir}/mosquitto.db.new for writing.`]);
+    const { client } = await b.connect({ clientId: 'x', clean: false });
+    await client.subscribe('a', 1);
+    await publishQos1(client, 'a', 'still works', 1);
+    expect(String((await client.nextPublish()).payload)).toBe('still works');
+  });
 });
 
 describe('persistence: saving', () => {

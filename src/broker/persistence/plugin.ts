@@ -62,6 +62,7 @@ export function persistencePath(config: PersistenceConfig): string {
 }
 
 const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
+const RETRY_MS = 10_000;
 
 export function createPersistencePlugin(config: PersistenceConfig, tuning: PersistenceTuning = {}): PersistencePlugin {
   const file = persistencePath(config);
@@ -87,6 +88,7 @@ class Persistence implements PersistencePlugin {
   private changes = 0;
   private snapshotBytes = 0;
   private lastSave = Date.now();
+  private lastAttempt = 0;
   private scheduled = false;
   private stopped = false;
   private readonly flushHook = (): void => this.journal.flush();
@@ -153,6 +155,7 @@ class Persistence implements PersistencePlugin {
     if (logIt) broker.log.info(`Saving in-memory database to ${this.file}.`);
     // If the snapshot fails, the journal must still hold everything.
     this.journal.flush();
+    this.lastAttempt = Date.now();
     let result: ReturnType<typeof writeSnapshot>;
     try {
       result = writeSnapshot(this.file, broker, this.generation + 1);
@@ -289,6 +292,13 @@ class Persistence implements PersistencePlugin {
 
   onSweep(now: number): void {
     if (this.stopped) return;
+    // After a failed save, try again now and then, not with an error line every second.
+    if (now - this.lastAttempt < RETRY_MS && this.lastAttempt > this.lastSave) return;
+    if (!this.journal.isOpen || this.journal.failed) {
+      // Nothing is being journaled until a snapshot succeeds and reopens the journal.
+      this.snapshot(false);
+      return;
+    }
     const interval = this.config.autosaveInterval;
     const due =
       interval > 0 &&
@@ -296,9 +306,7 @@ class Persistence implements PersistencePlugin {
     if (due) this.snapshot(true);
     // A journal twice the snapshot's size (and at least compactBytes) is worth folding in:
     // the cost of a snapshot stays proportional to what the journal added.
-    else if (this.journal.bytes >= Math.max(this.compactBytes, 2 * this.snapshotBytes) || this.journal.failed) {
-      this.snapshot(false);
-    }
+    else if (this.journal.bytes >= Math.max(this.compactBytes, 2 * this.snapshotBytes)) this.snapshot(false);
     else this.journal.sync();
   }
 }
