@@ -38,6 +38,7 @@ export type CloseCause =
   | 'malformed'
   | 'auth'
   | 'shutdown'
+  | 'tls'
   | 'admin';
 
 export class Client implements ConnectionHandler {

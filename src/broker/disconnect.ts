@@ -23,6 +23,9 @@ export function logClientGone(broker: Broker, client: Client, wasActive: boolean
     case 'malformed':
       broker.log.notice(`Client ${id} disconnected due to malformed packet.`);
       break;
+    case 'tls':
+      broker.log.notice(`Client ${id} disconnected: Protocol error.`);
+      break;
     case 'auth':
       broker.log.notice(`Client ${id} disconnected, not authorised.`);
       break;

@@ -68,5 +68,6 @@ export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   o.setTcpNodelay = config.setTcpNodelay;
   o.sysInterval = config.sysInterval;
   o.persistentClientExpiration = config.persistentClientExpiration;
+  o.websocketsHeadersSize = config.websocketsHeadersSize;
   return o;
 }

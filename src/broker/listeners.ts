@@ -54,6 +54,7 @@ export function openListener(broker: Broker, rt: ListenerRuntime): Promise<Liste
           httpDir: cfg?.httpDir ?? null,
           tls: context !== undefined && hooks !== undefined ? { context, hooks } : undefined,
           upgradeTimeout: broker.options.connectTimeout * 1000,
+          maxHeaderSize: broker.options.websocketsHeadersSize > 0 ? broker.options.websocketsHeadersSize : undefined,
           maxPayload: broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MQTT_MAX_PACKET,
         },
         accept,
@@ -92,10 +93,8 @@ function tlsHooks(broker: Broker, cfg: ListenerConfig): TlsHooks {
       // Only failing sockets are looked up, so the scan costs nothing on good connections.
       for (const client of broker.clients) {
         if (client.conn.stream !== stream) continue;
-        // Mosquitto's words for a connection lost to TLS, logged here; 'admin' tells the
-        // generic close path that the line is already written.
-        broker.log.notice(`Client ${client.id} disconnected: Protocol error.`);
-        client.cause = 'admin';
+        // Logged by the close path in Mosquitto's words for a connection lost to TLS.
+        client.cause = 'tls';
         break;
       }
     },

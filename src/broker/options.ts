@@ -58,6 +58,8 @@ export interface BrokerOptions {
   /** Seconds a new connection may take to send CONNECT. */
   connectTimeout: number;
   maxTopicAlias: number;
+  /** websockets_headers_size: largest HTTP upgrade request header, 0 for Node's default. */
+  websocketsHeadersSize: number;
   /** Hard cap on bytes waiting to be written to one socket before QoS 0 is dropped. */
   maxSocketBacklog: number;
 }
@@ -85,5 +87,6 @@ export function defaultOptions(): BrokerOptions {
     connectTimeout: 20,
     maxTopicAlias: 10,
     maxSocketBacklog: 16 * 1024 * 1024,
+    websocketsHeadersSize: 0,
   };
 }

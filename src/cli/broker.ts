@@ -9,6 +9,7 @@ import { startupFromArgs } from '../broker/config/startup.js';
 import { LOCAL_ONLY_MESSAGES } from '../broker/config/finalize.js';
 import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
+import { tlsReloadTarget } from '../broker/listeners.js';
 import { loadSecurity } from '../broker/security-files.js';
 
 const stamp = (): string => String(Math.floor(Date.now() / 1000));
@@ -59,7 +60,7 @@ export function main(argv: string[]): void {
       process.exit(1);
     }
   }
-  installSignals(broker, config, args.configFile);
+  installSignals(broker, config, args.configFile, [tlsReloadTarget(broker)]);
   broker.start().then(
     () => log.notice(`mosquitto version ${VERSION} running`),
     (err: NodeJS.ErrnoException) => {

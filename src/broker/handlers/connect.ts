@@ -19,6 +19,7 @@ import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import { Session } from '../session.js';
 import { startEnhancedAuth } from './auth.js';
+import { peerIdentity } from '../../net/peer-identity.js';
 
 /** CONNACK with a refusal, then close (MQTT-3.2.2-5). */
 export function refuse(broker: Broker, client: Client, v5Reason: number): void {
@@ -94,6 +95,18 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     return;
   }
 
+  // use_identity_as_username / use_subject_as_username / PSK: the TLS identity replaces the
+  // CONNECT username and password, and no password check follows (as Mosquitto).
+  const tlsIdentity = peerIdentity(client.conn);
+  if (tlsIdentity !== undefined) {
+    if (tlsIdentity === null) {
+      refuse(broker, client, ReasonCode.BadUsernameOrPassword);
+      return;
+    }
+    packet.username = tlsIdentity;
+    packet.password = undefined;
+  }
+
   const listenerSettings = client.listener.settings;
   let clientId = packet.clientId;
   const clean = packet.clean !== false;
@@ -165,7 +178,10 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     if (client.state !== ClientState.Authenticating) return;
     if (!allowed) {
       client.cause = 'auth';
-      refuse(broker, client, packet.username === undefined && version === 5 ? ReasonCode.NotAuthorized : ReasonCode.BadUsernameOrPassword);
+      // Mosquitto: 3.1.1 clients hear 5 (not authorised) whatever failed; v5 clients 0x87
+      // without a username and 0x86 for a wrong one.
+      const v5Reason = packet.username === undefined ? ReasonCode.NotAuthorized : ReasonCode.BadUsernameOrPassword;
+      refuse(broker, client, version === 5 ? v5Reason : ReasonCode.NotAuthorized);
       return;
     }
     // Plugins may need a moment before CONNACK (Redis provisions subscriptions here).
@@ -191,6 +207,11 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     client.authMethod = method;
     client.authDone = finish;
     startEnhancedAuth(broker, client, method, props?.authenticationData);
+    return;
+  }
+
+  if (tlsIdentity !== undefined) {
+    finish(true);
     return;
   }
 
