@@ -210,6 +210,20 @@ describe('PersistState replay', () => {
     expect(s.lastMid).toBe(7);
   });
 
+  it('a DONE without packet id removes that message from the queue (sent at QoS 0, or expired)', () => {
+    const a = msg('q', 'a', 0, 401);
+    const b = msg('q', 'b', 0, 402);
+    const state = replay((w) => {
+      writeSession(w, 's', 0, 0, 0, undefined);
+      writeMessage(w, a);
+      writeMessage(w, b);
+      writeOutgoing(w, RecordType.Queued, 's', out(a, 0, 0));
+      writeOutgoing(w, RecordType.Queued, 's', out(b, 0, 0));
+      writeMidMessage(w, RecordType.Done, 's', 0, 402);
+    });
+    expect(PersistState.liveQueue(state.sessions.get('s')!).map((o) => o.storeId)).toEqual([401]);
+  });
+
   it('a message sent in flight directly means the queue was empty', () => {
     const a = msg('q', 'a', 0, 201);
     const b = msg('q', 'b', 1, 202);
