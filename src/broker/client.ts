@@ -189,13 +189,35 @@ export class Client implements ConnectionHandler {
       return;
     }
     this.cause = this.state === ClientState.New ? 'protocol' : 'malformed';
+    if (this.state === ClientState.Active) {
+      // Mosquitto 2.0's verdicts and words for what mqtt-packet's parser refuses.
+      const log = this.broker.log;
+      switch (err.message) {
+        case 'Invalid variable byte integer': // remaining length over four bytes
+        case 'Invalid header flag bits, must be 0x2 for pubrel packet':
+          this.cause = 'protocol';
+          break;
+        case 'Packet must not have both QoS bits set to 1':
+          log.info(`Invalid QoS in PUBLISH from ${this.id}, disconnecting.`);
+          break;
+        case 'Invalid header flag bits, must be 0x2 for subscribe packet':
+          if (log.enabled(LogType.Debug)) log.debug(`Received SUBSCRIBE from ${this.id}`);
+          break;
+        case 'Invalid header flag bits, must be 0x2 for unsubscribe packet':
+          if (log.enabled(LogType.Debug)) log.debug(`Received UNSUBSCRIBE from ${this.id}`);
+          break;
+      }
+    }
     if (this.protocolVersion === 5 && this.state === ClientState.Active) {
       this.sendDisconnect(err.message === 'packet too large' ? ReasonCode.PacketTooLarge : ReasonCode.MalformedPacket);
     }
   }
 
   onClose(err: Error | undefined): void {
-    if (this.cause === undefined) this.cause = err !== undefined ? 'socket-error' : 'closed';
+    // A reset by the peer is an ordinary close to Mosquitto ("closed its connection").
+    if (this.cause === undefined) {
+      this.cause = err !== undefined && (err as NodeJS.ErrnoException).code !== 'ECONNRESET' ? 'socket-error' : 'closed';
+    }
     this.state = ClientState.Closed;
     this.broker.clientClosed(this);
   }
