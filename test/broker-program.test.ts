@@ -13,7 +13,9 @@ const BIN = path.resolve('bin/ts-mosquitto.js');
 const children: ChildProcess[] = [];
 
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  }
 });
 
 function freePort(): Promise<number> {
@@ -164,4 +166,31 @@ describe('ts-mosquitto program', () => {
     expect(r.status).toBe(1);
     expect(strip(r.stderr)).toContain('Error: Address already in use');
   });
+
+  it.skipIf(!fs.existsSync('/usr/bin/mosquitto_pub') && process.env.CI !== 'true')(
+    'with persistence true, acknowledged messages and retained ones survive kill -9 of the program',
+    async () => {
+      const dir = tmpdir();
+      const port = await freePort();
+      const conf = path.join(dir, 'p.conf');
+      fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\n`);
+      const run = (cmd: string, args: string[]): string => {
+        const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10000 });
+        if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.status} ${r.stderr}`);
+        return r.stdout;
+      };
+      let b = await start(['-c', conf]);
+      // A persistent subscriber registers, then goes away.
+      run('mosquitto_sub', ['-p', String(port), '-i', 'keeper', '-c', '-q', '1', '-t', 'jobs/#', '-W', '1', '-E']);
+      for (const n of ['1', '2', '3']) run('mosquitto_pub', ['-p', String(port), '-q', '1', '-t', 'jobs/a', '-m', n]);
+      run('mosquitto_pub', ['-p', String(port), '-q', '1', '-r', '-t', 'state', '-m', 'on']);
+      process.kill(b.child.pid!, 'SIGKILL');
+      await new Promise((r) => b.child.on('exit', r));
+      b = await start(['-c', conf]);
+      const queued = run('mosquitto_sub', ['-p', String(port), '-i', 'keeper', '-c', '-q', '1', '-t', 'jobs/#', '-C', '3', '-W', '5']);
+      expect(queued.trim().split('\n')).toEqual(['1', '2', '3']);
+      const retained = run('mosquitto_sub', ['-p', String(port), '-t', 'state', '-C', '1', '-W', '5']);
+      expect(retained.trim()).toBe('on');
+    },
+  );
 });

@@ -106,9 +106,14 @@ export function pumpQueue(broker: Broker, session: Session): void {
     if (next.qos > 0 && !hasInflightRoom(broker, session, client, next.msg)) break;
     q.shift();
     broker.stats.storedMessages--;
-    if (next.msg.expiresAt !== 0 && next.msg.expiresAt <= Date.now()) continue;
-    if (next.qos === 0) sendPublish(broker, client, next.msg, 0, next.retain, 0, false, next.identifiers);
-    else startInflight(broker, session, client, next);
+    const expired = next.msg.expiresAt !== 0 && next.msg.expiresAt <= Date.now();
+    if (next.qos > 0 && !expired) {
+      startInflight(broker, session, client, next);
+      continue;
+    }
+    // Sent at QoS 0, or expired: it leaves the queue without going in flight.
+    if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, next, 'done');
+    if (!expired) sendPublish(broker, client, next.msg, 0, next.retain, 0, false, next.identifiers);
   }
   if (q.length === 0) session.dropWarned = false;
 }

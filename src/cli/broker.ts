@@ -10,6 +10,7 @@ import { LOCAL_ONLY_MESSAGES } from '../broker/config/finalize.js';
 import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
+import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { loadSecurity } from '../broker/security-files.js';
 
 const stamp = (): string => String(Math.floor(Date.now() / 1000));
@@ -52,6 +53,9 @@ export function main(argv: string[]): void {
     process.exit(1);
   }
   const broker = new Broker(options, log);
+  // persistence true: sessions and retained messages survive restarts and kill -9.
+  const persistence = createPersistencePlugin(config);
+  if (config.persistence) broker.plugins.push(persistence);
   if (config.pidFile !== null && config.daemon) {
     try {
       fs.writeFileSync(config.pidFile, `${process.pid}\n`);
@@ -60,7 +64,7 @@ export function main(argv: string[]): void {
       process.exit(1);
     }
   }
-  installSignals(broker, config, args.configFile, [tlsReloadTarget(broker)]);
+  installSignals(broker, config, args.configFile, [tlsReloadTarget(broker), persistence]);
   broker.start().then(
     () => log.notice(`mosquitto version ${VERSION} running`),
     (err: NodeJS.ErrnoException) => {

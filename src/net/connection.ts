@@ -43,9 +43,13 @@ export function removePreFlushHook(hook: () => void): void {
   if (i !== -1) preFlushHooks.splice(i, 1);
 }
 
+function runPreFlushHooks(): void {
+  for (let i = 0; i < preFlushHooks.length; i++) preFlushHooks[i]();
+}
+
 function flushAll(): void {
   flushScheduled = false;
-  for (let i = 0; i < preFlushHooks.length; i++) preFlushHooks[i]();
+  runPreFlushHooks();
   // Connections queued during this flush (from handlers) wait for the next turn.
   const n = pending.length;
   for (let i = 0; i < n; i++) pending[i].flush();
@@ -190,6 +194,8 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // What is queued (a PUBACK of this turn) must not overtake the journal record it acknowledges.
+    if (this.queue.length > 0) runPreFlushHooks();
     this.flush();
     this.stream.end();
     // A peer that never reads must not keep the socket half-open forever.
