@@ -192,4 +192,5 @@ export function sendPublish(
   const hooks = broker.deliveredHooks;
   for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg);
   broker.stats.publishSent++;
+  broker.stats.publishBytesSent += msg.payload.length;
 }

@@ -63,6 +63,8 @@ export class Router<S extends Subscriber> {
   private cache = new Map<string, MatchResult<S>>();
   /** Number of (session, filter) pairs, for $SYS/broker/subscriptions/count. */
   count = 0;
+  /** Of which shared ($SYS/broker/shared_subscriptions/count; subscriptions/count includes them, as Mosquitto). */
+  sharedCount = 0;
 
   /** Adds or replaces a subscription. Returns true if it existed before. */
   subscribe(session: S, filter: string, options: SubscriptionOptions, shareGroup?: string): boolean {
@@ -92,6 +94,7 @@ export class Router<S extends Subscriber> {
       }
       group.members.push({ session, options });
       this.count++;
+      this.sharedCount++;
       return false;
     }
     if (node.subs === undefined) node.subs = new Map();
@@ -119,6 +122,7 @@ export class Router<S extends Subscriber> {
         if (i !== -1) {
           group.members.splice(i, 1);
           removed = true;
+          this.sharedCount--;
           if (group.members.length === 0) node.shared!.delete(shareGroup);
         }
       }

@@ -14,6 +14,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   // messages/received and bytes/received count every packet and byte (net/connection.ts).
   broker.stats.publishReceived++;
   const payload = packet.payload as Buffer;
+  broker.stats.publishBytesReceived += payload.length;
   const qos = packet.qos as QoS;
   const mid = packet.messageId ?? 0;
   let topic = packet.topic;
