@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { formatHash, hashPassword, parseHash, verifyPassword, type PasswordHash } from '../src/passwd/hash.js';
 import { deleteUser, parsePasswdText, serializePasswdFile, setUser, usernameProblem } from '../src/passwd/file.js';
 import { writeFileAtomic } from '../src/passwd/file-io.js';
+import { BcryptPool } from '../src/passwd/bcrypt-pool.js';
+import bcrypt from 'bcryptjs';
 import { haveProgram } from './helpers/mosquitto.js';
 
 const dirs: string[] = [];
@@ -117,6 +119,22 @@ describe('hash formats', () => {
     expect(await verifyPassword('wonder land', alice)).toBe(true);
     expect(await verifyPassword('b\u00e9b\u00e9', bob)).toBe(true);
     expect(await verifyPassword('wonderland', alice)).toBe(false);
+  });
+});
+
+describe('bcrypt on worker threads', () => {
+  it('computes the same hash as bcryptjs, for many requests at once, and stops cleanly', async () => {
+    const pool = new BcryptPool(2);
+    try {
+      const salt = bcrypt.genSaltSync(4);
+      const passwords = Array.from({ length: 12 }, (_, i) => `pw-${i}-\u00e9`);
+      const hashes = await Promise.all(passwords.map((p) => pool.hash(p, salt)));
+      expect(hashes).toEqual(passwords.map((p) => bcrypt.hashSync(p, salt)));
+    } finally {
+      await pool.close();
+    }
+    // A closed pool answers null, and the caller falls back to in-process bcryptjs.
+    expect(await pool.hash('x', bcrypt.genSaltSync(4))).toBeNull();
   });
 });
 

@@ -7,11 +7,13 @@
  *
  * Salts and hashes are standard base64 with padding. Mosquitto writes a 12-byte salt and a
  * 64-byte hash and refuses any other hash length; we write the same, so files move both ways.
- * Verification is asynchronous (crypto.pbkdf2 runs on the libuv pool, bcryptjs yields to
- * the event loop between rounds) and compares digests with crypto.timingSafeEqual.
+ * Verification is asynchronous and off the event loop (crypto.pbkdf2 runs on the libuv
+ * pool, bcrypt on worker threads: bcrypt-pool.ts) and compares digests with
+ * crypto.timingSafeEqual.
  */
 import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
+import { sharedBcryptPool } from './bcrypt-pool.js';
 
 export type HashKind = 'bcrypt' | 'sha512-pbkdf2' | 'sha512';
 
@@ -160,7 +162,10 @@ export async function verifyPassword(password: string | Buffer, stored: Password
       if (text === undefined) return false;
       // Re-hash with the stored salt (the first 29 characters: $2b$NN$ + 22) and compare
       // the encodings ourselves, in constant time.
-      const again = Buffer.from(await bcrypt.hash(text, stored.encoded.slice(0, 29)), 'latin1');
+      const salt = stored.encoded.slice(0, 29);
+      // On a worker thread when possible (bcrypt-pool.ts), else sliced on the event loop.
+      const encoded = (await sharedBcryptPool().hash(text, salt)) ?? (await bcrypt.hash(text, salt));
+      const again = Buffer.from(encoded, 'latin1');
       const want = Buffer.from(stored.encoded, 'latin1');
       return again.length === want.length && timingSafeEqual(again, want);
     }
