@@ -253,8 +253,9 @@ describe('in the broker, as mosquitto answers', () => {
       [5, undefined, undefined, 0x87],
     ];
     for (const [v, u, p, code] of cases) {
-      expect([v, u, p, await connackOf(tb.port, v, u, p)]).toEqual([v, u, p, code]);
+      // The executable specification first, then ours.
       if (real !== undefined) expect([v, u, p, 'mosquitto', await connackOf(real.port, v, u, p)]).toEqual([v, u, p, 'mosquitto', code]);
+      expect([v, u, p, 'ts-mosquitto', await connackOf(tb.port, v, u, p)]).toEqual([v, u, p, 'ts-mosquitto', code]);
     }
     // The password never reaches the log.
     expect(tb.lines.join('\n')).not.toMatch(/secret|wrong/);
