@@ -315,6 +315,17 @@ describe('interactive mode on a terminal', () => {
     expect(fs.readFileSync(f, 'utf8')).toBe('keep:me\n');
   });
 
+  it('gives up on Ctrl-C by dying of SIGINT, file untouched', () => {
+    if (!haveProgram('python3')) return;
+    const dir = tmpDir();
+    const f = path.join(dir, 'pw');
+    fs.writeFileSync(f, 'keep:me\n');
+    const r = viaPty([f, 'dave'], [['Password: ', 'half\x03']], dir);
+    expect(r.code).toBe(-2);
+    expect(fs.readFileSync(f, 'utf8')).toBe('keep:me\n');
+    expect(fs.readdirSync(dir).sort()).toEqual(['drive_tty.py', 'pw', 'stderr']);
+  });
+
   it('lets Backspace edit the hidden line', async () => {
     if (!haveProgram('python3')) return;
     const dir = tmpDir();
