@@ -9,6 +9,8 @@ import path from 'node:path';
 import type { IPublishPacket, IPubackPacket } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AclFileAuthorizer, parseAclFile } from '../src/broker/auth/acl.js';
+import { filledMatches, filterCovers, filtersIntersect, splitPattern } from '../src/broker/auth/acl-match.js';
+import { topicMatches } from '../src/protocol/topic.js';
 import { SecurityFileError } from '../src/broker/auth/types.js';
 import { haveProgram, MOSQUITTO, startMosquitto, type RealMosquitto } from './helpers/mosquitto.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -77,6 +79,43 @@ describe('ACL file syntax', () => {
   it("warns about a pattern without %c or %u in mosquitto's words", () => {
     const { warnings } = aclFrom('pattern read everyone/#\n');
     expect(warnings).toEqual(["Warning: ACL pattern 'everyone/#' does not contain '%c' or '%u'."]);
+  });
+});
+
+describe('ACL matching helpers', () => {
+  it('matches a pattern with %c/%u filled in place exactly as the filled-in filter would', () => {
+    const patterns = ['dev/%c/#', 'users/%u/+', 'up/%u/%c', '%c', '%u/%c/x', 'a/#', '+/%c', '#', 'p%cq/%u', 'x/%c/+/y', '%c/#'];
+    const names = ['c1', 'a/b', '', 'dev', 'x y'];
+    const topics = ['dev/c1/t', 'dev/c1', 'dev', 'users/a/b/x', 'up/u/c1', 'c1', 'a', 'a/b', 'a/b/c1/x', 'pc1q/dev', 'x/c1/z/y', '$SYS/c1', 'c1/', '/c1', 'dev/c1/t/'];
+    let compared = 0;
+    for (const p of patterns) {
+      for (const c of names) {
+        for (const u of names) {
+          for (const t of topics) {
+            const filled = p.replaceAll('%c', c).replaceAll('%u', u);
+            expect([p, c, u, t, filledMatches(splitPattern(p), c, u, t)]).toEqual([p, c, u, t, topicMatches(filled, t)]);
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBe(patterns.length * names.length * names.length * topics.length);
+  });
+
+  it('relates filters: intersect and cover, $ topics apart', () => {
+    const L = (f: string): string[] => f.split('/');
+    expect(filtersIntersect(L('#'), L('a/b'))).toBe(true);
+    expect(filtersIntersect(L('a/+'), L('+/b'))).toBe(true);
+    expect(filtersIntersect(L('a/#'), L('a'))).toBe(true);
+    expect(filtersIntersect(L('a/b'), L('a/c'))).toBe(false);
+    expect(filtersIntersect(L('a/+'), L('a/b/c'))).toBe(false);
+    expect(filtersIntersect(L('#'), L('$SYS/#'))).toBe(false);
+    expect(filtersIntersect(L('$SYS/#'), L('$SYS/broker/+'))).toBe(true);
+    expect(filterCovers(L('a/#'), L('a/+/c'))).toBe(true);
+    expect(filterCovers(L('a/#'), L('a'))).toBe(true);
+    expect(filterCovers(L('a/+'), L('a/#'))).toBe(false);
+    expect(filterCovers(L('a/b'), L('a/+'))).toBe(false);
+    expect(filterCovers(L('#'), L('$SYS/x'))).toBe(false);
   });
 });
 

@@ -23,6 +23,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isValidTopicFilter, parseSharedFilter, topicMatches } from '../../protocol/topic.js';
+import { filledMatches, filterCovers, filtersIntersect, type PatternParts, splitPattern } from './acl-match.js';
 import { type AuthLog, type Authorizer, SecurityFileError } from './types.js';
 
 export const ACL_READ = 1;
@@ -79,41 +80,6 @@ class RuleSet {
     for (const r of this.rules) if (r.access === ACL_DENY && filterCovers(r.filter.split('/'), f)) return -1;
     for (const r of this.rules) if ((r.access & ACL_READ) !== 0 && filtersIntersect(r.filter.split('/'), f)) return 1;
     return 0;
-  }
-}
-
-function isDollar(level: string | undefined): boolean {
-  return level !== undefined && level.charCodeAt(0) === 0x24;
-}
-
-function isWild(level: string | undefined): boolean {
-  return level === '+' || level === '#';
-}
-
-/** Can some topic match both filters? */
-export function filtersIntersect(a: string[], b: string[]): boolean {
-  // MQTT-4.7.2-1: a leading wildcard matches no '$' topic.
-  if ((isWild(a[0]) && isDollar(b[0])) || (isWild(b[0]) && isDollar(a[0]))) return false;
-  for (let i = 0; ; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === '#' || y === '#') return true;
-    if (x === undefined || y === undefined) return x === y;
-    if (x !== '+' && y !== '+' && x !== y) return false;
-  }
-}
-
-/** Does `outer` match every topic that `inner` matches? */
-export function filterCovers(outer: string[], inner: string[]): boolean {
-  if (isWild(outer[0]) && isDollar(inner[0])) return false;
-  for (let i = 0; ; i++) {
-    const x = outer[i];
-    const y = inner[i];
-    if (x === '#') return true;
-    if (x === undefined || y === undefined) return x === y;
-    if (y === '#') return false;
-    if (x === '+') continue;
-    if (y === '+' || x !== y) return false;
   }
 }
 
@@ -190,13 +156,12 @@ function hasWildcardChar(s: string): boolean {
 /**
  * A pattern ready for the message path. `prefix` is the literal text before the level
  * holding the first %c/%u or wildcard: a topic that does not start with it cannot match,
- * so most patterns are dismissed without filling anything in.
+ * so most patterns are dismissed at once.
  */
 interface CompiledPattern {
   access: number;
-  filter: string;
+  parts: PatternParts;
   prefix: string;
-  usesC: boolean;
   usesU: boolean;
 }
 
@@ -209,14 +174,7 @@ function compilePattern(rule: AclRule): CompiledPattern {
   }
   const slash = f.lastIndexOf('/', first - 1);
   const prefix = first === f.length ? f : slash === -1 ? '' : f.slice(0, slash);
-  return { access: rule.access, filter: f, prefix, usesC: f.includes('%c'), usesU: f.includes('%u') };
-}
-
-function fillIn(p: CompiledPattern, clientId: string, username: string): string {
-  let f = p.filter;
-  if (p.usesC) f = f.replaceAll('%c', clientId);
-  if (p.usesU) f = f.replaceAll('%u', username);
-  return f;
+  return { access: rule.access, parts: splitPattern(f), prefix, usesU: f.includes('%u') };
 }
 
 /** The compiled rules of one ACL file: immutable, replaced whole on reload. */
@@ -255,21 +213,21 @@ export class AclRules {
     return hasWildcardChar(clientId) || (username !== undefined && hasWildcardChar(username));
   }
 
-  /** -1 denied, 1 allowed, 0 no pattern says. Fills in %c/%u only for patterns whose prefix fits. */
+  /** -1 denied, 1 allowed, 0 no pattern says. */
   private patternCheck(clientId: string, username: string | undefined, topic: string, bit: number): number {
     const deny = this.denyPatterns;
     for (let i = 0; i < deny.length; i++) {
       const p = deny[i];
       if (username === undefined && p.usesU) continue;
       if (!topic.startsWith(p.prefix)) continue;
-      if (topicMatches(fillIn(p, clientId, username ?? ''), topic)) return -1;
+      if (filledMatches(p.parts, clientId, username ?? '', topic)) return -1;
     }
     const allow = this.allowPatterns[bit === ACL_READ ? 0 : 1];
     for (let i = 0; i < allow.length; i++) {
       const p = allow[i];
       if (username === undefined && p.usesU) continue;
       if (!topic.startsWith(p.prefix)) continue;
-      if (topicMatches(fillIn(p, clientId, username ?? ''), topic)) return 1;
+      if (filledMatches(p.parts, clientId, username ?? '', topic)) return 1;
     }
     return 0;
   }
