@@ -52,6 +52,8 @@ export class Broker {
   constructor(options: Partial<BrokerOptions> = {}, log?: Log) {
     this.options = { ...defaultOptions(), ...options };
     this.log = log ?? new Log();
+    // log_dest topic publishes each line to $SYS/broker/log/<X>, QoS 2, not retained.
+    this.log.attach((topic, payload) => this.publishInternal(topic, payload, 2, false));
     this.sys = new SysTree(this);
   }
 
@@ -89,7 +91,8 @@ export class Broker {
     client.inflightLimit = this.options.maxInflightMessages > 0 ? this.options.maxInflightMessages : 65535;
     this.clients.add(client);
     this.stats.socketsOpened++;
-    this.log.notice(
+    // connection_messages false hides this line, as Mosquitto.
+    if (this.log.connectionMessages) this.log.notice(
       `New connection from ${conn.remoteAddress}:${conn.remotePort} on port ${rt.listener?.port ?? rt.settings.port}.`,
     );
   }
@@ -245,7 +248,7 @@ export class Broker {
       } else if (client.state === ClientState.Active && client.keepalive > 0) {
         // MQTT-3.1.2-24: 1.5 times the keep alive without a packet closes the connection.
         if (now - client.conn.lastReceived > client.keepalive * 1500) {
-          this.log.notice(`Client ${client.id} has exceeded timeout, disconnecting.`);
+          if (this.log.connectionMessages) this.log.notice(`Client ${client.id} has exceeded timeout, disconnecting.`);
           client.disconnect('keepalive', 0x8d);
         }
       }

@@ -6,6 +6,8 @@ import type { Broker } from './broker.js';
 import type { Client } from './client.js';
 
 export function logClientGone(broker: Broker, client: Client, wasActive: boolean): void {
+  // connection_messages false: Mosquitto writes none of these lines.
+  if (!broker.log.connectionMessages) return;
   const id = client.id;
   switch (client.cause) {
     case 'disconnect':

@@ -4,7 +4,8 @@
  * file stops start-up with a clear message.
  */
 import type { BrokerConfig, ListenerConfig } from './config/types.js';
-import { Log, fileSink, logTypeFromName, stderrSink, stdoutSink, LOG_ALL, type LogSink } from './log.js';
+import { Log, logTypeFromName, LOG_ALL, type LogSink } from './log.js';
+import { LogFileError, fileSink, stderrSink, stdoutSink, syslogFacility, syslogSink, topicSink } from './log-sinks.js';
 import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
 import { strftimeFormatter } from './log-timestamp.js';
 
@@ -14,14 +15,27 @@ export function logFromConfig(config: BrokerConfig): Log {
   for (const t of lc.types) mask |= logTypeFromName(t) ?? 0;
   if (config.verbose) mask = LOG_ALL;
   const sinks: LogSink[] = [];
+  let fileError: string | undefined;
   for (const d of lc.dest) {
     if (d === 'stderr') sinks.push(stderrSink);
     else if (d === 'stdout') sinks.push(stdoutSink);
-    else if (d === 'file' && lc.file !== null) sinks.push(fileSink(lc.file));
+    else if (d === 'syslog') sinks.push(syslogSink({ facility: syslogFacility(lc.facility) }));
+    else if (d === 'topic') sinks.push(topicSink());
+    else if (d === 'file' && lc.file !== null) {
+      try {
+        sinks.push(fileSink(lc.file));
+      } catch (e) {
+        // Mosquitto logs this to its other destinations and runs on.
+        if (!(e instanceof LogFileError)) throw e;
+        fileError = e.message;
+      }
+    }
   }
   const log = new Log(mask, sinks);
   log.timestamps = lc.timestamp;
   if (lc.timestampFormat !== null) log.timestampFormat = strftimeFormatter(lc.timestampFormat);
+  log.connectionMessages = lc.connectionMessages;
+  if (fileError !== undefined) log.error(fileError);
   return log;
 }
 

@@ -3,7 +3,7 @@
  * Callers test `log.enabled(type)` before formatting a line, so that disabled types cost
  * nothing on the message path.
  */
-import fs from 'node:fs';
+import type { LogPublisher } from './log-sinks.js';
 
 export const LogType = {
   Info: 0x01,
@@ -37,28 +37,16 @@ export function logTypeFromName(name: string): number | undefined {
   }
 }
 
-/** Where lines go. A destination receives the finished line without a newline. */
+/** Where lines go: `line` is finished (timestamp included, no newline), `message` is bare. */
 export interface LogSink {
-  write(type: number, line: string): void;
+  write(type: number, line: string, message?: string): void;
   close?(): void;
+  /** log_dest topic: given the broker's publish function once the broker exists. */
+  attach?(publish: LogPublisher): void;
 }
 
+/** The default destination; the others are in log-sinks.ts. */
 export const stderrSink: LogSink = { write: (_t, line) => process.stderr.write(line + '\n') };
-export const stdoutSink: LogSink = { write: (_t, line) => process.stdout.write(line + '\n') };
-
-export function fileSink(path: string): LogSink {
-  const fd = fs.openSync(path, 'a');
-  return {
-    write: (_t, line) => {
-      try {
-        fs.writeSync(fd, line + '\n');
-      } catch {
-        // a full disk must not take the broker down
-      }
-    },
-    close: () => fs.closeSync(fd),
-  };
-}
 
 export type TimestampFormatter = (now: Date) => string;
 
@@ -68,6 +56,9 @@ export class Log {
   sinks: LogSink[];
   timestamps = true;
   timestampFormat: TimestampFormatter | undefined;
+  /** connection_messages: false hides the connect and disconnect lines, as Mosquitto. */
+  connectionMessages = true;
+  private publisher: LogPublisher | undefined;
 
   constructor(mask: number = LOG_DEFAULT, sinks: LogSink[] = [stderrSink]) {
     this.mask = mask;
@@ -88,7 +79,33 @@ export class Log {
           : String(Math.floor(Date.now() / 1000));
       line = prefix + ': ' + message;
     }
-    for (let i = 0; i < this.sinks.length; i++) this.sinks[i].write(type, line);
+    for (let i = 0; i < this.sinks.length; i++) this.sinks[i].write(type, line, message);
+  }
+
+  /** True when connect/disconnect lines of this type are to be written. */
+  connectionEnabled(type: number): boolean {
+    return this.connectionMessages && (this.mask & type) !== 0;
+  }
+
+  /** Gives sinks that publish (log_dest topic) the broker's publish function. */
+  attach(publish: LogPublisher): void {
+    this.publisher = publish;
+    for (const s of this.sinks) s.attach?.(publish);
+  }
+
+  /**
+   * Takes over another log's settings and destinations (SIGHUP reload); the old
+   * destinations are closed. Callers keep their reference to this Log.
+   */
+  replaceWith(other: Log): void {
+    const old = this.sinks;
+    this.mask = other.mask;
+    this.sinks = other.sinks;
+    this.timestamps = other.timestamps;
+    this.timestampFormat = other.timestampFormat;
+    this.connectionMessages = other.connectionMessages;
+    if (this.publisher !== undefined) for (const s of this.sinks) s.attach?.(this.publisher);
+    for (const s of old) if (!this.sinks.includes(s)) s.close?.();
   }
 
   info(message: string): void {

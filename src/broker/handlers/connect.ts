@@ -83,7 +83,7 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     } else {
       // Mosquitto reports these through its generic socket-error line; 'admin' logs nothing more.
       const reason = topic.includes('+') || topic.includes('#') ? 'Invalid function arguments provided.' : 'Malformed UTF-8';
-      broker.log.notice(`Bad socket read/write on client ${client.id}: ${reason}`);
+      if (broker.log.connectionMessages) broker.log.notice(`Bad socket read/write on client ${client.id}: ${reason}`);
       client.cause = 'admin';
     }
     client.close();
@@ -259,7 +259,7 @@ function acceptConnect(
   if (session !== undefined && session.client !== null) {
     // MQTT-3.1.4-2: the existing connection is closed. As in Mosquitto, its will is sent
     // unless a persistent session simply moves on to the new connection.
-    broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
+    if (broker.log.connectionMessages) broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
     const old = session.client;
     if (!session.clean && !clean) old.will = null;
     old.disconnect('takeover', ReasonCode.SessionTakenOver);
@@ -297,20 +297,23 @@ function acceptConnect(
   if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
 
   const log = broker.log;
-  if (log.enabled(LogType.Notice)) {
+  // connection_messages false hides the connect line and the will lines, as Mosquitto.
+  if (log.connectionEnabled(LogType.Notice)) {
     const p = version === 3 ? 1 : version === 4 ? 2 : 5;
     const u = client.username !== undefined ? `, u'${client.username}'` : '';
     log.notice(
       `New client connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.keepalive}${u}).`,
     );
   }
-  if (log.enabled(LogType.Debug)) {
+  if (log.connectionEnabled(LogType.Debug)) {
     const w = client.will;
     if (w === null) log.debug('No will message specified.');
     else {
       log.debug(`Will message specified (${w.payload.length} bytes) (r${w.retain ? 1 : 0}, q${w.qos}).`);
       log.debug(`\t${w.topic}`);
     }
+  }
+  if (log.enabled(LogType.Debug)) {
     log.debug(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
   }
   // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
