@@ -11,7 +11,9 @@ import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
-import { loadSecurity } from '../broker/security-files.js';
+import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
+import { SecurityFileError } from '../broker/auth/types.js';
+import type { SecurityFiles } from '../broker/auth/load.js';
 
 const stamp = (): string => String(Math.floor(Date.now() / 1000));
 
@@ -46,11 +48,13 @@ export function main(argv: string[]): void {
   if (config.localOnly) for (const line of LOCAL_ONLY_MESSAGES) log.notice(line);
 
   const options = optionsFromConfig(config);
+  let security: SecurityFiles[];
   try {
-    loadSecurity(config, options);
+    security = loadSecurity(config, options, log);
   } catch (e) {
-    log.error((e as Error).message);
-    process.exit(1);
+    if (!(e instanceof SecurityFileError)) throw e;
+    for (const line of e.lines) log.error(line);
+    process.exit(e.exitCode);
   }
   const broker = new Broker(options, log);
   // persistence true: sessions and retained messages survive restarts and kill -9.
@@ -64,7 +68,7 @@ export function main(argv: string[]): void {
       process.exit(1);
     }
   }
-  installSignals(broker, config, args.configFile, [tlsReloadTarget(broker), persistence]);
+  installSignals(broker, config, args.configFile, [securityReloadTarget(broker, security), tlsReloadTarget(broker), persistence]);
   broker.start().then(
     () => log.notice(`mosquitto version ${VERSION} running`),
     (err: NodeJS.ErrnoException) => {

@@ -178,10 +178,9 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     if (client.state !== ClientState.Authenticating) return;
     if (!allowed) {
       client.cause = 'auth';
-      // Mosquitto: 3.1.1 clients hear 5 (not authorised) whatever failed; v5 clients 0x87
-      // without a username and 0x86 for a wrong one.
-      const v5Reason = packet.username === undefined ? ReasonCode.NotAuthorized : ReasonCode.BadUsernameOrPassword;
-      refuse(broker, client, version === 5 ? v5Reason : ReasonCode.NotAuthorized);
+      // Mosquitto 2.0: every authentication failure is 5 (not authorised) for 3.1/3.1.1 and
+      // 0x87 for MQTT 5, whatever failed (checked against mosquitto 2.0.11).
+      refuse(broker, client, ReasonCode.NotAuthorized);
       return;
     }
     // Plugins may need a moment before CONNACK (Redis provisions subscriptions here).
@@ -217,16 +216,10 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
 
   const authenticator = listenerSettings.authenticator ?? broker.options.authenticator;
   const allowAnonymous = listenerSettings.allowAnonymous ?? broker.options.allowAnonymous;
-  if (packet.username === undefined && authenticator === undefined) {
+  // Without a password file, allow_anonymous decides for every client, username or not;
+  // with one, it decides for clients without a username (Mosquitto 2.0).
+  if (authenticator === undefined || packet.username === undefined) {
     finish(allowAnonymous);
-    return;
-  }
-  if (packet.username === undefined && !allowAnonymous) {
-    finish(false);
-    return;
-  }
-  if (authenticator === undefined) {
-    finish(true);
     return;
   }
   // Verification may be slow (bcrypt): later packets wait in client.pending, the socket is paused.
