@@ -81,6 +81,13 @@ describe.skipIf(!haveMosquitto)('ts-mosquitto_pub: option errors as mosquitto_pu
     ['-t', 'a', '-m', 'x', '-D', 'publish', 'payload-format-indicator', '300'],
     ['-t', 'a', '-m', 'x', '-V', '5', '-D', 'publish', 'topic-alias', 'x'],
     ['-t', 'a', '-m', 'x', '-V', '5', '-D', 'connect', 'receive-maximum', '0'],
+    ['-t', 'a', '-m', 'x', '-P', 'secret'],
+    ['-t', 'a', '-m', 'x', '-i', ''],
+    ['-t', 'a', '-m', 'x', '--tls-engine', 'foo'],
+    ['-t', 'a', '-m', 'x', '--proxy', 'foo'],
+    ['-t', 'a', '-m', 'x', '--proxy', 'socks5h://'],
+    ['-t', 'a', '-m', 'x', '--will-topic', 'w', '-D', 'will', 'content-type', 'x', '-V', '311'],
+    ['-t', 'a', '-m', 'x', '-D', 'connect', 'user-property', 'a', 'b', '-V', '311'],
     ['-t', 'a', '-f', '/nonexistent/file'],
     ['-t', 'a', '-f', '/tmp'],
   ];
@@ -93,6 +100,18 @@ describe.skipIf(!haveMosquitto)('ts-mosquitto_pub: option errors as mosquitto_pu
   it('reports a refused TCP connection the same way (exit 1)', async () => {
     await same(['-p', String(closedPort), '-t', 'a', '-m', 'x']);
     await same(['-p', String(closedPort), '-t', 'a', '-m', 'x', '--quiet']);
+  });
+
+  it('publishes nothing to an empty topic (-t \'\') and says why, as mosquitto_pub does', async () => {
+    const target = await startTarget('mosquitto');
+    try {
+      await same(['-p', String(target.port), '-t', '', '-m', 'x', '-d']);
+      // -D implies MQTT 5; PUBLISH properties under a later -V 311 make the publish fail quietly.
+      await same(['-p', String(target.port), '-t', 'a', '-m', 'x', '-d', '-D', 'publish', 'content-type', 'x', '-V', '311']);
+      await same(['-p', String(target.port), '-t', 'a', '-m', 'x', '-d', '-V', '311', '-D', 'publish', 'content-type', 'x', '-i', 'v5-implied']);
+    } finally {
+      await target.stop();
+    }
   });
 
   it('reports a missing unix socket the same way', async () => {

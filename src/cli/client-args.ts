@@ -111,7 +111,11 @@ const OPTIONS: OptionDef[] = [
   } },
   { names: ['-P', '--pw'], kinds: ALL, missing: miss('-P', 'password'), apply: (c, v) => { c.password = v; } },
   { names: ['--pretty'], kinds: SUB_RR, apply: (c) => { c.pretty = true; } },
-  { names: ['--proxy'], kinds: ALL, missing: miss('--proxy', 'proxy url'), apply: (c, v) => { c.proxy = v; } },
+  { names: ['--proxy'], kinds: ALL, missing: miss('--proxy', 'proxy url'), apply: (c, v) => {
+    if (!v.startsWith('socks5h://')) throw new ConfigError(`Error: Unsupported proxy protocol: ${v}\n`);
+    if (v === 'socks5h://') throw new ConfigError('Error: Invalid proxy.\n');
+    c.proxy = v;
+  } },
   { names: ['--psk'], kinds: ALL, missing: miss('--psk', 'key'), apply: (c, v) => { c.psk = v; } },
   { names: ['--psk-identity'], kinds: ALL, missing: miss('--psk-identity', 'identity'), apply: (c, v) => { c.pskIdentity = v; } },
   { names: ['-q', '--qos'], kinds: ALL, missing: miss('-q', 'QoS'), apply: (c, v) => { c.qos = qosOf(v); } },
@@ -145,7 +149,11 @@ const OPTIONS: OptionDef[] = [
   { names: ['--tls-use-os-certs'], kinds: ALL, apply: (c) => { c.tls.useOsCerts = true; } },
   { names: ['--tls-version'], kinds: ALL, missing: miss('--tls-version', 'version'), apply: (c, v) => { c.tls.version = v; } },
   { names: ['-u', '--username'], kinds: ALL, missing: miss('-u', 'username'), apply: (c, v) => { c.username = v; } },
-  { names: ['--unix'], kinds: ALL, missing: miss('--unix', 'socket path'), apply: (c, v) => { c.unixPath = v; } },
+  { names: ['--unix'], kinds: ALL, missing: miss('--unix', 'socket path'), apply: (c, v) => {
+    // The path takes the host's place; a later -p turns it back into a (failing) host lookup.
+    c.unixPath = v;
+    c.port = undefined;
+  } },
   { names: ['-U', '--unsubscribe'], kinds: SUB, missing: miss('-U', 'unsubscribe topic'), apply: (c, v) => {
     if (!isValidTopicFilter(v)) throw new ConfigError(`Error: Invalid unsubscribe topic '${v}', are all '+' and '#' wildcards correct?\n`);
     c.unsubTopics.push(v);
@@ -194,6 +202,8 @@ export function applyArgs(cfg: ClientConfig, args: string[]): 'ok' | 'help' {
     if (arg === '--help') return 'help';
     if (arg === '-D' || arg === '--property') {
       i += parsePropertyArg(cfg, args, i);
+      // Properties imply MQTT 5 unless a later -V says otherwise.
+      cfg.protocolVersion = 5;
       continue;
     }
     const def = BY_NAME.get(arg);

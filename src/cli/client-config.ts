@@ -160,6 +160,7 @@ export function addTopic(cfg: ClientConfig, v: string): void {
     cfg.topics.push(v);
     return;
   }
-  if (!isValidTopicName(v)) throw new ConfigError(`Error: Invalid publish topic '${v}', does it contain '+' or '#'?\n`);
+  // An empty topic passes here and is refused when publishing, as libmosquitto does.
+  if (v !== '' && !isValidTopicName(v)) throw new ConfigError(`Error: Invalid publish topic '${v}', does it contain '+' or '#'?\n`);
   cfg.topic = v;
 }

@@ -38,7 +38,10 @@ export function dialOptions(cfg: ClientConfig): DialOptions {
   const tls = usesTls(cfg);
   const defaultPort = cfg.websocketPath !== undefined ? (tls ? 443 : 80) : tls ? 8883 : 1883;
   const opts: DialOptions = { host: cfg.host ?? 'localhost', port: cfg.port ?? defaultPort, noDelay: cfg.noDelay };
-  if (cfg.unixPath !== undefined) opts.unixPath = cfg.unixPath;
+  if (cfg.unixPath !== undefined) {
+    if (cfg.port === undefined || cfg.port === 0) opts.unixPath = cfg.unixPath;
+    else opts.host = cfg.unixPath;
+  }
   if (cfg.bindAddress !== undefined) opts.bindAddress = cfg.bindAddress;
   if (cfg.websocketPath !== undefined) opts.websocket = { path: cfg.websocketPath };
   if (tls) {
@@ -157,8 +160,13 @@ export function createSession(cfg: ClientConfig, events: ClientEvents): SessionS
     report(cfg, 'Error: Problem setting TLS options: File not found.\n');
     process.exit(1);
   }
-  if (cfg.tls.engine !== undefined || cfg.tls.keyform === 'engine') {
-    report(cfg, 'Error: Problem setting TLS engine, is your version of OpenSSL up to date?\n');
+  if (cfg.tls.engine !== undefined) {
+    // OpenSSL engines are not available to node:tls.
+    report(cfg, `Error: Problem setting TLS engine, is ${cfg.tls.engine} a valid engine?\n`);
+    process.exit(1);
+  }
+  if (cfg.props.connect !== undefined && cfg.protocolVersion !== 5) {
+    report(cfg, 'Unable to connect (This feature is not supported.).\n');
     process.exit(1);
   }
   const dopts = dialOptions(cfg);

@@ -24,9 +24,6 @@ function checkWhole(cfg: ClientConfig): void {
   if (cfg.willRetain && cfg.willTopic === undefined) {
     throw new ConfigError('Error: Will retain given, but no will topic given.\n');
   }
-  if (cfg.password !== undefined && cfg.username === undefined) {
-    writeErr('Warning: Not using password since username not set.\n');
-  }
   if ((cfg.tls.keyfile !== undefined) !== (cfg.tls.certfile !== undefined)) {
     throw new ConfigError('Error: Both certfile and keyfile must be provided if one of them is set.\n');
   }
@@ -75,6 +72,18 @@ export function loadConfig(
   } catch (err) {
     if (err instanceof ConfigError) fail(cfg, err);
     throw err;
+  }
+  // Problems libmosquitto finds when the client is set up: no usage hint.
+  const setupError = (text: string): never => {
+    writeErr(errorLine(text));
+    process.exit(1);
+  };
+  if (cfg.id === '') setupError('Error: Invalid id.\n');
+  if (cfg.willTopic !== undefined && cfg.props.will !== undefined && cfg.protocolVersion !== 5) {
+    setupError('Error: Problem setting will.\n');
+  }
+  if (cfg.password !== undefined && cfg.username === undefined) {
+    setupError('Error: Problem setting username and/or password.\n');
   }
   if (cfg.idPrefix !== undefined) cfg.id = `${cfg.idPrefix}${process.pid}`;
   if (cfg.id === undefined && cfg.protocolVersion === 3) cfg.id = randomClientId();

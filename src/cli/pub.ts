@@ -85,6 +85,8 @@ function start(cfg: ClientConfig, payload: Buffer | undefined, cs: typeof Sessio
   };
 
   const publishOne = (data: Buffer): number => {
+    // PUBLISH properties need MQTT 5; libmosquitto refuses the publish without a word.
+    if (cfg.props.publish !== undefined && cfg.protocolVersion !== 5) return -1;
     if (topic === '' || Buffer.byteLength(topic) > 65535) {
       report(cfg, `Error: ${ClientError.Inval}\n`);
       return -1;

@@ -82,7 +82,10 @@ function start(cfg: ClientConfig, printer: MessagePrinter, cs: typeof Session): 
         return;
       }
       const subs: Subscription[] = cfg.topics.map((topic) => ({ topic, qos: cfg.qos as QoS }));
-      session.client.subscribe(subs, cfg.protocolVersion === 5 ? cfg.props.subscribe : undefined);
+      // SUBSCRIBE properties need MQTT 5; libmosquitto refuses the subscribe silently.
+      if (cfg.props.subscribe === undefined || cfg.protocolVersion === 5) {
+        session.client.subscribe(subs, cfg.protocolVersion === 5 ? cfg.props.subscribe : undefined);
+      }
       for (const t of cfg.unsubTopics) {
         session.client.unsubscribe([t], cfg.protocolVersion === 5 ? cfg.props.unsubscribe : undefined);
       }
