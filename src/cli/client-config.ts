@@ -154,7 +154,8 @@ export function usesTls(cfg: ClientConfig): boolean {
 /** -t: pub and rr publish to one topic; sub collects filters. */
 export function addTopic(cfg: ClientConfig, v: string): void {
   if (cfg.kind === 'sub') {
-    if (!isValidTopicFilter(v)) {
+    // An empty filter passes here; the subscribe is then refused locally, as libmosquitto does.
+    if (v !== '' && !isValidTopicFilter(v)) {
       throw new ConfigError(`Error: Invalid subscription topic '${v}', are all '+' and '#' wildcards correct?\n`);
     }
     cfg.topics.push(v);
