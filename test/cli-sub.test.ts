@@ -31,6 +31,7 @@ describe.skipIf(!haveMosquitto)('ts-mosquitto_sub: option errors as mosquitto_su
     ['-t', 'a', '--will-retain'], ['-t', 'a', '--will-topic', 'a/+'],
     ['-t', 'a', '--cert', 'c.pem'], ['-t', 'a', '--key', 'k.pem'],
     ['-L', 'mqtt://localhost'], ['-L', 'http://localhost/a'],
+    ['-t', 'a', '--random-filter', '0'], ['-t', 'a', '--random-filter', '1001'], ['-t', 'a', '--random-filter', 'x'],
   ];
   for (const args of cases) {
     it(`mosquitto_sub ${args.join(' ')}`, async () => {
@@ -131,6 +132,10 @@ describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_sub output (broker: 
       expect(outs[1]).toBe(outs[0]);
       expect(outs[1]).toContain(extra.length > 0 ? `${topic} (null)\n` : 'after\n');
     }
+  });
+
+  it('--random-filter 1000 prints everything (Mosquitto 2.0 reads the chance in tenths of a percent)', async () => {
+    await same(['-p', String(target.port), '-t', `${base}/#`, '-C', '4', '--random-filter', '1000', '-v']);
   });
 
   it('-W exits 27 with "Timed out"; --quiet keeps the exit code and drops the line', async () => {

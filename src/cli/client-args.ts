@@ -123,7 +123,13 @@ const OPTIONS: OptionDef[] = [
   { names: ['-r', '--retain'], kinds: PUB, apply: (c) => { c.retain = true; } },
   { names: ['-R'], kinds: SUB_RR, apply: (c) => { c.noRetain = true; } },
   { names: ['--random-filter'], kinds: SUB, missing: miss('--random-filter', 'chance'), apply: (c, v) => {
-    c.randomFilter = atof(v);
+    // Mosquitto 2.0 keeps ten times the value, checks it against 1..10000 and prints a
+    // message when rand() % 10000 falls below it: 100 prints one message in ten, 1000 all.
+    const tenfold = 10 * atof(v);
+    if (!(tenfold >= 1 && tenfold <= 10000)) {
+      throw new ConfigError('Error: --random-filter chance must be between 0.1-100.0\n\n');
+    }
+    c.randomFilter = tenfold / 100;
   } },
   { names: ['--remove-retained'], kinds: SUB, apply: (c) => { c.removeRetained = true; } },
   { names: ['--repeat'], kinds: PUB, missing: miss('--repeat', 'count'), apply: (c, v) => {

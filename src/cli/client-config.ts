@@ -88,7 +88,7 @@ export interface ClientConfig {
   pretty: boolean;
   retainedOnly: boolean;
   removeRetained: boolean;
-  /** Percentage of messages to print (--random-filter). */
+  /** Percentage of messages printed (from --random-filter, see client-args.ts). */
   randomFilter: number;
   /** rr */
   responseTopic?: string;
