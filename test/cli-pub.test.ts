@@ -233,6 +233,35 @@ describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_pub publishing (brok
   });
 });
 
+describe.skipIf(!haveMosquitto)('options file read like mosquitto_pub reads its own', () => {
+  it('comments, flags without value, values with spaces, then the command line on top', async () => {
+    const target = await startTarget('mosquitto');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsm-opts-'));
+    try {
+      const text = `# defaults\n-p ${target.port}\n-d\n-m hello  spaced world\n-q 2\n\n-i opts-client\n`;
+      fs.writeFileSync(path.join(dir, 'mosquitto_pub'), text);
+      fs.writeFileSync(path.join(dir, 'ts-mosquitto_pub'), text);
+      const env = baseEnv({ XDG_CONFIG_HOME: dir });
+      for (const extra of [['-t', 'o/t'], ['-t', 'o/t', '-q', '0'], ['-t', 'o/t', '-m', 'x']]) {
+        const a = await run([...theirs('pub'), ...extra], { env });
+        const b = await run([...ours('pub'), ...extra], { env });
+        expect(b.stdout).toBe(a.stdout);
+        expect(normalise(b.stderr)).toBe(normalise(a.stderr));
+        expect(b.code).toBe(a.code);
+      }
+      fs.writeFileSync(path.join(dir, 'mosquitto_pub'), '-z\n');
+      fs.writeFileSync(path.join(dir, 'ts-mosquitto_pub'), '-z\n');
+      const a = await run([...theirs('pub'), '-t', 'a', '-m', 'x'], { env });
+      const b = await run([...ours('pub'), '-t', 'a', '-m', 'x'], { env });
+      expect(normalise(b.stderr)).toBe(normalise(a.stderr));
+      expect(b.code).toBe(a.code);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await target.stop();
+    }
+  });
+});
+
 describe.skipIf(!haveMosquitto)('ts-mosquitto_pub refused by the broker', () => {
   let target: Target;
   beforeAll(async () => {
