@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './helpers/mosquitto.js';
+import { freePort, haveProgram } from './helpers/mosquitto.js';
 import {
-  BROKERS, baseEnv, haveMosquitto, killAll, normalise, ours, run, start, startTarget, theirs, waitFor, type Target,
+  BROKERS, baseEnv, haveMosquitto, killAll, normalise, ours, run, start, startTarget, theirs, waitFor, type RunResult, type Target,
 } from './client-diff-helpers.js';
 
 afterEach(() => killAll());
@@ -259,6 +259,25 @@ describe.skipIf(!haveMosquitto)('options file read like mosquitto_pub reads its 
       fs.rmSync(dir, { recursive: true, force: true });
       await target.stop();
     }
+  });
+});
+
+describe.skipIf(!haveProgram('script'))('terminal manners', () => {
+  // script(1) gives the program a terminal; its output comes back through a pipe.
+  const onTty = (env: string): Promise<RunResult> =>
+    run(['script', '-qc', `${env} ${ours('pub').map((a) => `'${a}'`).join(' ')} -z`, '/dev/null']);
+
+  it('colours the error line for a person at a terminal', async () => {
+    const r = await onTty('');
+    expect(r.stdout).toContain("\x1b[31mError: Unknown option '-z'.\x1b[39m");
+  });
+
+  it('does not colour with NO_COLOR set, nor when stderr is a pipe', async () => {
+    const r = await onTty('NO_COLOR=1');
+    expect(r.stdout).toContain("Error: Unknown option '-z'.");
+    expect(r.stdout).not.toContain('\x1b[');
+    const piped = await run([...ours('pub'), '-z']);
+    expect(piped.stderr).toBe("Error: Unknown option '-z'.\n\nUse 'ts-mosquitto_pub --help' to see usage.\n");
   });
 });
 
