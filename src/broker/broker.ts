@@ -3,6 +3,7 @@
  * messages, $SYS and the keepalive sweep. Usable as a library:
  *   const broker = new Broker({ listeners: [{ port: 0 }] }); await broker.start(); ... await broker.close();
  */
+import v8 from 'node:v8';
 import type { Connection, Listener } from '../net/index.js';
 import { openListener } from './listeners.js';
 import type { QoS } from '../protocol/index.js';
@@ -48,6 +49,8 @@ export class Broker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly sys: SysTree;
   private closing = false;
+  private heapSample = 0;
+  private heapSampleAge = 0;
 
   constructor(options: Partial<BrokerOptions> = {}, log?: Log) {
     this.options = { ...defaultOptions(), ...options };
@@ -128,7 +131,7 @@ export class Broker {
       if (m.session.client === null && tries < n - 1) continue;
       if (m.options.noLocal && publisherId === m.session.clientId) continue;
       if (!this.mayRead(m.session, msg.topic)) continue;
-      let qos = (msg.qos < m.options.qos ? msg.qos : m.options.qos) as QoS;
+      let qos = this.options.upgradeOutgoingQos ? m.options.qos : ((msg.qos < m.options.qos ? msg.qos : m.options.qos) as QoS);
       if (qos > qosCap) qos = qosCap;
       const ids = m.options.identifier > 0 ? [m.options.identifier] : undefined;
       deliverToSession(this, m.session, msg, qos, false, ids, group);
@@ -239,9 +242,19 @@ export class Broker {
     for (let i = 0; i < hooks.length; i++) hooks[i].onIncoming?.(session, mid, msg);
   }
 
+  /** Heap bytes in use for memory_limit: sampled every 64 calls and at least once a second. */
+  memoryInUse(): number {
+    if (this.heapSampleAge-- <= 0) {
+      this.heapSample = v8.getHeapStatistics().used_heap_size;
+      this.heapSampleAge = 64;
+    }
+    return this.heapSample;
+  }
+
   /** Once a second: keepalive and connect timeouts, session and message expiry. */
   private sweep(): void {
     const now = Date.now();
+    this.heapSampleAge = 0;
     for (const client of this.clients) {
       if (client.state === ClientState.New || client.state === ClientState.Authenticating) {
         if (now - client.connectedAt > this.options.connectTimeout * 1000) client.disconnect('protocol');

@@ -39,6 +39,7 @@ export type CloseCause =
   | 'auth'
   | 'shutdown'
   | 'tls'
+  | 'oversize'
   | 'admin';
 
 export class Client implements ConnectionHandler {
@@ -51,6 +52,8 @@ export class Client implements ConnectionHandler {
   username: string | undefined;
   protocolVersion: ProtocolVersion = 4;
   keepalive = 0;
+  /** The keepalive the client asked for in CONNECT (what Mosquitto's connect line shows). */
+  requestedKeepalive = 0;
   session: Session | null = null;
   will: Message | null = null;
   /** MQTT 5 will delay interval, seconds. */
@@ -107,6 +110,14 @@ export class Client implements ConnectionHandler {
   }
 
   onPacket(packet: Packet): void {
+    const maxIn = this.conn.maxInboundPacket;
+    if (maxIn > 0 && packetSize(packet) > maxIn) {
+      // max_packet_size: a packet that arrived whole in one chunk (the connection refuses
+      // the others while they are still arriving).
+      this.onProtocolError(new Error('packet too large'));
+      this.close();
+      return;
+    }
     switch (this.state) {
       case ClientState.Active:
         break;
@@ -189,6 +200,8 @@ export class Client implements ConnectionHandler {
       return;
     }
     this.cause = this.state === ClientState.New ? 'protocol' : 'malformed';
+    // max_packet_size: Mosquitto's "disconnected due to oversize packet", 0x95 for MQTT 5.
+    if (err.message === 'packet too large') this.cause = 'oversize';
     if (this.state === ClientState.Active) {
       // Mosquitto 2.0's verdicts and words for what mqtt-packet's parser refuses.
       const log = this.broker.log;
@@ -262,7 +275,10 @@ export class Client implements ConnectionHandler {
     if (reasonCode === 0 || this.protocolVersion !== 5) {
       this.conn.write(encodeAck(type, mid));
     } else {
-      this.conn.send({ cmd: type, messageId: mid, reasonCode });
+      // As Mosquitto: the reason code and no property length, which MQTT 5 allows when
+      // there are no properties (3.4.2.2.1). Mosquitto sends 0x95 on a PUBACK too.
+      const first = type === 'puback' ? 0x40 : type === 'pubrec' ? 0x50 : 0x70;
+      this.conn.write(Buffer.from([first, 3, mid >> 8, mid & 0xff, reasonCode]));
     }
   }
 
@@ -270,4 +286,10 @@ export class Client implements ConnectionHandler {
     if (this.broker.log.enabled(LogType.Debug)) this.broker.log.debug(`Sending PUBREL to ${this.id} (m${mid})`);
     this.conn.write(encodeAck('pubrel', mid));
   }
+}
+
+/** Whole size of a parsed packet: fixed header byte, remaining-length bytes, remaining length. */
+function packetSize(packet: Packet): number {
+  const rl = (packet as { length?: number }).length ?? 0;
+  return 1 + (rl < 128 ? 1 : rl < 16384 ? 2 : rl < 2097152 ? 3 : 4) + rl;
 }

@@ -59,8 +59,10 @@ export function deliverToSession(
 
 function hasInflightRoom(broker: Broker, session: Session, client: Client, msg: Message): boolean {
   if (session.inflight.size >= client.inflightLimit) return false;
+  // max_inflight_bytes: messages go in flight "until this byte limit is reached"
+  // (mosquitto.conf(5)), so one may cross it; the first always goes.
   const maxBytes = broker.options.maxInflightBytes;
-  return maxBytes === 0 || session.inflightBytes + msg.payload.length <= maxBytes;
+  return maxBytes === 0 || session.inflightBytes < maxBytes;
 }
 
 function enqueue(broker: Broker, session: Session, out: Outgoing): void {
@@ -72,9 +74,12 @@ function enqueue(broker: Broker, session: Session, out: Outgoing): void {
   const count = offline ? q.length + session.inflight.size : q.length;
   const bytes = offline ? q.bytes + session.inflightBytes : q.bytes;
   // max_queued_messages 0 means no limit; max_queued_bytes 0 likewise. Both bound memory.
+  // As Mosquitto, a message is queued while the bytes waiting are under the byte limit.
+  // Unlike Mosquitto, queued QoS 0 messages count towards max_queued_messages too, so that
+  // queue_qos0_messages cannot grow a queue without bound.
   if (
     (o.maxQueuedMessages > 0 && count >= o.maxQueuedMessages) ||
-    (o.maxQueuedBytes > 0 && bytes + out.msg.payload.length > o.maxQueuedBytes)
+    (o.maxQueuedBytes > 0 && bytes >= o.maxQueuedBytes)
   ) {
     broker.stats.publishDropped++;
     if (!session.dropWarned) {

@@ -28,6 +28,9 @@ export function logClientGone(broker: Broker, client: Client, wasActive: boolean
     case 'tls':
       broker.log.notice(`Client ${id} disconnected: Protocol error.`);
       break;
+    case 'oversize':
+      broker.log.notice(`Client ${id} disconnected due to oversize packet.`);
+      break;
     case 'auth':
       broker.log.notice(`Client ${id} disconnected, not authorised.`);
       break;

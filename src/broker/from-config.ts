@@ -77,6 +77,7 @@ export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   o.maxPacketSize = config.maxPacketSize;
   o.maxKeepalive = config.maxKeepalive;
   o.retainAvailable = config.retainAvailable;
+  o.memoryLimit = config.memoryLimit;
   o.upgradeOutgoingQos = config.upgradeOutgoingQos;
   o.checkRetainSource = config.checkRetainSource;
   o.setTcpNodelay = config.setTcpNodelay;

@@ -48,6 +48,8 @@ export interface BrokerOptions {
   maxPacketSize: number;
   maxKeepalive: number;
   retainAvailable: boolean;
+  /** memory_limit: bytes of heap above which incoming messages are refused; 0 no limit. */
+  memoryLimit: number;
   upgradeOutgoingQos: boolean;
   checkRetainSource: boolean;
   setTcpNodelay: boolean;
@@ -79,6 +81,7 @@ export function defaultOptions(): BrokerOptions {
     maxPacketSize: 0,
     maxKeepalive: 65535,
     retainAvailable: true,
+    memoryLimit: 0,
     upgradeOutgoingQos: false,
     checkRetainSource: false,
     setTcpNodelay: false,

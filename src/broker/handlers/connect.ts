@@ -134,15 +134,14 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
   let keepalive = packet.keepalive ?? 0;
   const maxKeepalive = broker.options.maxKeepalive;
   let serverKeepalive: number | undefined;
+  // max_keepalive applies to MQTT 5 clients only (mosquitto.conf(5)); Mosquitto 2.0 accepts
+  // a 3.1/3.1.1 client whatever keepalive it asks for. The log line shows the requested one.
+  client.requestedKeepalive = keepalive;
   if (version === 5) {
     if (keepalive > maxKeepalive || (keepalive === 0 && maxKeepalive < 65535)) {
       keepalive = maxKeepalive;
       serverKeepalive = maxKeepalive;
     }
-  } else if (keepalive > maxKeepalive) {
-    // mosquitto.conf(5) max_keepalive: 3.1.1 clients asking for more are refused.
-    refuse(broker, client, ReasonCode.ClientIdentifierNotValid);
-    return;
   }
   client.keepalive = keepalive;
   client.clientId = clientId;
@@ -295,7 +294,7 @@ function acceptConnect(
     const p = version === 3 ? 1 : version === 4 ? 2 : 5;
     const u = client.username !== undefined ? `, u'${client.username}'` : '';
     log.notice(
-      `New client connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.keepalive}${u}).`,
+      `New client connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.requestedKeepalive}${u}).`,
     );
   }
   if (log.connectionEnabled(LogType.Debug)) {

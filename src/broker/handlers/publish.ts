@@ -60,10 +60,39 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     return;
   }
 
+  const retain = packet.retain;
+  if (retain && !broker.options.retainAvailable) {
+    // retain_available false: Mosquitto drops the connection (v5 first hears 0x9A Retain
+    // not supported, MQTT-3.3.1-4 / 3.2.2.3.5) and logs its generic socket line.
+    if (client.protocolVersion === 5) client.sendDisconnect(ReasonCode.RetainNotSupported);
+    if (broker.log.connectionMessages) broker.log.notice(`Bad socket read/write on client ${client.id}: Unknown error.`);
+    client.cause = 'admin';
+    client.close();
+    return;
+  }
+  const memoryLimit = broker.options.memoryLimit;
+  if (memoryLimit > 0 && broker.memoryInUse() + payload.length > memoryLimit) {
+    // memory_limit (mosquitto.conf(5)): an incoming message over the limit is dropped and
+    // its publisher disconnected, with no DISCONNECT packet, as Mosquitto.
+    broker.stats.publishDropped++;
+    if (broker.log.connectionMessages) broker.log.notice(`Client ${client.id} disconnected due to out of memory.`);
+    client.cause = 'admin';
+    client.close();
+    return;
+  }
+  const limit = broker.options.messageSizeLimit;
+  if (limit > 0 && payload.length > limit) {
+    // message_size_limit: dropped, but acknowledged (0x95 for v5) so the client moves on.
+    if (broker.log.enabled(LogType.Debug)) {
+      broker.log.debug(publishLogLine('Dropped too large PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
+    }
+    broker.stats.publishDropped++;
+    sendPublishAck(client, qos, mid, ReasonCode.PacketTooLarge);
+    return;
+  }
+
   const mount = client.mountPoint;
   const fullTopic = mount !== undefined ? mount + topic : topic;
-  const limit = broker.options.messageSizeLimit;
-  const retain = packet.retain;
   if (
     isReservedForBroker(fullTopic) ||
     !mayWrite(broker, client, fullTopic)
@@ -78,23 +107,11 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(publishLogLine('Received PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
   }
-  if (limit > 0 && payload.length > limit) {
-    // message_size_limit: the message is dropped, but acknowledged so the client moves on.
-    broker.stats.publishDropped++;
-    sendPublishAck(client, qos, mid, ReasonCode.PacketTooLarge);
-    return;
-  }
-  if (retain && !broker.options.retainAvailable) {
-    if (client.protocolVersion === 5) {
-      client.protocolError(ReasonCode.RetainNotSupported);
-      return;
-    }
-  }
   const msg = new Message(
     fullTopic,
     payload,
     qos,
-    retain && broker.options.retainAvailable,
+    retain,
     props,
     client.clientId,
     client.username,

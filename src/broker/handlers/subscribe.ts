@@ -88,7 +88,19 @@ export function sendRetained(broker: Broker, client: Client, filter: string, sub
       continue;
     }
     if (!broker.mayRead(session, msg.topic)) continue;
+    if (broker.options.checkRetainSource && !sourceMayStillWrite(broker, client, msg)) continue;
     const qos = broker.options.upgradeOutgoingQos ? subQos : ((msg.qos < subQos ? msg.qos : subQos) as QoS);
     deliverToSession(broker, session, msg, qos, true, undefined);
   }
+}
+
+/**
+ * check_retain_source (mosquitto.conf(5)): a retained message goes out only if the client
+ * that published it would still be allowed to publish it (after an ACL reload, say).
+ * Messages with no known source (the broker's own, or restored without one) pass.
+ */
+function sourceMayStillWrite(broker: Broker, client: Client, msg: Message): boolean {
+  if (msg.from === undefined) return true;
+  const a = client.listener.settings.authorizer ?? broker.options.authorizer;
+  return a === undefined || a.canWrite(msg.from, msg.fromUsername, msg.topic);
 }
