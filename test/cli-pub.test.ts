@@ -281,6 +281,31 @@ describe.skipIf(!haveProgram('script'))('terminal manners', () => {
   });
 });
 
+describe.skipIf(!haveMosquitto)('ts-mosquitto_pub when the broker refuses a message (MQTT 5)', () => {
+  it('warns "Publish N failed" with the reason and still exits 0, as mosquitto_pub does', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsm-acl-'));
+    const acl = path.join(dir, 'acl');
+    fs.writeFileSync(acl, 'topic read #\ntopic write allowed/#\n');
+    fs.chmodSync(dir, 0o755);
+    fs.chmodSync(acl, 0o644);
+    const target = await startTarget('mosquitto', [`acl_file ${acl}`]);
+    try {
+      for (const q of ['1', '2']) {
+        const args = ['-p', String(target.port), '-t', 'denied/x', '-m', 'x', '-q', q, '-V', '5', '-d', '-i', 'acl-pub'];
+        const a = await run([...theirs('pub'), ...args]);
+        const b = await run([...ours('pub'), ...args]);
+        expect(b.stderr).toBe('Warning: Publish 1 failed: Not authorized.\n');
+        expect(b.stderr).toBe(a.stderr);
+        expect(b.stdout).toBe(a.stdout);
+        expect(b.code).toBe(0);
+      }
+    } finally {
+      await target.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!haveMosquitto)('ts-mosquitto_pub refused by the broker', () => {
   let target: Target;
   beforeAll(async () => {
