@@ -46,6 +46,12 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
     return out;
   }
 
+  /** Once every replay has finished, nothing more has arrived. */
+  async function nothingMore(b: RedisBroker, c: RawClient): Promise<void> {
+    expect(await eventually(async () => b.plugin.stats.replaying(), (n) => n === 0)).toBe(0);
+    expect((await c.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+  }
+
   const payloads = (ps: IPublishPacket[]): string[] => ps.map((p) => String(p.payload));
   const stored = (ids: string[]): Promise<number> => (ids.length === 0 ? Promise.resolve(0) : redis.client().exists(...ids.map((i) => 'mqtt:msg:' + i)));
 
@@ -81,7 +87,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
     expect(await eventually(() => r.get('mqtt:acked:reader:pubsub/news'), (v) => v === ids[2])).toBe(ids[2]);
     // Subscribing again in the same session gives nothing twice.
     await reader.subscribe('pubsub/news', 1, 2);
-    expect((await reader.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    await nothingMore(b, reader);
 
     reader.disconnect();
     await b.waitForLine('Updating client reader to offline');
@@ -89,7 +95,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
     reader = await b.connect({ clientId: 'reader' });
     await reader.subscribe('pubsub/#', 1);
     expect(payloads(await receive(reader, 1))).toEqual(['m4']);
-    expect((await reader.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    await nothingMore(b, reader);
 
     // Every subscriber gets them: another client reads all four.
     const other = await b.connect({ clientId: 'other' });
@@ -115,7 +121,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
     // No SUBSCRIBE this time: mqtt:sub:dev provisions the subscription, the store replays.
     dev = await b.connect({ clientId: 'dev' });
     expect(payloads(await receive(dev, 1))).toEqual(['c']);
-    expect((await dev.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    await nothingMore(b, dev);
   });
 
   it('a QoS 0 delivery counts as the acknowledgement', async () => {
@@ -149,12 +155,12 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
     // j2 is claimed by w1 (not acknowledged yet): another worker gets nothing.
     const w2 = await b.connect({ clientId: 'w2' });
     await w2.subscribe('queue/#', 1);
-    expect((await w2.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    await nothingMore(b, w2);
 
     // w1 goes away without acknowledging j2: its clean session ends and j2 is given back.
     w1.destroy();
     await b.waitForLine('Updating client w1 to offline');
-    await eventually(() => r.hexists('mqtt:msg:' + ids[1], 'owner'), (v) => v === 0);
+    expect(await eventually(() => r.hexists('mqtt:msg:' + ids[1], 'owner'), (v) => v === 0)).toBe(0);
     const w3 = await b.connect({ clientId: 'w3' });
     await w3.subscribe('queue/jobs', 1);
     expect(payloads(await receive(w3, 1))).toEqual(['j2']);
@@ -175,7 +181,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
     const s = await b.connect({ clientId: 'viewer' });
     await s.subscribe('state/+', 1);
     expect(payloads(await receive(s, 1))).toEqual(['s3']);
-    expect((await s.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    await nothingMore(b, s);
   });
 
   it('redis_store none stores nothing', async () => {

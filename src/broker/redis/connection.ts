@@ -1,7 +1,7 @@
 /**
- * One Redis connection as the broker uses it: writes are buffered and sent as one pipeline
- * per event-loop turn, so that routing never waits on Redis (issue 7, Speed); reads are
- * only made off the message path and always with a timeout.
+ * One Redis connection as the broker uses it: writes are buffered and sent as one batch
+ * script call per event-loop turn (batch-script.ts), so that routing never waits on Redis
+ * (issue 7, Speed); reads are only made off the message path and always with a timeout.
  *
  * Redis may be down at start or go away later. ioredis's own offline queue is disabled
  * (it would grow without bound); instead writes wait in a bounded buffer while the link
@@ -11,6 +11,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Log } from '../log.js';
+import { BATCH_SCRIPT } from './batch-script.js';
 
 /** A Redis command and its arguments, each argument one Redis argument (never a command line). */
 export type RedisCommand = (string | Buffer | number)[];
@@ -36,6 +37,11 @@ export interface RedisLinkOptions {
 
 const DEFAULT_MAX_BUFFERED = 100_000;
 const DEFAULT_MAX_INFLIGHT = 100_000;
+/** Bounds of one batch script call: commands, and payload bytes. */
+const BATCH_COMMANDS = 2000;
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+type BatchRedis = Redis & { tsmBatch(...args: (string | Buffer | number)[]): Promise<unknown[]> };
 
 /** Host and port of a Redis URL, for log lines that must not show its password. */
 export function describeRedis(o: Pick<RedisLinkOptions, 'url' | 'host' | 'port'>): string {
@@ -96,6 +102,8 @@ export class RedisLink {
     if (options.password !== null) ro.password = options.password;
     if (options.db !== 0) ro.db = options.db;
     this.redis = options.url !== null ? new Redis(options.url, ro) : new Redis({ ...ro, host: options.host, port: options.port });
+    // EVALSHA, falling back to EVAL after a restart flushed the script cache.
+    this.redis.defineCommand('tsmBatch', { numberOfKeys: 0, lua: BATCH_SCRIPT });
     this.redis.on('error', (err: Error) => this.warnOnce(err));
     this.redis.on('ready', () => void this.becameReady());
     this.redis.on('close', () => {
@@ -133,7 +141,7 @@ export class RedisLink {
     });
   }
 
-  /** Queues a write for this turn's pipeline. Never blocks, never throws. */
+  /** Queues a write for this turn's batch. Never blocks, never throws. */
   send(cmd: RedisCommand): void {
     const buf = this.buffer;
     if (buf.length >= this.maxBuffered) {
@@ -165,7 +173,7 @@ export class RedisLink {
     });
   }
 
-  /** Sends buffered writes as one pipeline when Redis is ready and has room. */
+  /** Sends buffered writes as one batch when Redis is ready and has room. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.syncing || !this.ready || this.buffer.length === 0) return;
@@ -176,33 +184,59 @@ export class RedisLink {
     this.exec(batch);
   }
 
-  private exec(batch: RedisCommand[]): void {
-    const p = this.redis.pipeline();
+  /** Sends commands as batch script calls (batch-script.ts), in order. */
+  private exec(batch: RedisCommand[]): Promise<void[]> {
+    const calls: Promise<void>[] = [];
+    let args: (string | Buffer | number)[] = [];
+    let count = 0;
+    let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const c = batch[i];
-      p.call(c[0] as string, ...(c.slice(1) as (string | Buffer | number)[]));
+      args.push(c.length - 1);
+      for (let j = 0; j < c.length; j++) {
+        const a = c[j];
+        args.push(a);
+        if (typeof a !== 'number') bytes += a.length;
+      }
+      if (++count >= BATCH_COMMANDS || bytes >= BATCH_BYTES) {
+        calls.push(this.call(args, count));
+        args = [];
+        count = 0;
+        bytes = 0;
+      }
     }
-    this.inflight += batch.length;
-    p.exec().then(
-      (results) => {
-        this.inflight -= batch.length;
-        if (results !== null) {
-          for (const [err] of results) if (err !== null) this.commandError(err);
+    if (count > 0) calls.push(this.call(args, count));
+    return Promise.all(calls);
+  }
+
+  private call(args: (string | Buffer | number)[], count: number): Promise<void> {
+    this.inflight += count;
+    return (this.redis as BatchRedis).tsmBatch(...args).then(
+      (reply) => {
+        this.inflight -= count;
+        const nerr = Number(reply[0]);
+        if (nerr > 0) {
+          this.errors += nerr;
+          for (let i = 1; i < reply.length; i++) this.commandError(String(reply[i]));
         }
         if (this.buffer.length > 0) this.flush();
       },
-      () => {
-        this.inflight -= batch.length;
+      (err: Error) => {
+        this.inflight -= count;
+        // The whole batch failed (connection lost, or Redis refused the script itself).
+        if (this.ready) {
+          this.errors += count;
+          this.commandError(err.message);
+        }
       },
     );
   }
 
-  private commandError(err: Error): void {
-    this.errors++;
+  private commandError(message: string): void {
     // A bad hook command fails on every message: say so once per distinct error.
-    if (this.seenErrors.has(err.message) || this.seenErrors.size >= 100) return;
-    this.seenErrors.add(err.message);
-    this.log.warning(`Warning: Redis ${this.label} refused a command: ${err.message}`);
+    if (this.seenErrors.has(message) || this.seenErrors.size >= 100) return;
+    this.seenErrors.add(message);
+    this.log.warning(`Warning: Redis ${this.label} refused a command: ${message}`);
   }
 
   private warnOnce(err: Error): void {
@@ -236,15 +270,15 @@ export class RedisLink {
     this.flush();
   }
 
-  /** Sends what is buffered (if Redis is up) and closes the connection. */
+  /** Sends what is buffered (if Redis is up, waiting a second at most) and closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.ready && !this.syncing && this.buffer.length > 0) {
       const batch = this.buffer;
       this.buffer = [];
-      const p = this.redis.pipeline();
-      for (const c of batch) p.call(c[0] as string, ...(c.slice(1) as (string | Buffer | number)[]));
-      await Promise.race([p.exec().catch(() => null), new Promise((r) => setTimeout(r, 1000).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.exec(batch), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
     }
     this.closed = true;
     this.redis.disconnect();

@@ -63,24 +63,6 @@ for i = 1, #ids do
 end
 return out`;
 
-/** keep_latest: drops the topic's stored messages before the new one. KEYS: topic zset. ARGV: prefix. */
-const DROP_ALL = `
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-for i = 1, #ids do redis.call('DEL', ARGV[1] .. ids[i]) end
-redis.call('DEL', KEYS[1])
-return #ids`;
-
-/** The acknowledged position only moves forward (ids sort in publish order). KEYS: acked key. ARGV: id. */
-const ACK_IF_NEWER = `
-local cur = redis.call('GET', KEYS[1])
-if (not cur) or cur < ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) end
-return 0`;
-
-/** Gives a queue message back when its claimant's session ends unacknowledged. KEYS: msg key. ARGV: client id. */
-const RELEASE = `
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then redis.call('HDEL', KEYS[1], 'owner') end
-return 0`;
-
 const RULE_CACHE_LIMIT = 10_000;
 const REPLAY_LIMIT = 10_000;
 const SCAN_TOPICS_LIMIT = 10_000;
@@ -110,6 +92,8 @@ interface SessionState {
 export class MessageStore {
   private readonly ruleCache = new Map<string, RedisStoreRule | null>();
   private readonly state = new WeakMap<Session, SessionState>();
+  /** Replays started and not finished (tests wait for 0). */
+  replaying = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -146,7 +130,7 @@ export class MessageStore {
     const mk = msgKey(ref.id);
     const tk = topicKey(msg.topic);
     const link = this.link;
-    if (rule.mode === 'keep_latest') link.send(['EVAL', DROP_ALL, 1, tk, MSG_PREFIX]);
+    if (rule.mode === 'keep_latest') link.send(['@drop', tk, MSG_PREFIX]);
     link.send([
       'HSET', mk,
       'id', ref.id,
@@ -195,7 +179,8 @@ export class MessageStore {
     const topic = msg.topic;
     if ((s.acked.get(topic) ?? -1) < ref.score) {
       s.acked.set(topic, ref.score);
-      this.link.send(['EVAL', ACK_IF_NEWER, 1, ackedKey(session.clientId, topic), ref.id]);
+      // Never backwards: acknowledgements may arrive out of publish order (@ack).
+      this.link.send(['@ack', ackedKey(session.clientId, topic), ref.id]);
     }
     if ((s.delivered.get(topic) ?? -1) < ref.score) s.delivered.set(topic, ref.score);
     if (ref.mode === 'queue') {
@@ -209,7 +194,7 @@ export class MessageStore {
   onSessionDestroyed(session: Session): void {
     const s = this.state.get(session);
     if (s === undefined) return;
-    for (const id of s.owned.keys()) this.link.send(['EVAL', RELEASE, 1, msgKey(id), session.clientId]);
+    for (const id of s.owned.keys()) this.link.send(['@release', msgKey(id), session.clientId]);
     this.state.delete(session);
   }
 
@@ -219,9 +204,12 @@ export class MessageStore {
     if (sub === undefined || sub.shareGroup !== undefined || !this.link.ready) return;
     const tf = sub.treeFilter;
     if (!this.rules.some((r) => filtersOverlap(r.filter, tf))) return;
-    this.replay(session, filter, tf).catch((err: Error) => {
-      if (this.link.ready) this.log.warning(`Warning: Unable to read stored messages for ${session.clientId} (${err.message}).`);
-    });
+    this.replaying++;
+    this.replay(session, filter, tf)
+      .catch((err: Error) => {
+        if (this.link.ready) this.log.warning(`Warning: Unable to read stored messages for ${session.clientId} (${err.message}).`);
+      })
+      .finally(() => this.replaying--);
   }
 
   private async replay(session: Session, filter: string, tf: string): Promise<void> {
@@ -237,7 +225,11 @@ export class MessageStore {
           r.callBuffer('EVAL', FETCH, 2, topicKey(topic), ackedKey(cid, topic), MSG_PREFIX, ceiling, rule.mode, cid, after, REPLAY_LIMIT),
         this.timeoutMs,
       )) as Buffer[][];
-      if (this.broker.sessions.get(cid) !== session) return;
+      if (this.broker.sessions.get(cid) !== session || !session.subscriptions.has(filter)) {
+        // The session or subscription ended while Redis answered: give back what was claimed.
+        if (rule.mode === 'queue') for (const row of rows) this.link.send(['@release', msgKey(row[0].toString()), cid]);
+        return;
+      }
       this.deliverRows(session, filter, topic, rule.mode, rows);
     }
   }

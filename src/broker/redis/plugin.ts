@@ -49,6 +49,8 @@ export interface RedisPluginStats {
   dropped(): number;
   /** Commands Redis answered with an error (a bad hook command, ...). */
   errors(): number;
+  /** Offline-store replays under way. */
+  replaying(): number;
   connected(): boolean;
 }
 
@@ -89,6 +91,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
     stats: {
       dropped: () => (main?.dropped ?? 0) + [...pools.values()].reduce((n, l) => n + l.dropped, 0),
       errors: () => (main?.errors ?? 0) + [...pools.values()].reduce((n, l) => n + l.errors, 0),
+      replaying: () => store?.replaying ?? 0,
       connected: () => main?.ready ?? false,
     },
 

@@ -15,28 +15,6 @@ import type { Log } from '../log.js';
 import type { RedisLink } from './connection.js';
 import { clientKey, nodeKey, unixSeconds } from './keys.js';
 
-/** KEYS: presence hash, client hash. ARGV: client id, token, now. */
-const OFFLINE_IF_CURRENT = `
-if redis.call('HGET', KEYS[2], 'conn') == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], 'offline')
-  redis.call('HSET', KEYS[2], 'state', '0', 'offline_at', ARGV[3])
-  return 1
-end
-return 0`;
-
-/**
- * Clients a previous run (or the time Redis was away) left in our node hash. Only marked
- * offline if their last connection was on this node. KEYS: presence hash, client hash,
- * node hash. ARGV: client id, node, now.
- */
-const OFFLINE_IF_OURS = `
-if redis.call('HGET', KEYS[2], 'node') == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], 'offline')
-  redis.call('HSET', KEYS[2], 'state', '0', 'offline_at', ARGV[3])
-end
-redis.call('HDEL', KEYS[3], ARGV[1])
-return 0`;
-
 export class Presence {
   private readonly tokens = new WeakMap<Client, string>();
   private readonly onlineAt = new WeakMap<Client, number>();
@@ -69,7 +47,8 @@ export class Presence {
     this.tokens.delete(client);
     const id = client.clientId;
     this.log.notice(`Updating client ${id} to offline`);
-    this.link.send(['EVAL', OFFLINE_IF_CURRENT, 2, this.presenceKey, clientKey(id), id, token, unixSeconds()]);
+    // Only if mqtt:client:<id> still names this connection (batch-script.ts, @offline).
+    this.link.send(['@offline', this.presenceKey, clientKey(id), id, token, unixSeconds()]);
     this.link.send(['HDEL', this.nodeHash, id]);
   }
 
@@ -104,7 +83,8 @@ export class Presence {
     const ts = unixSeconds();
     for (const id of Object.keys(listed)) {
       if (now.has(id)) continue;
-      this.link.send(['EVAL', OFFLINE_IF_OURS, 3, this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
+      // Only if the client's last connection was on this node (batch-script.ts, @stale).
+      this.link.send(['@stale', this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
     }
     for (const c of now.values()) this.writeOnline(c, this.tokens.get(c)!);
   }
