@@ -25,17 +25,21 @@ export class RedisServer {
   proc: ChildProcess | undefined;
   private readonly clients: Redis[] = [];
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: string[],
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const s = new RedisServer(await freePort());
+  /** `extraArgs` are further redis-server options, e.g. ['--requirepass', 'secret']. */
+  static async start(extraArgs: string[] = []): Promise<RedisServer> {
+    const s = new RedisServer(await freePort(), extraArgs);
     await s.run();
     return s;
   }
 
   /** Starts (again) on the same port and waits until it accepts connections. */
   async run(): Promise<void> {
-    const proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
@@ -62,8 +66,8 @@ export class RedisServer {
   }
 
   /** A plain client for the test's own reads and writes. */
-  client(db = 0): Redis {
-    const c = new Redis({ port: this.port, host: '127.0.0.1', db, lazyConnect: false, maxRetriesPerRequest: 1 });
+  client(db = 0, password?: string): Redis {
+    const c = new Redis({ port: this.port, host: '127.0.0.1', db, password, lazyConnect: false, maxRetriesPerRequest: 1 });
     c.on('error', () => {});
     this.clients.push(c);
     return c;
