@@ -7,13 +7,15 @@ export interface Options {
   only?: string[];
   brokers: BrokerName[];
   json?: string;
+  /** TCP_NODELAY in every scenario, not only those with acknowledgements or timing. */
+  nodelay: boolean;
 }
 
 export const USAGE =
-  'usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--broker ts|mosquitto|aedes[,...]] [--json FILE]';
+  'usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--broker ts|mosquitto|aedes[,...]] [--json FILE] [--nodelay]';
 
 export function parseOptions(argv: string[], scenarioNames: string[]): Options {
-  const opts: Options = { quick: false, brokers: [...BROKERS] };
+  const opts: Options = { quick: false, brokers: [...BROKERS], nodelay: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -39,6 +41,9 @@ export function parseOptions(argv: string[], scenarioNames: string[]): Options {
         opts.brokers = names as BrokerName[];
         break;
       }
+      case '--nodelay':
+        opts.nodelay = true;
+        break;
       case '--json':
         opts.json = value();
         break;

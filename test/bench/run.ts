@@ -93,6 +93,7 @@ async function runOne(
   sz: Sizes,
   f: Fixtures,
   fdLimit: number | undefined,
+  nodelay: boolean,
 ): Promise<BrokerRun> {
   const base: BrokerRun = { scenario: s.name, broker: name, status: 'n/a' };
   const missing = unavailableReason(name) ?? s.skip?.(name, f);
@@ -102,7 +103,7 @@ async function runOne(
   chmodSync(runDir, 0o777);
   let broker;
   try {
-    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir), fdLimit, tcpNoDelay: s.tcpNoDelay });
+    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir), fdLimit, tcpNoDelay: nodelay || s.tcpNoDelay });
   } catch (err) {
     return { ...base, status: 'error', note: (err as Error).message };
   }
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
   for (const s of scenarios) {
     for (const b of opts.brokers) {
       process.stderr.write(`bench: ${s.name} / ${BROKER_LABEL[b]} ... `);
-      const run = await runOne(s, b, sz, f, s.name === 'idle' ? idleFdLimit : undefined);
+      const run = await runOne(s, b, sz, f, s.name === 'idle' ? idleFdLimit : undefined, opts.nodelay);
       runs.push(run);
       process.stderr.write(
         run.status === 'ok'
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
 
   const table = renderTable(scenarios, runs, titles);
   const out = [
-    `Benchmark ${opts.quick ? '(--quick) ' : ''}${header}`,
+    `Benchmark ${opts.quick ? '(--quick) ' : ''}${opts.nodelay ? '(--nodelay) ' : ''}${header}`,
     '',
     table,
     '',
