@@ -18,6 +18,7 @@ import { Session, type Outgoing } from './session.js';
 import { Stats } from './stats.js';
 import { SysTree } from './sys-tree.js';
 import { logClientGone, publishWill } from './disconnect.js';
+import { BindInterfaceError, interfaceAddress } from './bind-interface.js';
 import type { BrokerPlugin } from './plugin.js';
 import type { EnhancedAuthenticator } from './security.js';
 
@@ -65,7 +66,15 @@ export class Broker {
     for (const p of this.plugins) await p.init?.(this);
     this.deliveredHooks = this.plugins.filter((p) => p.onDelivered !== undefined);
     this.persistHooks = this.plugins.filter((p) => p.onOutgoing !== undefined || p.onIncoming !== undefined);
-    for (const settings of this.options.listeners) {
+    for (let settings of this.options.listeners) {
+      if (settings.bindInterface !== undefined && settings.unixPath === undefined) {
+        try {
+          settings = { ...settings, host: interfaceAddress(settings.bindInterface, settings.family) };
+        } catch (e) {
+          if (e instanceof BindInterfaceError) for (const line of e.lines) this.log.warning(line);
+          throw e;
+        }
+      }
       const rt: ListenerRuntime = { settings, listener: undefined, connections: 0 };
       this.listeners.push(rt);
       rt.listener = await openListener(this, rt);

@@ -39,12 +39,21 @@ export function logFromConfig(config: BrokerConfig): Log {
   return log;
 }
 
+/**
+ * socket_domain without an address: the wildcard address of that family only. Node's
+ * default, '::' dual-stack, would take both (it applies ipv6Only only to an explicit '::').
+ */
+function domainAnyAddress(domain: ListenerConfig['socketDomain']): string | undefined {
+  return domain === 'ipv4' ? '0.0.0.0' : domain === 'ipv6' ? '::' : undefined;
+}
+
 function listenerSettings(l: ListenerConfig, config: BrokerConfig): ListenerSettings {
   return {
     port: l.port,
-    host: l.host ?? undefined,
+    host: l.host ?? (l.bindInterface === null ? domainAnyAddress(l.socketDomain) : undefined),
     unixPath: l.unixPath ?? undefined,
     family: l.socketDomain === 'ipv4' ? 4 : l.socketDomain === 'ipv6' ? 6 : undefined,
+    bindInterface: l.bindInterface ?? undefined,
     protocol: l.protocol,
     maxConnections: l.maxConnections,
     mountPoint: l.mountPoint ?? undefined,

@@ -12,6 +12,8 @@ export interface ListenerSettings {
   host?: string;
   unixPath?: string;
   family?: 4 | 6;
+  /** bind_interface: the interface whose address is bound when the listener opens (bind-interface.ts). */
+  bindInterface?: string;
   /** 'mqtt' or 'websockets'. */
   protocol?: 'mqtt' | 'websockets';
   maxConnections?: number;
