@@ -153,9 +153,14 @@ describe.skipIf(!haveMosquitto)('client transports', () => {
         'px/a',
       );
       expect(out).toBe('px/a auth');
-      const bad = await run([...ours('pub'), '--proxy', `socks5h://pu:wrong@127.0.0.1:${proxy.port}`, '-t', 'px/a', '-m', 'x']);
-      expect(bad.code).toBe(1);
-      expect(bad.stderr).toMatch(/^Error: .+\n$/);
+      for (const cred of ['pu:wrong@', '']) {
+        const args = ['--proxy', `socks5h://${cred}127.0.0.1:${proxy.port}`, '-t', 'px/a', '-m', 'x'];
+        const a = await run([...theirs('pub'), ...args]);
+        const b = await run([...ours('pub'), ...args]);
+        expect(b.stderr).toBe(cred === '' ? 'Error: Authorisation failed.\n' : 'Error: Proxy error.\n');
+        expect(b.stderr).toBe(a.stderr);
+        expect(b.code).toBe(a.code);
+      }
     } finally {
       await proxy.close();
     }

@@ -104,11 +104,22 @@ function openSslDebugLines(err: DialError): string {
   return m === null ? '' : `OpenSSL Error[0]: error:${m[1]}:${m[2]}::${m[3]}\n`;
 }
 
+const SOCKS_ERRORS: Record<string, [string, number]> = {
+  ESOCKSPROXY: ['Proxy error.', 16],
+  ESOCKSAUTH: ['Authorisation failed.', 11],
+  ESOCKSCONNECT: ['The client is not currently connected.', 4],
+};
+
 /** Print a dial failure as Mosquitto does and exit 1. */
 export function reportDialError(cfg: ClientConfig, err: DialError): never {
   const code = err.code;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NONAME') {
     report(cfg, 'Unable to connect (Lookup error.).\n');
+  } else if (code !== undefined && SOCKS_ERRORS[code] !== undefined) {
+    // libmosquitto's words and error numbers for a proxy that says no.
+    const [text, exitCode] = SOCKS_ERRORS[code];
+    report(cfg, `Error: ${text}\n`);
+    process.exit(exitCode);
   } else if (isTlsError(err)) {
     if (cfg.debug) writeOut(openSslDebugLines(err));
     report(cfg, 'Unable to connect (A TLS error occurred.).\n');

@@ -27,7 +27,11 @@ const REPLY_TEXT: Record<number, string> = {
 /** Largest reply we wait for: header + 255-byte domain + port. */
 const MAX_REPLY = 4 + 1 + 255 + 2;
 
-function proxyError(message: string, code = 'EPROTO'): DialError {
+/**
+ * Failures carry codes of our own: ESOCKSAUTH (no acceptable method), ESOCKSPROXY (bad
+ * credentials or a malformed reply), ESOCKSCONNECT (the proxy could not reach the broker).
+ */
+function proxyError(message: string, code = 'ESOCKSPROXY'): DialError {
   const err: DialError = new Error(message);
   err.code = code;
   return err;
@@ -79,18 +83,18 @@ export function socks5Handshake(
         sock.write(req);
         return;
       }
-      return finish(proxyError('SOCKS5 proxy refused our authentication methods', 'EACCES'));
+      return finish(proxyError('SOCKS5 proxy refused our authentication methods', 'ESOCKSAUTH'));
     }
     if (stage === 'auth') {
       if (buf.length < 2) return;
       const status = buf[1];
       buf = buf.subarray(2);
-      if (status !== 0) return finish(proxyError('SOCKS5 authentication failed', 'EACCES'));
+      if (status !== 0) return finish(proxyError('SOCKS5 authentication failed', 'ESOCKSPROXY'));
       return sendConnect();
     }
     // CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT
     if (buf.length < 5) return;
-    if (buf[1] !== 0) return finish(proxyError(REPLY_TEXT[buf[1]] ?? 'SOCKS5 error', buf[1] === 5 ? 'ECONNREFUSED' : 'EPROTO'));
+    if (buf[1] !== 0) return finish(proxyError(REPLY_TEXT[buf[1]] ?? 'SOCKS5 error', 'ESOCKSCONNECT'));
     const atyp = buf[3];
     const addrLen = atyp === 1 ? 4 : atyp === 4 ? 16 : 1 + buf[4];
     const total = 4 + addrLen + 2;
