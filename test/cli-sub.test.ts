@@ -173,6 +173,29 @@ describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_sub output (broker: 
   });
 });
 
+describe.skipIf(!haveMosquitto)('ts-mosquitto_sub across a broker restart', () => {
+  it('reconnects and subscribes again, as mosquitto_sub does', async () => {
+    const port = await freePort();
+    let target = await startTarget('mosquitto', [`listener ${port} 127.0.0.1`]);
+    const sub = start([...ours('sub'), '-p', String(port), '-t', 'restart/t', '-C', '2', '-v', '-d', '-i', 'restarter']);
+    try {
+      await waitFor(() => sub.output().includes('Subscribed (mid: 1)'));
+      await run([...theirs('pub'), '-p', String(port), '-t', 'restart/t', '-m', 'before']);
+      await waitFor(() => sub.output().includes('restart/t before'));
+      await target.stop();
+      target = await startTarget('mosquitto', [`listener ${port} 127.0.0.1`]);
+      await waitFor(() => sub.output().includes('Subscribed (mid: 2)'), 10000);
+      await run([...theirs('pub'), '-p', String(port), '-t', 'restart/t', '-m', 'after']);
+      const r = await sub.done;
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n').filter((l) => l.startsWith('restart/t'))).toEqual(['restart/t before', 'restart/t after']);
+      expect(r.stdout.match(/sending CONNECT/g)?.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await target.stop();
+    }
+  });
+});
+
 describe.skipIf(!haveMosquitto)('ts-mosquitto_sub refused by the broker', () => {
   let target: Target;
   beforeAll(async () => {
