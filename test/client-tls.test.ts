@@ -124,6 +124,23 @@ describe.skipIf(!haveMosquitto || !haveOpenssl)('client TLS options against Mosq
     });
   }
 
+  it('--capath trusts a directory of hash-named CA certificates, as OpenSSL looks them up', async () => {
+    const capath = path.join(dir, 'capath');
+    fs.mkdirSync(capath, { recursive: true });
+    fs.copyFileSync(path.join(dir, 'ca.crt'), path.join(capath, 'ca.crt'));
+    const args = ['--capath', capath, '-h', 'localhost', '-p', String(ports.tls), '-t', 'a', '-m', 'x'];
+    // Not rehashed: OpenSSL cannot find the CA.
+    const a1 = await run([...theirs('pub'), ...args]);
+    const b1 = await run([...ours('pub'), ...args]);
+    expect(a1.code).not.toBe(0);
+    expect(b1.code).toBe(1);
+    expect(b1.stderr).toBe('Unable to connect (A TLS error occurred.).\n');
+    const hash = spawnSync('openssl', ['x509', '-hash', '-noout', '-in', path.join(dir, 'ca.crt')]).stdout.toString().trim();
+    fs.copyFileSync(path.join(dir, 'ca.crt'), path.join(capath, `${hash}.0`));
+    fs.chmodSync(path.join(capath, `${hash}.0`), 0o644);
+    await same('pub', ['--capath', '@capath', '-h', 'localhost', '-p', 'TLSPORT', '-t', 'a', '-m', 'x', '-d']);
+  });
+
   it('pub: --psk with a wrong key fails the handshake (OpenSSL\'s alert text may differ)', async () => {
     const args = ['--psk', 'deadbee0', '--psk-identity', 'ident', '-h', '127.0.0.1', '-p', String(ports.psk), '-t', 'a', '-m', 'x'];
     const a = await run([...theirs('pub'), ...args]);

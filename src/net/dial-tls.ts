@@ -35,10 +35,14 @@ export function isValidTlsVersion(v: string): boolean {
   return Object.prototype.hasOwnProperty.call(VERSIONS, v);
 }
 
-/** Read every certificate file of a CA directory (OpenSSL's hashed links included). */
+/**
+ * The certificates of a CA directory as OpenSSL finds them: only files named by subject
+ * hash ("9d66eef0.0", made by c_rehash or `openssl rehash`) are looked at.
+ */
 function readCaPath(dir: string): Buffer[] {
   const out: Buffer[] = [];
   for (const name of fs.readdirSync(dir)) {
+    if (!/^[0-9a-f]{8}\.\d+$/.test(name)) continue;
     const file = path.join(dir, name);
     try {
       if (!fs.statSync(file).isFile()) continue;
