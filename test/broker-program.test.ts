@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RedisServer, haveRedis } from './helpers/redis-server.js';
 
 const BIN = path.resolve('bin/ts-mosquitto.js');
 const children: ChildProcess[] = [];
@@ -240,5 +241,34 @@ describe('ts-mosquitto program', () => {
     const r = spawnSync(process.execPath, [BIN, '-c', conf], { encoding: 'utf8', timeout: 10000 });
     expect(r.status).toBe(13);
     expect(strip(r.stderr)).toContain(`Error: Unable to open pwfile "${dir}/missing".`);
+  });
+
+  it.skipIf(!haveRedis() && process.env.CI !== 'true')('keeps presence in Redis when redis_port is configured', async () => {
+    const redis = await RedisServer.start();
+    try {
+      const dir = tmpdir();
+      const port = await freePort();
+      const conf = path.join(dir, 'r.conf');
+      fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nredis_port ${redis.port}\n`);
+      const b = await start(['-c', conf]);
+      const r = redis.client();
+      const sub = spawn('mosquitto_sub', ['-p', String(port), '-i', 'dev1', '-t', 'x'], { stdio: 'ignore' });
+      children.push(sub);
+      let state: string | null = null;
+      for (let i = 0; i < 50 && state !== 'online'; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        state = await r.hget('mqtt', 'dev1');
+      }
+      expect(state).toBe('online');
+      expect(b.out()).toContain('Updating client dev1 to online');
+      sub.kill('SIGTERM');
+      for (let i = 0; i < 50 && state !== 'offline'; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        state = await r.hget('mqtt', 'dev1');
+      }
+      expect(state).toBe('offline');
+    } finally {
+      await redis.close();
+    }
   });
 });

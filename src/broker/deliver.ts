@@ -195,7 +195,7 @@ export function sendPublish(
   }
   client.conn.write(buf);
   const hooks = broker.deliveredHooks;
-  for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg);
+  for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg, qos);
   broker.stats.publishSent++;
   broker.stats.publishBytesSent += msg.payload.length;
 }

@@ -4,6 +4,7 @@
  * return quickly and never wait on I/O.
  */
 import type { Broker } from './broker.js';
+import type { QoS } from '../protocol/index.js';
 import type { Client } from './client.js';
 import type { Message } from './message.js';
 import type { Outgoing, Session } from './session.js';
@@ -24,7 +25,8 @@ export interface BrokerPlugin {
   onUnsubscribe?(session: Session, filter: string): void;
   onPublish?(msg: Message): void;
   onRetain?(msg: Message): void;
-  onDelivered?(session: Session, msg: Message): void;
+  /** A PUBLISH went out to the session's client at this QoS (QoS 0: that is its acknowledgement). */
+  onDelivered?(session: Session, msg: Message, qos: QoS): void;
   onAcked?(session: Session, msg: Message): void;
   onSessionDestroyed?(session: Session): void;
   onSessionCreated?(session: Session): void;

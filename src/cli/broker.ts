@@ -11,6 +11,7 @@ import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
+import { createRedisPlugin } from '../broker/redis/index.js';
 import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
 import { SecurityFileError } from '../broker/auth/types.js';
 import type { SecurityFiles } from '../broker/auth/load.js';
@@ -60,6 +61,8 @@ export function main(argv: string[]): void {
   // persistence true: sessions and retained messages survive restarts and kill -9.
   const persistence = createPersistencePlugin(config);
   if (config.persistence) broker.plugins.push(persistence);
+  // Redis: presence, subscription store, retained and offline-message stores, hooks.
+  if (config.redis.enabled) broker.plugins.push(createRedisPlugin(config.redis));
   if (config.pidFile !== null && config.daemon) {
     try {
       fs.writeFileSync(config.pidFile, `${process.pid}\n`);
