@@ -114,6 +114,11 @@ describe.skipIf(!haveMosquitto)('ts-mosquitto_pub: option errors as mosquitto_pu
     }
   });
 
+  it('reports an unknown host and an unusable bind address the same way', async () => {
+    await same(['-h', 'nonexistent.invalid', '-t', 'a', '-m', 'x']);
+    await same(['-A', '192.0.2.1', '-p', String(closedPort), '-t', 'a', '-m', 'x']);
+  });
+
   it('reports a missing unix socket the same way', async () => {
     await same(['--unix', '/nonexistent/ts-mosquitto.sock', '-t', 'a', '-m', 'x']);
   });

@@ -110,6 +110,7 @@ describe.skipIf(!haveMosquitto || !haveOpenssl)('client TLS options against Mosq
   const handshakeFailures: [string, string[], string][] = [
     ['an unrelated CA fails the handshake', ['--cafile', '@other.crt', '-h', 'localhost', '-p', 'TLSPORT'], ''],
     ['a host name not in the certificate fails', ['--cafile', '@ca.crt', '-h', '127.0.0.1', '-p', 'TLSPORT'], 'Error: host name verification failed.\n'],
+    ['--tls-use-os-certs does not trust the test CA', ['--tls-use-os-certs', '-h', 'localhost', '-p', 'TLSPORT'], ''],
   ];
   for (const [name, args, hostLine] of handshakeFailures) {
     it(`pub: ${name}`, async () => {
