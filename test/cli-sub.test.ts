@@ -168,6 +168,20 @@ describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_sub output (broker: 
     expect(results[1][2]).toBe(`${t}/2 two\n`);
   });
 
+  it('-c keeps the session: messages published while away arrive at the next start', async () => {
+    const p = String(target.port);
+    for (const [name, prog] of [['theirs', theirs('sub')], ['ours', ours('sub')]] as const) {
+      const id = `persist-${name}-${base}`;
+      const topic = `${base}/persist/${name}`;
+      const first = await run([...prog, '-p', p, '-t', topic, '-c', '-i', id, '-q', '1', '-E']);
+      expect(first.code).toBe(0);
+      await run([...theirs('pub'), '-p', p, '-t', topic, '-m', 'while away', '-q', '1']);
+      const second = await run([...prog, '-p', p, '-t', topic, '-c', '-i', id, '-q', '1', '-C', '1', '-v', '-W', '5']);
+      expect(second.stdout).toBe(`${topic} while away\n`);
+      expect(second.code).toBe(0);
+    }
+  });
+
   it('-U unsubscribes after subscribing, as mosquitto_sub does (debug lines equal)', async () => {
     await same(['-p', String(target.port), '-t', `${base}/a`, '-U', `${base}/zz`, '-C', '1', '-d', '-i', 'unsub-id']);
   });
