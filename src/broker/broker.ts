@@ -48,7 +48,8 @@ export class Broker {
   enhancedAuth: EnhancedAuthenticator | undefined;
   readonly startedAt = Date.now();
   private sweepTimer: NodeJS.Timeout | undefined;
-  private readonly sys: SysTree;
+  /** $SYS publisher; reload.ts restarts it when sys_interval changes. */
+  readonly sys: SysTree;
   private closing = false;
   private heapSample = 0;
   private heapSampleAge = 0;
@@ -98,6 +99,8 @@ export class Broker {
     }
     rt.connections++;
     if (this.options.maxPacketSize > 0) conn.maxInboundPacket = this.options.maxPacketSize;
+    // set_tcp_nodelay, per connection so that a SIGHUP reload applies to new connections.
+    conn.stream.setNoDelay?.(this.options.setTcpNodelay);
     conn.counters = this.stats;
     const client = new Client(this, conn, rt);
     client.inflightLimit = this.options.maxInflightMessages > 0 ? this.options.maxInflightMessages : 65535;

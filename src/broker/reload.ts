@@ -1,0 +1,66 @@
+/**
+ * SIGHUP: what mosquitto.conf(5) marks "Reloaded on reload signal" takes effect from a
+ * freshly parsed configuration. Listeners (listener, port, bind_address, bind_interface,
+ * socket_domain, mount_point, max_connections, protocol, use_username_as_clientid, ...),
+ * pid_file and user are not reloaded, as in Mosquitto. password_file, acl_file and
+ * psk_file are reloaded by their own targets (security-files.ts); persistence options by
+ * the persistence plugin.
+ */
+import type { Broker } from './broker.js';
+import type { BrokerConfig } from './config/types.js';
+import { logFromConfig, optionsFromConfig } from './from-config.js';
+import type { BrokerOptions, ListenerSettings } from './options.js';
+
+/** Global options that a reload replaces. */
+const RELOADED: readonly (keyof BrokerOptions)[] = [
+  'allowAnonymous',
+  'allowZeroLengthClientid',
+  'autoIdPrefix',
+  'maxInflightBytes',
+  'maxInflightMessages',
+  'maxKeepalive',
+  'maxPacketSize',
+  'maxQueuedBytes',
+  'maxQueuedMessages',
+  'memoryLimit',
+  'messageSizeLimit',
+  'persistentClientExpiration',
+  'retainAvailable',
+  'setTcpNodelay',
+  'upgradeOutgoingQos',
+  'sysInterval',
+];
+
+/** Per-listener settings that a reload replaces (security ones when per_listener_settings is true). */
+const RELOADED_PER_LISTENER: readonly (keyof ListenerSettings)[] = [
+  'allowAnonymous',
+  'allowZeroLengthClientid',
+  'autoIdPrefix',
+  'clientidPrefixes',
+];
+
+/**
+ * Applies the reloadable options of `config` to a running broker. New values apply to new
+ * connections and new messages; connected clients keep what they were told in CONNACK.
+ */
+export function reloadConfig(broker: Broker, config: BrokerConfig): void {
+  // Logging first, so that what follows is logged the new way. The log object stays the
+  // same (everything holds a reference to it); its destinations are reopened, which also
+  // lets logrotate move a log file away before SIGHUP, as with Mosquitto.
+  broker.log.replaceWith(logFromConfig(config));
+
+  const fresh = optionsFromConfig(config);
+  const o = broker.options as unknown as Record<string, unknown>;
+  const oldSysInterval = broker.options.sysInterval;
+  for (const key of RELOADED) o[key] = fresh[key];
+  if (broker.options.sysInterval !== oldSysInterval) broker.sys.setInterval(broker.options.sysInterval);
+
+  // Listeners are matched in order, as they were opened; a listener that is not in the
+  // new file keeps its settings (Mosquitto does not reopen listeners on reload either).
+  const n = Math.min(broker.listeners.length, fresh.listeners.length);
+  for (let i = 0; i < n; i++) {
+    const target = broker.listeners[i].settings as unknown as Record<string, unknown>;
+    const source = fresh.listeners[i];
+    for (const key of RELOADED_PER_LISTENER) target[key] = source[key];
+  }
+}
