@@ -79,7 +79,8 @@ function start(cfg: ClientConfig, payload: Buffer | undefined, cs: typeof Sessio
   let connacked = false;
 
   const finishIfDone = (): void => {
-    if (inputDone && remaining === 0 && session.client.pendingCount === 0) {
+    // While reconnecting (-l), wait: the next CONNACK calls this again.
+    if (inputDone && remaining === 0 && session.client.pendingCount === 0 && session.client.connected) {
       session.client.disconnect(0, cfg.protocolVersion === 5 ? cfg.props.disconnect : undefined);
     }
   };
@@ -132,7 +133,10 @@ function start(cfg: ClientConfig, payload: Buffer | undefined, cs: typeof Sessio
         report(cfg, `Error: ${cfg.protocolVersion === 5 ? ClientError.Protocol : ClientError.ConnectionRefused}\n`);
         process.exit(code);
       }
-      if (cfg.mode === 'stdin-line') readLines();
+      if (cfg.mode === 'stdin-line') {
+        readLines();
+        finishIfDone();
+      }
       else if (remaining > 0 && lastMid === -1) publishNext();
     },
     onMessage() {},
@@ -152,6 +156,14 @@ function start(cfg: ClientConfig, payload: Buffer | undefined, cs: typeof Sessio
     },
     onClose(expected, err) {
       if (expected) process.exit(0);
+      if (cfg.mode === 'stdin-line' && connacked) {
+        // Like mosquitto_pub -l: reconnect every second; lines read meanwhile at QoS 0 are lost.
+        const retry = (): void => {
+          setTimeout(() => session.connect(retry), 1000);
+        };
+        retry();
+        return;
+      }
       if (cs.isTlsAlert(cfg, err, connacked)) {
         report(cfg, 'Error: Protocol error\n');
         process.exit(1);

@@ -164,6 +164,8 @@ export class MqttClient {
     const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false, messageId: mid };
     if (properties !== undefined && this.options.protocolVersion === 5) packet.properties = properties;
     if (qos === 0) {
+      // Not connected: a QoS 0 message is simply lost, as with libmosquitto (MOSQ_ERR_NO_CONN).
+      if (!this.connected) return mid;
       this.debug(publishSummary('sending', packet, mid));
       this.send(packet);
       if (this.events.onPublish !== undefined) this.reportQos0(mid);
