@@ -266,6 +266,19 @@ describe('memory_limit', () => {
     expect(b.broker.stats.publishDropped).toBe(1);
   });
 
+  it('over the limit, an outgoing message is dropped and its receiver disconnected', async () => {
+    const b = await startBroker();
+    const pub = await b.connect({ clientId: 'pub' });
+    pub.publish('kept', 'retained', { retain: true, qos: 1 });
+    await pub.next('puback');
+    b.broker.options.memoryLimit = 1; // as a SIGHUP reload lowering memory_limit would
+    const sub = await b.connect({ clientId: 'sub' });
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'kept', qos: 0 }] });
+    await sub.closed;
+    expect(sub.inbox.filter((p) => p.cmd === 'publish')).toEqual([]);
+    expect(b.hasLine('Client sub disconnected due to out of memory.')).toBe(true);
+  });
+
   it('under the limit, messages flow', async () => {
     const b = await startBroker({ memoryLimit: 1024 * 1024 * 1024 * 64 });
     const sub = await b.connect({ clientId: 'sub' });

@@ -37,6 +37,15 @@ export function deliverToSession(
   if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) return;
   const client = session.client;
   const online = client !== null && client.active;
+  const memoryLimit = broker.options.memoryLimit;
+  if (memoryLimit > 0 && online && broker.memoryInUse() + msg.payload.length > memoryLimit) {
+    // memory_limit (mosquitto.conf(5)): an outgoing message over the limit is dropped and
+    // its receiver disconnected.
+    broker.stats.publishDropped++;
+    if (broker.log.connectionMessages) broker.log.notice(`Client ${client.id} disconnected due to out of memory.`);
+    client.disconnect('admin');
+    return;
+  }
   if (qos === 0) {
     if (online) {
       if (client.conn.bufferedBytes > broker.options.maxSocketBacklog) {
