@@ -45,8 +45,9 @@ export interface RetainedSpec {
 export interface AuthSpec {
   kind: 'auth';
   port: number;
-  username: string;
-  password: string;
+  users: { username: string; password: string }[];
+  /** Each connect takes the next user, and the run ends when all have connected once. */
+  distinct: boolean;
   concurrency: number;
   measureMs: number;
 }

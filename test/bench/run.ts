@@ -2,6 +2,7 @@
 // Runs every scenario against every available broker, each broker started fresh per
 // scenario, with the load generator in its own process; prints one Markdown table.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,13 +38,23 @@ function fdLimits(): { soft: number; hard: number } {
   }
 }
 
-function fixtures(dir: string): Fixtures {
-  const f: Fixtures = { dir, username: 'bench', password: 'bench-password' };
-  // bcrypt cost 10, as bcryptjs and most bcrypt tools default to.
+/**
+ * Password files for the auth scenarios, only when one of them runs: `count` users with
+ * their own passwords, as bcrypt at cost 10 (what bcryptjs and ts-mosquitto_passwd use) and
+ * as mosquitto_passwd's sha512-pbkdf2 (`mosquitto_passwd -U` over a plain-text file).
+ */
+function fixtures(dir: string, count: number, bcryptCount: number): Fixtures {
+  const f: Fixtures = { dir, users: [], bcryptUsers: bcryptCount };
+  if (count === 0) return f;
+  for (let i = 0; i < count; i++) f.users.push({ username: `bench${i}`, password: `pw-${i}-${randomBytes(6).toString('hex')}` });
+  process.stderr.write(`bench: hashing ${bcryptCount} bcrypt passwords ... `);
   f.bcryptFile = path.join(dir, 'passwd.bcrypt');
-  writeFileSync(f.bcryptFile, `${f.username}:${bcrypt.hashSync(f.password, 10)}\n`, { mode: 0o644 });
+  const lines = f.users.slice(0, bcryptCount).map((u) => `${u.username}:${bcrypt.hashSync(u.password, 10)}`);
+  writeFileSync(f.bcryptFile, lines.join('\n') + '\n', { mode: 0o644 });
+  process.stderr.write('done\n');
   const pbkdf2 = path.join(dir, 'passwd.pbkdf2');
-  const r = spawnSync('mosquitto_passwd', ['-c', '-b', pbkdf2, f.username, f.password], { stdio: 'ignore' });
+  writeFileSync(pbkdf2, f.users.map((u) => `${u.username}:${u.password}`).join('\n') + '\n', { mode: 0o644 });
+  const r = spawnSync('mosquitto_passwd', ['-U', pbkdf2], { stdio: 'ignore' });
   if (r.status === 0) {
     chmodSync(pbkdf2, 0o644);
     f.pbkdf2File = pbkdf2;
@@ -109,7 +120,7 @@ async function runOne(
   }
   const gen = startGenerator(fdLimit);
   try {
-    const spec = s.spec(broker.port, sz, f);
+    const spec = s.spec(broker.port, sz, f, name);
     const { result, marks } = await drive(gen, spec, broker.pid, s.timeoutMs(sz));
     const end = marks.settled ?? marks.end;
     const run: BrokerRun = {
@@ -187,7 +198,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const f = fixtures(work);
+  const f = fixtures(work, scenarios.some((s) => s.name.startsWith('auth')) ? sz.pbkdf2Users : 0, sz.authUsers);
   const titles = new Map(scenarios.map((s) => [s.name, s.title(sz)]));
   const runs: BrokerRun[] = [];
   for (const s of scenarios) {

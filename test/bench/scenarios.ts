@@ -10,21 +10,25 @@ export interface Sizes {
   idleConnections: number;
   retained: number;
   routingFilters: number; // per each of 100 subscribers
+  authUsers: number; // distinct bcrypt users for the uncached password scenarios (slow to hash)
+  pbkdf2Users: number; // distinct sha512-pbkdf2 users
 }
 
 export function sizes(quick: boolean): Sizes {
   return quick
-    ? { quick, warmupMs: 500, measureMs: 1000, idleConnections: 2000, retained: 20000, routingFilters: 200 }
-    : { quick, warmupMs: 2000, measureMs: 8000, idleConnections: 10000, retained: 100000, routingFilters: 1000 };
+    ? { quick, warmupMs: 500, measureMs: 1000, idleConnections: 2000, retained: 20000, routingFilters: 200, authUsers: 30, pbkdf2Users: 3000 }
+    : { quick, warmupMs: 2000, measureMs: 8000, idleConnections: 10000, retained: 100000, routingFilters: 1000, authUsers: 120, pbkdf2Users: 20000 };
 }
 
 /** Files prepared once per run (password files), keyed by broker. */
 export interface Fixtures {
   dir: string;
+  /** Made only when an auth scenario runs (bcrypt at cost 10 takes a while per user). */
   bcryptFile?: string;
   pbkdf2File?: string;
-  username: string;
-  password: string;
+  /** All users; the bcrypt file holds the first `bcryptUsers` of them. */
+  users: { username: string; password: string }[];
+  bcryptUsers: number;
 }
 
 export interface Scenario {
@@ -42,7 +46,7 @@ export interface Scenario {
   /** A reason the scenario does not apply to this broker, if so. */
   skip?(broker: BrokerName, f: Fixtures): string | undefined;
   broker?(broker: BrokerName, f: Fixtures, runDir: string): BrokerOptions;
-  spec(port: number, s: Sizes, f: Fixtures): GenSpec;
+  spec(port: number, s: Sizes, f: Fixtures, broker: BrokerName): GenSpec;
   /** Upper bound on the generator's run, for the runner's watchdog. */
   timeoutMs(s: Sizes): number;
 }
@@ -59,6 +63,14 @@ function flow(port: number, s: Sizes, topology: Topology, over: Partial<FlowSpec
     measureMs: s.measureMs,
     ...over,
   };
+}
+
+function auth(port: number, s: Sizes, users: Fixtures['users'], distinct: boolean): GenSpec {
+  return { kind: 'auth', port, users, distinct, concurrency: 8, measureMs: s.quick ? 1500 : 5000 };
+}
+
+function authSkip(_b: BrokerName, f: Fixtures, file: string | undefined): string | undefined {
+  return file ? undefined : f.users.length === 0 ? 'no password file made' : 'password tool missing';
 }
 
 const flowTimeout = (s: Sizes): number => s.warmupMs + s.measureMs + 60000;
@@ -161,34 +173,30 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'auth-bcrypt',
-    title: () => 'connects/s, passwords (ts, aedes: bcrypt; mosquitto: its sha512-pbkdf2)',
+    title: (s) =>
+      `connects/s, each user once (ts, aedes: bcrypt, ${s.authUsers} users; mosquitto: its sha512-pbkdf2, ${s.pbkdf2Users.toLocaleString('en-US')})`,
     metric: 'rate',
-    skip: (b, f) => (b === 'mosquitto' ? (f.pbkdf2File ? undefined : 'mosquitto_passwd missing') : f.bcryptFile ? undefined : 'bcryptjs missing'),
+    skip: (b, f) => authSkip(b, f, b === 'mosquitto' ? f.pbkdf2File : f.bcryptFile),
     broker: (b, f) => ({ passwordFile: b === 'mosquitto' ? f.pbkdf2File : f.bcryptFile }),
-    spec: (port, s, f) => ({
-      kind: 'auth',
-      port,
-      username: f.username,
-      password: f.password,
-      concurrency: 8,
-      measureMs: s.quick ? 1500 : 5000,
-    }),
-    timeoutMs: () => 90000,
+    spec: (port, s, f, b) => auth(port, s, b === 'mosquitto' ? f.users : f.users.slice(0, f.bcryptUsers), true),
+    timeoutMs: () => 120000,
+  },
+  {
+    name: 'auth-cached',
+    title: () => 'connects/s, one user again and again (ts, aedes: bcrypt; mosquitto: its sha512-pbkdf2)',
+    metric: 'rate',
+    skip: (b, f) => authSkip(b, f, b === 'mosquitto' ? f.pbkdf2File : f.bcryptFile),
+    broker: (b, f) => ({ passwordFile: b === 'mosquitto' ? f.pbkdf2File : f.bcryptFile }),
+    spec: (port, s, f) => auth(port, s, f.users.slice(0, 1), false),
+    timeoutMs: () => 120000,
   },
   {
     name: 'auth-pbkdf2',
-    title: () => 'connects/s, passwords from mosquitto_passwd (sha512-pbkdf2)',
+    title: (s) => `connects/s, each of ${s.pbkdf2Users.toLocaleString('en-US')} users once, mosquitto_passwd file (sha512-pbkdf2)`,
     metric: 'rate',
-    skip: (b, f) => (b === 'aedes' ? 'no mosquitto password files' : f.pbkdf2File ? undefined : 'mosquitto_passwd missing'),
+    skip: (b, f) => (b === 'aedes' ? 'no mosquitto password files' : authSkip(b, f, f.pbkdf2File)),
     broker: (_b, f) => ({ passwordFile: f.pbkdf2File }),
-    spec: (port, s, f) => ({
-      kind: 'auth',
-      port,
-      username: f.username,
-      password: f.password,
-      concurrency: 8,
-      measureMs: s.quick ? 1500 : 5000,
-    }),
-    timeoutMs: () => 90000,
+    spec: (port, s, f) => auth(port, s, f.users, true),
+    timeoutMs: () => 120000,
   },
 ];

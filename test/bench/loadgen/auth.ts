@@ -1,5 +1,6 @@
 // Authenticated connects: `concurrency` clients at a time connect with a username and
-// password, wait for CONNACK and disconnect, for a fixed time.
+// password, wait for CONNACK and disconnect, for a fixed time; either the same user again
+// and again (a broker may cache verified credentials) or each user once (a full hash each).
 import { performance } from 'node:perf_hooks';
 import type { AuthSpec, GenResult, MarkMessage } from '../protocol.js';
 import { MqttConn } from './conn.js';
@@ -7,11 +8,12 @@ import { LatencyHistogram } from './histogram.js';
 
 export async function runAuth(spec: AuthSpec, mark: (name: MarkMessage['name']) => void): Promise<GenResult> {
   // A broker that lets a wrong password in is not checking passwords: no rate to report.
+  const first = spec.users[0]!;
   const wrong = await MqttConn.connect({
     port: spec.port,
     clientId: 'bench-auth-wrong',
-    username: spec.username,
-    password: `${spec.password}-wrong`,
+    username: first.username,
+    password: `${first.password}-wrong`,
     timeoutMs: 30000,
   }).then(
     (conn) => {
@@ -30,15 +32,21 @@ export async function runAuth(spec: AuthSpec, mark: (name: MarkMessage['name']) 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const deadline = t0 + spec.measureMs;
+  let nextUser = 0;
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
+      let user = first;
+      if (spec.distinct) {
+        if (nextUser >= spec.users.length) return;
+        user = spec.users[nextUser++]!;
+      }
       const started = performance.now();
       try {
         const conn = await MqttConn.connect({
           port: spec.port,
           clientId: `bench-auth${seq++}`,
-          username: spec.username,
-          password: spec.password,
+          username: user.username,
+          password: user.password,
           timeoutMs: 30000,
         });
         hist.record(performance.now() - started);
@@ -62,6 +70,6 @@ export async function runAuth(spec: AuthSpec, mark: (name: MarkMessage['name']) 
     p50Ms: hist.percentile(50),
     p99Ms: hist.percentile(99),
     genCpu: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
-    extra: { connects: ok, refused },
+    extra: { connects: ok, refused, users: spec.distinct ? spec.users.length : 1 },
   };
 }
