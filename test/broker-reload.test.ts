@@ -10,7 +10,8 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { Broker } from '../src/broker/broker.js';
 import { parseConfigText } from '../src/broker/config/index.js';
 import { logFromConfig, optionsFromConfig } from '../src/broker/from-config.js';
-import { reloadConfig } from '../src/broker/reload.js';
+import { reloadConfig, reloadFromFile } from '../src/broker/reload.js';
+import { parseConfigFile } from '../src/broker/config/index.js';
 import { RawClient } from './helpers/raw-client.js';
 import { freePort } from './helpers/mosquitto.js';
 import { tempDir } from './helpers/conf-program.js';
@@ -96,5 +97,26 @@ describe('reloadConfig (SIGHUP)', () => {
     await c.subscribe('$SYS/broker/uptime', 0);
     const m = await c.waitFor<IPublishPacket>((p) => p.cmd === 'publish', 4000, 'uptime');
     expect(String(m.payload)).toMatch(/^\d+ seconds$/);
+  });
+
+  it('reloadFromFile re-reads the file; a broken file is reported and changes nothing', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const file = path.join(dir, 'mosquitto.conf');
+    const logFile = path.join(dir, 'broker.log');
+    const port = await freePort();
+    const base = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'sys_interval 0', `log_dest file ${logFile}`];
+    fs.writeFileSync(file, [...base, 'max_inflight_messages 7'].join('\n') + '\n');
+    const config = parseConfigFile(file).config;
+    const b = new Broker(optionsFromConfig(config), logFromConfig(config));
+    await b.start();
+    brokers.push(b);
+    fs.writeFileSync(file, [...base, 'max_inflight_messages 3', 'bogus_option 1'].join('\n') + '\n');
+    expect(reloadFromFile(b, config)).toBeNull();
+    expect(b.options.maxInflightMessages).toBe(7);
+    expect(read(logFile).slice(-2)).toEqual(['Error: Unknown configuration variable "bogus_option".', `Error found at ${file}:6.`]);
+    fs.writeFileSync(file, [...base, 'max_inflight_messages 3'].join('\n') + '\n');
+    expect(reloadFromFile(b, config)).not.toBeNull();
+    expect(b.options.maxInflightMessages).toBe(3);
   });
 });

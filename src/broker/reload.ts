@@ -8,6 +8,7 @@
  */
 import type { Broker } from './broker.js';
 import type { BrokerConfig } from './config/types.js';
+import { ALL_LOG_TYPES, ConfigError, parseConfigFile } from './config/index.js';
 import { logFromConfig, optionsFromConfig } from './from-config.js';
 import type { BrokerOptions, ListenerSettings } from './options.js';
 
@@ -63,4 +64,28 @@ export function reloadConfig(broker: Broker, config: BrokerConfig): void {
     const source = fresh.listeners[i];
     for (const key of RELOADED_PER_LISTENER) target[key] = source[key];
   }
+}
+
+/**
+ * SIGHUP as Mosquitto: re-reads the configuration file the broker started with and applies
+ * it. A file that no longer parses is reported with Mosquitto's lines (`Error: Unknown
+ * configuration variable "x".`, `Error found at FILE:LINE.`) and the broker runs on
+ * unchanged. Returns the new configuration, or null if nothing was reloaded.
+ */
+export function reloadFromFile(broker: Broker, current: BrokerConfig): BrokerConfig | null {
+  if (current.configFile === null) return null;
+  let fresh: BrokerConfig;
+  try {
+    fresh = parseConfigFile(current.configFile).config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const line of e.lines) broker.log.error(line);
+    return null;
+  }
+  // Command-line flags outlive the file: -d, and -v (every log type, as at start-up).
+  fresh.daemon = current.daemon;
+  fresh.verbose = current.verbose;
+  if (current.verbose) fresh.log.types = [...ALL_LOG_TYPES];
+  reloadConfig(broker, fresh);
+  return fresh;
 }
