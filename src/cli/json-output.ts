@@ -5,10 +5,15 @@
 import type { PublishPacket } from '../protocol/index.js';
 
 /** A JSON value as cJSON would print it; payload strings stay raw bytes. */
-type JsonValue = string | number | boolean | null | Buffer | JsonValue[] | { [k: string]: JsonValue } | RawJson;
+type JsonValue = string | number | boolean | null | Buffer | JsonValue[] | { [k: string]: JsonValue } | RawJson | Entries;
 
 class RawJson {
   constructor(readonly value: unknown) {}
+}
+
+/** An object that may repeat a key, as user properties may (cJSON prints each). */
+class Entries {
+  constructor(readonly entries: [string, JsonValue][]) {}
 }
 
 const PROPERTY_NAMES: Record<string, string> = {
@@ -80,15 +85,15 @@ function print(v: JsonValue, pretty: boolean, depth: number, out: Buffer[]): voi
     });
     out.push(Buffer.from(']'));
   } else {
-    const keys = Object.keys(v);
+    const entries: [string, JsonValue][] = v instanceof Entries ? v.entries : Object.entries(v);
     const indent = '\t'.repeat(depth + 1);
     out.push(Buffer.from(pretty ? '{\n' : '{'));
-    keys.forEach((k, i) => {
+    entries.forEach(([k, value], i) => {
       if (pretty) out.push(Buffer.from(indent));
       out.push(jsonEscape(Buffer.from(k, 'utf8')));
       out.push(Buffer.from(pretty ? ':\t' : ':'));
-      print(v[k], pretty, depth + 1, out);
-      if (i < keys.length - 1) out.push(Buffer.from(','));
+      print(value, pretty, depth + 1, out);
+      if (i < entries.length - 1) out.push(Buffer.from(','));
       if (pretty) out.push(Buffer.from('\n'));
     });
     if (pretty) out.push(Buffer.from('\t'.repeat(depth)));
@@ -112,11 +117,12 @@ function propertiesJson(props: Record<string, unknown>): { [k: string]: JsonValu
     const name = PROPERTY_NAMES[key];
     if (name === undefined || value === undefined) continue;
     if (key === 'userProperties') {
-      const up: { [k: string]: JsonValue } = {};
+      // The codec groups repeated names, so repeats follow their first occurrence.
+      const up: [string, JsonValue][] = [];
       for (const [k, val] of Object.entries(value as Record<string, string | string[]>)) {
-        up[k] = Array.isArray(val) ? val[val.length - 1] : val;
+        for (const one of Array.isArray(val) ? val : [val]) up.push([k, one]);
       }
-      out[name] = up;
+      out[name] = new Entries(up);
     } else if (typeof value === 'boolean') {
       out[name] = value ? 1 : 0;
     } else if (key === 'subscriptionIdentifier' && Array.isArray(value)) {
