@@ -225,6 +225,25 @@ describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_pub publishing (brok
     expect(out).toEqual(['text/x|k:v|rt|cd|p']);
   });
 
+  it('--will-topic/--will-payload/--will-qos/--will-retain: the broker publishes the will when the client dies', async () => {
+    const results: string[] = [];
+    for (const prog of [theirs('pub'), ours('pub')]) {
+      const willTopic = `will/${Math.random().toString(36).slice(2)}`;
+      const watcher = start(['stdbuf', '-oL', ...theirs('sub'), '-p', String(target.port), '-t', willTopic, '-C', '1', '-d', '-q', '2', '-F', '%q %r %p']);
+      await waitFor(() => watcher.output().includes('Subscribed (mid'));
+      const pub = start(['stdbuf', '-oL', ...prog, '-p', String(target.port), '-t', 'will/unused', '-l', '-d',
+        '--will-topic', willTopic, '--will-payload', 'client gone', '--will-qos', '1', '--will-retain'], { keepStdinOpen: true });
+      await waitFor(() => pub.output().includes('received CONNACK'));
+      process.kill(pub.pid, 'SIGKILL');
+      const w = await watcher.done;
+      results.push(w.stdout.split('\n').filter((l) => /^\d /.test(l)).join('|'));
+      // Clear the retained will.
+      await run([...theirs('pub'), '-p', String(target.port), '-t', willTopic, '-r', '-n']);
+    }
+    // A live subscriber gets the will with retain 0 (MQTT-3.3.1-9) at the QoS asked for.
+    expect(results).toEqual(['1 0 client gone', '1 0 client gone']);
+  });
+
   it('reads default options from $XDG_CONFIG_HOME/ts-mosquitto_pub', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsm-xdg-'));
     fs.writeFileSync(path.join(dir, 'ts-mosquitto_pub'), `# defaults\n-p ${target.port}\n-q 1\n`);
