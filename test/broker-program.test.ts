@@ -174,7 +174,7 @@ describe('ts-mosquitto program', () => {
       const dir = tmpdir();
       const port = await freePort();
       const conf = path.join(dir, 'p.conf');
-      fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\n`);
+      fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nuser root\n`);
       const run = (cmd: string, args: string[]): string => {
         const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10000 });
         if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.status} ${r.stderr}`);
@@ -205,7 +205,9 @@ describe('ts-mosquitto program', () => {
       const conf = path.join(dir, 'a.conf');
       spawnSync('mosquitto_passwd', ['-c', '-b', pw, 'alice', 'wonder'], { timeout: 10000 });
       fs.writeFileSync(acl, 'user alice\ntopic readwrite alice/#\n');
-      fs.writeFileSync(conf, `listener ${port} 127.0.0.1\npassword_file ${pw}\nacl_file ${acl}\n`);
+      // user root: as Mosquitto, a broker started as root would otherwise become 'mosquitto' and
+      // could not re-read these root-only files on SIGHUP.
+      fs.writeFileSync(conf, `listener ${port} 127.0.0.1\npassword_file ${pw}\nacl_file ${acl}\nuser root\n`);
       const b = await start(['-c', conf]);
       const pub = (user: string, pass: string, topic: string) =>
         spawnSync('mosquitto_pub', ['-p', String(port), '-u', user, '-P', pass, '-t', topic, '-m', 'x', '-q', '1'], { encoding: 'utf8', timeout: 10000 });

@@ -4,6 +4,7 @@
  */
 import { unlinkSync } from 'node:fs';
 import type { Broker } from './broker.js';
+import { reloadFromFile } from './reload.js';
 import { VERSION } from './version.js';
 import type { BrokerConfig } from './config/types.js';
 
@@ -37,7 +38,9 @@ export function installSignals(broker: Broker, config: BrokerConfig, configFile:
   process.on('SIGTERM', stop);
   process.on('SIGHUP', () => {
     broker.log.notice('Reloading config.');
-    for (const t of targets) t.reload?.(configFile === null ? null : config);
+    // null when started without -c or when the file no longer parses (logged, nothing changes).
+    const fresh = reloadFromFile(broker, config);
+    for (const t of targets) t.reload?.(fresh ?? (configFile === null ? null : config));
   });
   process.on('SIGUSR1', () => {
     for (const t of targets) t.save?.();

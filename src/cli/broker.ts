@@ -9,6 +9,7 @@ import { startupFromArgs } from '../broker/config/startup.js';
 import { LOCAL_ONLY_MESSAGES } from '../broker/config/finalize.js';
 import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
+import { dropPrivileges } from '../broker/privileges.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { createRedisPlugin } from '../broker/redis/index.js';
@@ -73,7 +74,11 @@ export function main(argv: string[]): void {
   }
   installSignals(broker, config, args.configFile, [securityReloadTarget(broker, security), tlsReloadTarget(broker), persistence]);
   broker.start().then(
-    () => log.notice(`mosquitto version ${VERSION} running`),
+    () => {
+      // As Mosquitto: listeners open (privileged ports too), then privileges go.
+      if (!dropPrivileges(config.user, log)) process.exit(1);
+      log.notice(`mosquitto version ${VERSION} running`);
+    },
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') log.error('Error: Address already in use');
       else if (err.code === 'EACCES') log.error('Error: Permission denied');

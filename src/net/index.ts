@@ -1,2 +1,3 @@
 export * from './connection.js';
 export * from './listener.js';
+export * from './dial.js';
