@@ -10,7 +10,9 @@ type Painter = (s: string) => string;
 const colourWanted =
   process.stderr.isTTY === true && (process.env.NO_COLOR === undefined || process.env.NO_COLOR === '');
 
-const red: Painter | undefined = colourWanted ? (await import('chalk')).default.red : undefined;
+// The decision is ours (a TTY, NO_COLOR unset): chalk's own detection would also switch
+// colour off under CI=true or a bare TERM, so its level is set explicitly.
+const red: Painter | undefined = colourWanted ? new (await import('chalk')).Chalk({ level: 1 }).red : undefined;
 
 /** Colour the first line of an error message for a person at a terminal. */
 export function errorLine(text: string): string {
