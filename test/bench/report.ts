@@ -54,7 +54,8 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
 }
 
 function fmtRatio(r: number | undefined): string {
-  return r === undefined ? 'n/a' : `${num(r, 2)}x`;
+  if (r === undefined) return 'n/a';
+  return r < 0.1 ? `${r.toPrecision(2)}x` : `${num(r, 2)}x`;
 }
 
 function notes(run: BrokerRun): string {
