@@ -3,7 +3,7 @@
  * behind it within max_queued_messages/max_queued_bytes, or drop and count it.
  * This is the hot path: no closures, no promises, log lines formatted only when enabled.
  */
-import { withMessageId, encodePublish, type QoS } from '../protocol/index.js';
+import { withMessageId, encodePublish, publishIdOffset, type QoS } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { Client } from './client.js';
 import { LogType } from './log.js';
@@ -191,7 +191,7 @@ export function sendPublish(
     buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, version);
   } else {
     buf = msg.encode(version, qos, retain);
-    if (qos > 0) buf = withMessageId(buf, msg.idOffset, mid, dup);
+    if (qos > 0) buf = withMessageId(buf, publishIdOffset(buf), mid, dup);
   }
   if (client.maxOutboundPacket > 0 && buf.length > client.maxOutboundPacket) {
     // MQTT-3.1.2-25: never send a client a packet larger than its Maximum Packet Size.

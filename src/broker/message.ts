@@ -5,7 +5,6 @@
  */
 import {
   encodePublish,
-  publishIdOffset,
   type ProtocolVersion,
   type PublishProperties,
   type QoS,
@@ -27,9 +26,10 @@ export class Message {
   readonly storeId: number;
   /** Unix ms after which the message expires (MQTT 5 message expiry), 0 for never. */
   expiresAt: number;
-  /** Encodings by key version*8 + qos*2 + retain, with the packet-id offset for QoS > 0. */
+  /** Encodings by key version*8 + qos*2 + retain (packet id 0; see publishIdOffset). */
   private encoded: (Buffer | undefined)[] | undefined;
-  idOffset = 0;
+  private firstKey = -1;
+  private firstEncoded: Buffer | undefined;
 
   constructor(
     topic: string,
@@ -61,22 +61,23 @@ export class Message {
    */
   encode(version: ProtocolVersion, qos: QoS, retain: boolean): Buffer {
     const key = version * 8 + qos * 2 + (retain ? 1 : 0);
+    // Most messages go out in one form only: one slot first, the table when a second appears.
+    if (key === this.firstKey) return this.firstEncoded!;
+    if (this.firstKey === -1) {
+      this.firstKey = key;
+      this.firstEncoded = this.build(version, qos, retain);
+      return this.firstEncoded;
+    }
     if (this.encoded === undefined) this.encoded = new Array(48);
     let buf = this.encoded[key];
     if (buf === undefined) {
-      buf = encodePublish(
-        this.topic,
-        this.payload,
-        qos,
-        retain,
-        false,
-        0,
-        version,
-        version === 5 ? this.properties : undefined,
-      );
+      buf = this.build(version, qos, retain);
       this.encoded[key] = buf;
-      if (qos > 0) this.idOffset = publishIdOffset(buf);
     }
     return buf;
+  }
+
+  private build(version: ProtocolVersion, qos: QoS, retain: boolean): Buffer {
+    return encodePublish(this.topic, this.payload, qos, retain, false, 0, version, version === 5 ? this.properties : undefined);
   }
 }

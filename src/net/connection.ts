@@ -136,6 +136,8 @@ export class Connection {
   setProtocolVersion(version: ProtocolVersion): void {
     this.version = version;
     this.parser.settings.protocolVersion = version;
+    // The first chunk was kept only to read a CONNECT's protocol level; let it go.
+    this.firstChunk = undefined;
   }
 
   /** Bytes waiting to reach the kernel: our queue plus the stream's own buffer. */

@@ -47,6 +47,10 @@ export type {
   QoS,
 };
 
+// mqtt-packet's generator otherwise builds a cache of 65,536 two-byte Buffers on first use:
+// several megabytes of heap and a GC pause at the start of every client program.
+(mqttPacket.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+
 /** 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
 export type ProtocolVersion = 3 | 4 | 5;
 

@@ -21,6 +21,9 @@ import { Session } from '../session.js';
 import { startEnhancedAuth } from './auth.js';
 import { peerIdentity } from '../../net/peer-identity.js';
 
+const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, ConnackReturnCode.Accepted]);
+const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, ConnackReturnCode.Accepted]);
+
 /** CONNACK with a refusal, then close (MQTT-3.2.2-5). */
 export function refuse(broker: Broker, client: Client, v5Reason: number): void {
   const v5 = client.protocolVersion === 5;
@@ -325,7 +328,8 @@ function acceptConnect(
     }
     client.conn.send({ cmd: 'connack', sessionPresent, reasonCode: 0, properties: props });
   } else {
-    client.conn.send({ cmd: 'connack', sessionPresent, returnCode: ConnackReturnCode.Accepted });
+    // The four bytes of an accepting 3.1/3.1.1 CONNACK (MQTT-3.2), without the generator.
+    client.conn.write(sessionPresent ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED);
   }
   if (sessionPresent) {
     resendInflight(broker, session, client);
