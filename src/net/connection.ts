@@ -5,7 +5,7 @@
  * socket's backlog to apply its own bounds; close is reported once, with a reason.
  */
 import type { Duplex } from 'node:stream';
-import { createParser, encodePacket, type Packet, type PacketParser, type ProtocolVersion } from '../protocol/index.js';
+import { createParser, encodePacket, type Packet, type PacketParser, type ProtocolVersion, type QoS } from '../protocol/index.js';
 
 export interface ConnectionHandler {
   onPacket(packet: Packet): void;
@@ -24,6 +24,9 @@ export type ByteStream = Duplex & {
   localPort?: number;
   setNoDelay?(noDelay?: boolean): unknown;
 };
+
+/** Required low nibble of the first byte per packet type (MQTT-2.2.2); -1: type 0 is reserved. */
+const REQUIRED_FLAGS = [-1, 0, 0, 0, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
 
 const pending: Connection[] = [];
 let flushScheduled = false;
@@ -96,6 +99,10 @@ export class Connection {
   private closeReported = false;
   private failing = false;
   private firstChunk: Buffer | undefined;
+  /** A frame still arriving: its chunks so far, their length, and the frame's length once known. */
+  private parts: Buffer[] = [];
+  private partLen = 0;
+  private partNeed = 0;
   private streamError: Error | undefined;
 
   constructor(stream: ByteStream) {
@@ -244,13 +251,125 @@ export class Connection {
     this.lastReceived = Date.now();
     this.bytesReceived += chunk.length;
     if (this.counters !== undefined) this.counters.bytesReceived += chunk.length;
-    this.parser.parse(chunk);
-    // The parser buffers a packet until it is whole: refuse an oversized one as soon as its
-    // remaining length is known, before its bytes pile up in memory.
-    const max = this.maxInboundPacket;
-    if (max > 0 && !this.closed && this.parser._stateCounter === 2 && this.parser.packet.length > max) {
-      this.protocolError(new Error('packet too large'));
+    let buf = chunk;
+    if (this.partLen > 0) {
+      // A frame is still arriving: gather chunks until it is whole, then join them once.
+      this.parts.push(chunk);
+      this.partLen += chunk.length;
+      if (this.partNeed > 0 && this.partLen < this.partNeed) return;
+      buf = Buffer.concat(this.parts, this.partLen);
+      this.parts = [];
+      this.partLen = 0;
+      this.partNeed = 0;
     }
+    this.frames(buf);
+  }
+
+  /**
+   * Splits whole MQTT frames out of the buffer (MQTT-2.1: fixed header, remaining length as
+   * a variable byte integer). The common packets are decoded here straight from the chunk;
+   * the rest go to mqtt-packet's parser one whole frame at a time.
+   */
+  private frames(buf: Buffer): void {
+    const len = buf.length;
+    const max = this.maxInboundPacket;
+    let pos = 0;
+    while (pos < len && !this.closed) {
+      const b0 = buf[pos];
+      if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
+        // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refuse on the first byte, with
+        // mqtt-packet's own words for it.
+        this.parser.parse(buf.subarray(pos, pos + 1));
+        if (!this.closed) this.protocolError(new Error('Invalid header flag bits'));
+        return;
+      }
+      let i = pos + 1;
+      let rl = 0;
+      let mul = 1;
+      let complete = false;
+      for (let n = 0; n < 4 && i < len; n++) {
+        const b = buf[i++];
+        rl += (b & 0x7f) * mul;
+        mul *= 128;
+        if ((b & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        if (n === 3) {
+          // MQTT-1.5.5: at most four bytes.
+          this.protocolError(new Error('Invalid variable byte integer'));
+          return;
+        }
+      }
+      if (!complete) break;
+      const end = i + rl;
+      if (max > 0 && end - pos > max) {
+        // Refused as soon as its length is known, before its bytes pile up in memory.
+        this.protocolError(new Error('packet too large'));
+        return;
+      }
+      if (end > len) {
+        this.partNeed = end - pos;
+        break;
+      }
+      this.dispatch(buf, pos, i, end);
+      pos = end;
+    }
+    if (pos < len && !this.closed) {
+      this.parts.push(pos === 0 ? buf : buf.subarray(pos));
+      this.partLen = len - pos;
+    }
+  }
+
+  private dispatch(buf: Buffer, start: number, body: number, end: number): void {
+    const b0 = buf[start];
+    const type = b0 >> 4;
+    const rl = end - body;
+    let packet: Packet | undefined;
+    if (type === 3 && this.version !== 5) {
+      // PUBLISH, 3.1/3.1.1 (MQTT-3.3).
+      const qos = (b0 >> 1) & 3;
+      if (qos === 3) {
+        this.protocolError(new Error('Packet must not have both QoS bits set to 1'));
+        return;
+      }
+      if (rl >= 2) {
+        const tlen = (buf[body] << 8) | buf[body + 1];
+        let p = body + 2 + tlen;
+        if (p + (qos > 0 ? 2 : 0) <= end) {
+          const topic = buf.toString('utf8', body + 2, p);
+          let messageId: number | undefined;
+          if (qos > 0) {
+            messageId = (buf[p] << 8) | buf[p + 1];
+            p += 2;
+          }
+          const size = end - p;
+          // A small payload is copied so that it does not keep a whole socket chunk alive
+          // (retained and queued messages live long).
+          let payload: Buffer;
+          if (size * 4 >= buf.length) payload = buf.subarray(p, end);
+          else {
+            payload = Buffer.allocUnsafe(size);
+            buf.copy(payload, 0, p, end);
+          }
+          packet = { cmd: 'publish', topic, payload, qos: qos as QoS, retain: (b0 & 1) === 1, dup: (b0 & 8) !== 0, messageId, length: rl };
+        }
+      }
+    } else if (rl === 2 && (b0 === 0x40 || b0 === 0x50 || b0 === 0x70 || b0 === 0x62)) {
+      // PUBACK, PUBREC, PUBCOMP, PUBREL with only a packet id (reason 0 in MQTT 5).
+      const messageId = (buf[body] << 8) | buf[body + 1];
+      const cmd = b0 === 0x40 ? 'puback' : b0 === 0x50 ? 'pubrec' : b0 === 0x70 ? 'pubcomp' : 'pubrel';
+      packet = { cmd, messageId, length: 2 } as Packet;
+    } else if (b0 === 0xc0 && rl === 0) {
+      packet = { cmd: 'pingreq', length: 0 } as Packet;
+    }
+    if (packet === undefined) {
+      // Everything else, and anything unusual, through mqtt-packet: one whole frame.
+      this.parser.parse(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      return;
+    }
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(packet);
   }
 
   private protocolError(err: Error): void {

@@ -62,9 +62,6 @@ export interface PacketParser {
   on(event: 'packet', listener: (packet: Packet) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   settings: { protocolVersion?: number };
-  /** Internal state of mqtt-packet's parser, read to bound packet sizes before buffering. */
-  _stateCounter: number;
-  packet: { length: number };
 }
 
 export function createParser(protocolVersion: ProtocolVersion = 4): PacketParser {
