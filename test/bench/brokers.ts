@@ -23,6 +23,8 @@ export interface BrokerOptions {
   tcpNoDelay?: boolean;
   /** Open-file limit to run the broker under (raised with `ulimit -n` in a shell). */
   fdLimit?: number;
+  /** Further mosquitto.conf lines (ts-mosquitto's own options, e.g. redis_*); Aedes ignores them. */
+  extraConf?: string[];
 }
 
 export interface RunningBroker {
@@ -71,6 +73,7 @@ function mosquittoConf(port: number, opts: BrokerOptions): string {
     lines.push('allow_anonymous true');
   }
   if (opts.persistenceDir) lines.push('persistence true', `persistence_location ${opts.persistenceDir}/`);
+  if (opts.extraConf) lines.push(...opts.extraConf);
   return lines.join('\n') + '\n';
 }
 

@@ -1,5 +1,6 @@
 // The run's table (Markdown, so that it can go into the README as printed) and the check of
-// issue 8's targets against it.
+// the targets of issues 8 (against Mosquitto and Aedes), 5 and 7 (the cost of persistence
+// and of Redis, ts-mosquitto against itself) against it.
 import { BROKER_LABEL, type BrokerName } from './brokers.js';
 import type { GenResult } from './protocol.js';
 import type { Scenario } from './scenarios.js';
@@ -69,6 +70,12 @@ function notes(run: BrokerRun): string {
   if (typeof e.storedPerSec === 'number') out.push(`stored ${rate(e.storedPerSec)}/s`);
   if (typeof e.subscribePerSec === 'number') out.push(`subscribed ${rate(e.subscribePerSec)}/s`);
   if (typeof e.mbPerSec === 'number') out.push(`${num(e.mbPerSec, 1)} MB/s`);
+  if (typeof e.redisRpushPerSec === 'number') {
+    out.push(`Redis RPUSH ${rate(e.redisRpushPerSec)}/s, LTRIM ${rate(Number(e.redisLtrimPerSec))}/s`);
+  }
+  if (typeof e.redisCpu === 'number') out.push(`redis-server CPU ${num(e.redisCpu)}%`);
+  if (typeof e.redisRpushTotal === 'number') out.push(`${num(e.redisRpushTotal)} RPUSH in all`);
+  if (typeof e.redisListLen === 'number') out.push(`list ${num(e.redisListLen)} long`);
   if (typeof e.alive === 'number' && typeof e.connections === 'number' && e.alive !== e.connections) {
     out.push(`${num(e.alive)} of ${num(e.connections)} still open`);
   }
@@ -148,6 +155,19 @@ export function renderTargets(scenarios: Scenario[], runs: BrokerRun[], pub: Pub
   for (const name of ['qos0', 'qos1', 'qos2', 'fanout', 'pairs', 'fanin', '4kb', 'retained', 'routing']) {
     targets.push(atLeast(name, name, 'aedes', 2));
   }
+  // The cost of a feature: ts-mosquitto with it against ts-mosquitto without it.
+  const cost = (text: string, on: string, off: string, min: number): Target => {
+    const sOn = scenarios.find((x) => x.name === on);
+    const sOff = scenarios.find((x) => x.name === off);
+    return {
+      text,
+      value: sOn && sOff ? ratio(headline(sOn, find(on, 'ts')), headline(sOff, find(off, 'ts'))) : undefined,
+      ok: (v) => v >= min,
+      show: x,
+    };
+  };
+  targets.push(cost('QoS 1 with persistence on >= 0.7x persistence off (ts-mosquitto)', 'persist', 'persist-off', 0.7)); // issue 5
+  targets.push(cost('QoS 0 with Redis presence and a publish hook >= 0.8x without (ts-mosquitto)', 'redis', 'qos0', 0.8)); // issue 7
   const lat = find('latency', 'ts');
   targets.push({ text: 'p99 at 5,000 msg/s < 1 ms', value: lat?.result?.p99Ms, ok: (v) => v < 1, show: (v) => `${ms(v)} ms` });
   targets.push({

@@ -22,7 +22,8 @@ import { parseOptions } from './options.js';
 import { type ProcSample, cpuPercent, sampleProc } from './proc-stats.js';
 import type { GenMessage, GenResult, GenSpec } from './protocol.js';
 import { type BrokerRun, type PubCliTiming, renderPubCli, renderTable, renderTargets } from './report.js';
-import { type Fixtures, SCENARIOS, type Scenario, type Sizes, sizes } from './scenarios.js';
+import { type RedisSample, type RunningRedis, listLength, sampleRedis, startRedis, stopRedis } from './redis-server.js';
+import { type Fixtures, SCENARIOS, type Scenario, type Services, type Sizes, sizes } from './scenarios.js';
 
 const GENERATOR = path.join(ROOT, 'dist-bench/loadgen/main.js');
 
@@ -75,13 +76,20 @@ interface Marks {
   [name: string]: ProcSample | undefined;
 }
 
-function drive(gen: ChildProcess, spec: GenSpec, pid: number, timeoutMs: number): Promise<{ result: GenResult; marks: Marks }> {
+function drive(
+  gen: ChildProcess,
+  spec: GenSpec,
+  pid: number,
+  timeoutMs: number,
+  onMark?: (name: string) => void,
+): Promise<{ result: GenResult; marks: Marks }> {
   const marks: Marks = {};
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no result within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
     gen.on('message', (msg: GenMessage) => {
       if (msg.type === 'mark') {
         marks[msg.name] = sampleProc(pid);
+        onMark?.(msg.name);
       } else if (msg.type === 'result') {
         clearTimeout(timer);
         resolve({ result: msg.result, marks });
@@ -112,16 +120,37 @@ async function runOne(
   const runDir = path.join(f.dir, `${s.name}-${name}`);
   mkdirSync(runDir, { recursive: true });
   chmodSync(runDir, 0o777);
+  const svc: Services = {};
+  let redis: RunningRedis | undefined;
   let broker;
   try {
-    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir), fdLimit, tcpNoDelay: nodelay || s.tcpNoDelay });
+    if (s.redis) {
+      redis = await startRedis(runDir);
+      svc.redisPort = redis.port;
+    }
+    broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir, svc), fdLimit, tcpNoDelay: nodelay || s.tcpNoDelay });
   } catch (err) {
+    if (redis) await stopRedis(redis);
     return { ...base, status: 'error', note: (err as Error).message };
   }
   const gen = startGenerator(fdLimit);
+  // Redis command counts at the generator's start and end marks: the hook's writes per
+  // second over the measured window, to set beside the publish rate.
+  const redisMarks = new Map<string, Promise<RedisSample | undefined>>();
+  const redisProc: Marks = {};
+  const onMark = (mark: string): void => {
+    if (!redis) return;
+    redisProc[mark] = sampleProc(redis.pid);
+    redisMarks.set(mark, sampleRedis(redis.port).catch(() => undefined));
+  };
   try {
     const spec = s.spec(broker.port, sz, f, name);
-    const { result, marks } = await drive(gen, spec, broker.pid, s.timeoutMs(sz));
+    const { result, marks } = await drive(gen, spec, broker.pid, s.timeoutMs(sz), onMark);
+    if (redis) {
+      await redisWork(redis, redisMarks, result);
+      const cpu = cpuPercent(redisProc.start, redisProc.end);
+      if (cpu !== undefined) result.extra.redisCpu = Math.round(cpu);
+    }
     const end = marks.settled ?? marks.end;
     const run: BrokerRun = {
       ...base,
@@ -143,7 +172,27 @@ async function runOne(
   } finally {
     await stopChild(gen);
     await stopBroker(broker);
+    if (redis) await stopRedis(redis);
   }
+}
+
+/**
+ * What Redis did during the measured window, into the result's extra fields: RPUSH and
+ * LTRIM calls per second (the publish hook's two commands) and the hook list's length,
+ * which the LTRIM keeps at REDIS_HOOK_LIST_MAX (more would mean the trim did not run).
+ */
+async function redisWork(redis: RunningRedis, marks: Map<string, Promise<RedisSample | undefined>>, result: GenResult): Promise<void> {
+  const [a, b] = await Promise.all([marks.get('start'), marks.get('end')]);
+  if (a && b && b.atMs > a.atMs) {
+    const perSec = (cmd: string): number => Math.round((((b.calls[cmd] ?? 0) - (a.calls[cmd] ?? 0)) * 1000) / (b.atMs - a.atMs));
+    result.extra.redisRpushPerSec = perSec('rpush');
+    result.extra.redisLtrimPerSec = perSec('ltrim');
+  }
+  const total = await sampleRedis(redis.port).catch(() => undefined);
+  if (total) result.extra.redisRpushTotal = total.calls.rpush ?? 0;
+  // The generator's one pair publishes on bench/p/0.
+  const len = await listLength(redis.port, 'bench:bench/p/0').catch(() => undefined);
+  if (len !== undefined) result.extra.redisListLen = len;
 }
 
 function machine(): string {
@@ -234,7 +283,7 @@ async function main(): Promise<void> {
     renderPubCli(pub),
     ...notes.map((n) => `Note: ${n}`),
     '',
-    'Targets (issue 8):',
+    'Targets (issues 5, 7, 8):',
     renderTargets(SCENARIOS, runs, pub),
   ];
   process.stdout.write(out.join('\n') + '\n');

@@ -2,6 +2,7 @@
 // (a GenSpec for the generator), any broker configuration it needs, and its headline metric.
 import type { BrokerName, BrokerOptions } from './brokers.js';
 import type { FlowSpec, GenSpec, Topology } from './protocol.js';
+import { redisServerPath } from './redis-server.js';
 
 export interface Sizes {
   quick: boolean;
@@ -31,6 +32,11 @@ export interface Fixtures {
   bcryptUsers: number;
 }
 
+/** Servers the runner started for one run of a scenario. */
+export interface Services {
+  redisPort?: number;
+}
+
 export interface Scenario {
   name: string;
   title(s: Sizes): string;
@@ -43,9 +49,11 @@ export interface Scenario {
    * 40 ms); so the scenarios with acknowledgements or timing turn it on, for all brokers.
    */
   tcpNoDelay?: boolean;
+  /** The runner starts a redis-server of its own for the run and passes its port to broker(). */
+  redis?: boolean;
   /** A reason the scenario does not apply to this broker, if so. */
   skip?(broker: BrokerName, f: Fixtures): string | undefined;
-  broker?(broker: BrokerName, f: Fixtures, runDir: string): BrokerOptions;
+  broker?(broker: BrokerName, f: Fixtures, runDir: string, svc: Services): BrokerOptions;
   spec(port: number, s: Sizes, f: Fixtures, broker: BrokerName): GenSpec;
   /** Upper bound on the generator's run, for the runner's watchdog. */
   timeoutMs(s: Sizes): number;
@@ -75,6 +83,25 @@ function authSkip(_b: BrokerName, f: Fixtures, file: string | undefined): string
 
 const flowTimeout = (s: Sizes): number => s.warmupMs + s.measureMs + 60000;
 const one: Topology = { kind: 'pairs', pairs: 1 };
+
+/** Entries the redis scenario's hook keeps per list (the newest ones). */
+export const REDIS_HOOK_LIST_MAX = 1000;
+
+/**
+ * Issue 7's configuration: presence (on once Redis is configured) and a publish hook that
+ * pushes every message onto a per-topic list. A second hook on the same event trims that
+ * list so Redis memory stays bounded; hooks of one event run in configuration order in the
+ * same script call, so the list never exceeds the bound by more than one entry. The bench
+ * topics (bench/p/N) match none of the default redis_store rules (queue/#, pubsub/#), so
+ * no message is stored for away clients and `redis_store none` is not needed.
+ */
+function redisConf(port: number): string[] {
+  return [
+    `redis_port ${port}`,
+    'redis_hook message.publish RPUSH bench:${topic} ${payload}',
+    `redis_hook message.publish LTRIM bench:\${topic} -${REDIS_HOOK_LIST_MAX} -1`,
+  ];
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -169,6 +196,28 @@ export const SCENARIOS: Scenario[] = [
     skip: (b) => (b === 'aedes' ? 'no on-disk persistence' : undefined),
     broker: (_b, _f, runDir) => ({ persistenceDir: runDir }),
     spec: (port, s) => flow(port, s, one, { qos: 1, persistentSubscribers: true }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    // The like-for-like baseline of `persist` (issue 5): the same persistent subscriber and
+    // QoS 1 flow, sessions kept in memory only.
+    name: 'persist-off',
+    tcpNoDelay: true,
+    title: () => 'QoS 1, 1:1, persistent session, persistence off',
+    metric: 'rate',
+    spec: (port, s) => flow(port, s, one, { qos: 1, persistentSubscribers: true }),
+    timeoutMs: flowTimeout,
+  },
+  {
+    // Issue 7: `qos0` with Redis presence and a publish hook; compared with `qos0`.
+    name: 'redis',
+    redis: true,
+    title: () => `QoS 0, 1:1, Redis presence + publish hook (RPUSH, LTRIM to ${REDIS_HOOK_LIST_MAX})`,
+    metric: 'rate',
+    skip: (b) =>
+      b !== 'ts' ? 'no Redis integration' : redisServerPath() ? undefined : 'redis-server not installed',
+    broker: (_b, _f, _runDir, svc) => ({ extraConf: redisConf(svc.redisPort!) }),
+    spec: (port, s) => flow(port, s, one),
     timeoutMs: flowTimeout,
   },
   {
