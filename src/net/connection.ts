@@ -1,11 +1,12 @@
 /**
  * One MQTT connection over any byte stream (TCP, TLS, unix socket, WebSocket stream):
- * whole socket chunks go through one mqtt-packet parser; outgoing buffers are queued and
+ * whole socket chunks are split into frames here (the common packets decoded directly, the
+ * rest by a shared mqtt-packet parser); outgoing buffers are queued and
  * written once per event-loop turn for all connections together; the caller sees the
  * socket's backlog to apply its own bounds; close is reported once, with a reason.
  */
 import type { Duplex } from 'node:stream';
-import { createParser, encodePacket, type Packet, type PacketParser, type ProtocolVersion, type QoS } from '../protocol/index.js';
+import { createParser, encodePacket, type Packet, type ProtocolVersion, type QoS } from '../protocol/index.js';
 
 export interface ConnectionHandler {
   onPacket(packet: Packet): void;
@@ -27,6 +28,26 @@ export type ByteStream = Duplex & {
 
 /** Required low nibble of the first byte per packet type (MQTT-2.2.2); -1: type 0 is reserved. */
 const REQUIRED_FLAGS = [-1, 0, 0, 0, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
+
+/**
+ * The packets the connection does not decode itself go through a fresh mqtt-packet parser,
+ * one whole frame at a time: CONNECT, SUBSCRIBE and the like are rare next to PUBLISH, and
+ * an idle connection then holds no parser at all. (A parser is not shared: mqtt-packet
+ * keeps state in it, the CONNECT it parsed among other things.)
+ */
+let parsedPacket: Packet | undefined;
+let parseError: Error | undefined;
+
+function parseFrame(frame: Buffer, version: ProtocolVersion): void {
+  const parser = createParser(version);
+  parser.on('packet', (packet: Packet) => {
+    parsedPacket = packet;
+  });
+  parser.on('error', (err: Error) => {
+    parseError ??= err;
+  });
+  parser.parse(frame);
+}
 
 const pending: Connection[] = [];
 let flushScheduled = false;
@@ -91,7 +112,6 @@ export class Connection {
   /** Where packets and bytes in and out are counted, if anywhere. */
   counters: TrafficCounters | undefined;
   private handler: ConnectionHandler = noopHandler;
-  private readonly parser: PacketParser;
   private version: ProtocolVersion = 4;
   private queue: Buffer[] = [];
   private queuedBytes = 0;
@@ -109,13 +129,6 @@ export class Connection {
     this.stream = stream;
     this.remoteAddress = stream.remoteAddress ?? 'unknown';
     this.remotePort = stream.remotePort ?? 0;
-    this.parser = createParser(4);
-    this.parser.on('packet', (packet: Packet) => {
-      if (this.closed) return;
-      if (this.counters !== undefined) this.counters.messagesReceived++;
-      this.handler.onPacket(packet);
-    });
-    this.parser.on('error', (err: Error) => this.protocolError(err));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => {
       this.streamError = err;
@@ -142,7 +155,6 @@ export class Connection {
   /** After CONNECT: later packets are parsed and encoded as this version. */
   setProtocolVersion(version: ProtocolVersion): void {
     this.version = version;
-    this.parser.settings.protocolVersion = version;
     // The first chunk was kept only to read a CONNECT's protocol level; let it go.
     this.firstChunk = undefined;
   }
@@ -279,7 +291,7 @@ export class Connection {
       if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
         // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refuse on the first byte, with
         // mqtt-packet's own words for it.
-        this.parser.parse(buf.subarray(pos, pos + 1));
+        this.slowParse(buf.subarray(pos, pos + 1));
         if (!this.closed) this.protocolError(new Error('Invalid header flag bits'));
         return;
       }
@@ -365,7 +377,29 @@ export class Connection {
     }
     if (packet === undefined) {
       // Everything else, and anything unusual, through mqtt-packet: one whole frame.
-      this.parser.parse(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      this.slowParse(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      return;
+    }
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(packet);
+  }
+
+  /** One whole frame through the shared mqtt-packet parser of this protocol version. */
+  private slowParse(frame: Buffer): void {
+    parsedPacket = undefined;
+    parseError = undefined;
+    parseFrame(frame, this.version);
+    const packet = parsedPacket as Packet | undefined;
+    const err = parseError as Error | undefined;
+    parsedPacket = undefined;
+    parseError = undefined;
+    if (err !== undefined) {
+      this.protocolError(err);
+      return;
+    }
+    if (packet === undefined) {
+      // A whole frame the parser could not finish: its own length accounting disagrees.
+      this.protocolError(new Error('Malformed packet'));
       return;
     }
     if (this.counters !== undefined) this.counters.messagesReceived++;
