@@ -312,3 +312,25 @@ describe.skipIf(!haveOpenssl)('secure WebSocket listener', () => {
     expect(ok.connected).toBe(true);
   });
 });
+
+describe('websockets logging', () => {
+  it('logs upgrades and HTTP requests at log type websockets, as websockets_log_level selects', async () => {
+    const tb = await wsBroker(undefined, { websocketsLogLevel: 1 | 4 | 8 });
+    const port = tb.broker.port(0);
+    const c = await connected(`ws://127.0.0.1:${port}/mqtt`);
+    c.end();
+    await httpRaw(port, 'GET', '/nothing-here');
+    await tb.waitForLine(/^websockets: upgrade from 127\.0\.0\.1 on \/mqtt, protocol mqtt$/);
+    await tb.waitForLine(/^http: GET \/nothing-here from 127\.0\.0\.1: 404$/);
+  });
+
+  it('logs nothing of the kind with websockets_log_level 0', async () => {
+    const tb = await wsBroker();
+    const port = tb.broker.port(0);
+    const c = await connected(`ws://127.0.0.1:${port}/mqtt`);
+    await httpRaw(port, 'GET', '/x');
+    c.end();
+    await tb.waitForLine(/^New client connected/);
+    expect(tb.lines.some((l) => l.startsWith('websockets:') || l.startsWith('http:'))).toBe(false);
+  });
+});

@@ -93,5 +93,6 @@ export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   o.sysInterval = config.sysInterval;
   o.persistentClientExpiration = config.persistentClientExpiration;
   o.websocketsHeadersSize = config.websocketsHeadersSize;
+  o.websocketsLogLevel = config.log.websocketsLogLevel;
   return o;
 }

@@ -10,6 +10,7 @@ import { listenTls, type IdentitySource, type TlsHooks } from '../net/listen-tls
 import { listenWebSocket } from '../net/listen-ws.js';
 import { ReloadableTls, TlsConfigError, isTlsListener } from '../net/tls-options.js';
 import type { Broker, ListenerRuntime } from './broker.js';
+import { LogType } from './log.js';
 import type { ListenerConfig } from './config/types.js';
 import type { ReloadTarget } from './signals.js';
 
@@ -56,6 +57,12 @@ export function openListener(broker: Broker, rt: ListenerRuntime): Promise<Liste
           upgradeTimeout: broker.options.connectTimeout * 1000,
           maxHeaderSize: broker.options.websocketsHeadersSize > 0 ? broker.options.websocketsHeadersSize : undefined,
           maxPayload: broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MQTT_MAX_PACKET,
+          // log_type websockets with websockets_log_level selecting which events.
+          onEvent: (level, line) => {
+            if ((broker.options.websocketsLogLevel & level) !== 0 && broker.log.enabled(LogType.Websockets)) {
+              broker.log.write(LogType.Websockets, line);
+            }
+          },
         },
         accept,
         done,

@@ -62,6 +62,8 @@ export interface BrokerOptions {
   /** Seconds a new connection may take to send CONNECT. */
   connectTimeout: number;
   maxTopicAlias: number;
+  /** websockets_log_level: which WebSocket/HTTP events reach log_type websockets (1 error, 4 notice, 8 info). */
+  websocketsLogLevel: number;
   /** websockets_headers_size: largest HTTP upgrade request header, 0 for Node's default. */
   websocketsHeadersSize: number;
   /** Hard cap on bytes waiting to be written to one socket before QoS 0 is dropped. */
@@ -93,5 +95,6 @@ export function defaultOptions(): BrokerOptions {
     maxTopicAlias: 10,
     maxSocketBacklog: 16 * 1024 * 1024,
     websocketsHeadersSize: 0,
+    websocketsLogLevel: 0,
   };
 }

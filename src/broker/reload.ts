@@ -30,6 +30,7 @@ const RELOADED: readonly (keyof BrokerOptions)[] = [
   'setTcpNodelay',
   'upgradeOutgoingQos',
   'sysInterval',
+  'websocketsLogLevel',
 ];
 
 /** Per-listener settings that a reload replaces (security ones when per_listener_settings is true). */

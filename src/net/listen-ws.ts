@@ -26,6 +26,11 @@ export interface WebSocketListenOptions extends ListenOptions {
   httpDir: string | null;
   /** Set for wss: the listener's TLS context and failure hooks. */
   tls?: { context: ReloadableTls; hooks: TlsHooks };
+  /**
+   * HTTP and WebSocket events for the log, with a libwebsockets-style level bit
+   * (1 error, 4 notice, 8 info) so that websockets_log_level can select them.
+   */
+  onEvent?(level: number, line: string): void;
   /** Milliseconds allowed from TCP accept to a completed upgrade. */
   upgradeTimeout: number;
   /** Largest WebSocket frame accepted, bytes. */
@@ -55,9 +60,23 @@ export function listenWebSocket(
     handleProtocols: (offered) => selectSubprotocol(offered),
   });
   const httpServer = http.createServer(opts.maxHeaderSize !== undefined ? { maxHeaderSize: opts.maxHeaderSize } : {});
-  httpServer.on('request', (req, res) => serveHttpDir(opts.httpDir, req, res));
+  const event = opts.onEvent;
+  httpServer.on('request', (req, res) => {
+    serveHttpDir(opts.httpDir, req, res);
+    if (event !== undefined) {
+      const peer = (req.socket as Duplex & { raw?: net.Socket }).raw?.remoteAddress ?? req.socket.remoteAddress;
+      event(8, `http: ${req.method ?? '?'} ${req.url ?? ''} from ${peer ?? 'unknown'}: ${res.statusCode}`);
+    }
+  });
   httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const pending = socket as Duplex & { upgradeTimer?: NodeJS.Timeout; raw?: net.Socket };
+    if (event !== undefined) {
+      const offered = req.headers['sec-websocket-protocol'] ?? '';
+      const chosen = selectSubprotocol(new Set(String(offered).split(',').map((x) => x.trim()).filter((x) => x !== '')));
+      const from = pending.raw?.remoteAddress ?? 'unknown';
+      if (chosen === false) event(1, `websockets: refused upgrade from ${from} on ${req.url ?? ''}: no mqtt subprotocol offered`);
+      else event(4, `websockets: upgrade from ${from} on ${req.url ?? ''}, protocol ${chosen}`);
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (pending.upgradeTimer !== undefined) clearTimeout(pending.upgradeTimer);
       const duplex = createWebSocketStream(ws) as ByteStream;
