@@ -329,4 +329,18 @@ describe('MQTT 5 broker', () => {
     c.destroy();
     await closing;
   });
+
+  it('re-encodes a 3.1.1 QoS 0 PUBLISH for an MQTT 5 subscriber and passes it on as is to a 3.1.1 one', async () => {
+    const tb = await startBroker();
+    const { c: v5 } = await connect5(tb, 'v5');
+    await sub(v5, [{ topic: 'mix/#', qos: 0 }]);
+    const v4 = await tb.connect({ clientId: 'v4' });
+    await v4.subscribe('mix/#', 0);
+    const p = await tb.connect({ clientId: 'p4' });
+    p.publish('mix/a', 'same bytes');
+    const m5 = await v5.nextPublish();
+    const m4 = await v4.nextPublish();
+    expect([m5.topic, String(m5.payload), m5.retain]).toEqual(['mix/a', 'same bytes', false]);
+    expect([m4.topic, String(m4.payload), m4.retain]).toEqual(['mix/a', 'same bytes', false]);
+  });
 });

@@ -273,4 +273,42 @@ describe('ts-mosquitto program', () => {
       await redis.close();
     }
   });
+
+  it('-d puts the broker in the background and writes pid_file; SIGTERM removes it', async () => {
+    const dir = tmpdir();
+    const port = await freePort();
+    const pidFile = path.join(dir, 'ts-mosquitto.pid');
+    const conf = path.join(dir, 'd.conf');
+    fs.writeFileSync(conf, `listener ${port} 127.0.0.1\npid_file ${pidFile}\nuser root\n`);
+    // The command returns at once, with status 0, while the broker carries on.
+    const r = spawnSync(process.execPath, [BIN, '-d', '-c', conf], { encoding: 'utf8', timeout: 10000 });
+    expect(r.status).toBe(0);
+    let pid = 0;
+    for (let i = 0; i < 50 && pid === 0; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      if (fs.existsSync(pidFile)) pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    }
+    expect(pid).toBeGreaterThan(0);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const tryConnect = (n: number): void => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            s.destroy();
+            resolve();
+          });
+          s.on('error', (e) => (n > 0 ? setTimeout(() => tryConnect(n - 1), 100) : reject(e)));
+        };
+        tryConnect(30);
+      });
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 50 && fs.existsSync(pidFile); i++) await new Promise((res) => setTimeout(res, 100));
+      expect(fs.existsSync(pidFile)).toBe(false);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
 });

@@ -77,6 +77,13 @@ export class Message {
     return buf;
   }
 
+  /** The PUBLISH as it arrived (QoS 0, no retain, no DUP): reused for subscribers of that version. */
+  setWireForm(version: ProtocolVersion, frame: Buffer): void {
+    if (this.firstKey !== -1) return;
+    this.firstKey = version * 8;
+    this.firstEncoded = frame;
+  }
+
   private build(version: ProtocolVersion, qos: QoS, retain: boolean): Buffer {
     return encodePublish(this.topic, this.payload, qos, retain, false, 0, version, version === 5 ? this.properties : undefined);
   }

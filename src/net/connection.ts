@@ -80,7 +80,10 @@ function flushAll(): void {
   pending.splice(0, n);
 }
 
-/** Coalesce small writes into one buffer up to this size; larger batches go out as writev. */
+/**
+ * Coalesce small writes into one buffer up to this size; larger batches, and batches of
+ * large packets (copying them again costs more than writev saves), go out as writev.
+ */
 const COALESCE_LIMIT = 64 * 1024;
 
 /** Totals a listener's owner keeps across connections ($SYS/broker/messages/..., bytes/...). */
@@ -202,7 +205,8 @@ export class Connection {
     this.queuedBytes = 0;
     if (q.length === 1) {
       this.stream.write(q[0]);
-    } else if (bytes <= COALESCE_LIMIT) {
+    } else if (bytes <= COALESCE_LIMIT && bytes < q.length * 1024) {
+      // Many small packets: one copy into one buffer beats a writev of tiny pieces.
       this.stream.write(Buffer.concat(q, bytes));
     } else {
       this.stream.cork();
@@ -365,6 +369,9 @@ export class Connection {
             buf.copy(payload, 0, p, end);
           }
           packet = { cmd: 'publish', topic, payload, qos: qos as QoS, retain: (b0 & 1) === 1, dup: (b0 & 8) !== 0, messageId, length: rl };
+          // A plain QoS 0 PUBLISH is byte for byte what a subscriber of the same protocol
+          // version gets: the broker may write these bytes on as they are.
+          if (b0 === 0x30) (packet as { frame?: Buffer }).frame = buf.subarray(start, end);
         }
       }
     } else if (rl === 2 && (b0 === 0x40 || b0 === 0x50 || b0 === 0x70 || b0 === 0x62)) {

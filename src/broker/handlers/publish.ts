@@ -116,6 +116,8 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     client.clientId,
     client.username,
   );
+  const frame = (packet as { frame?: Buffer }).frame;
+  if (frame !== undefined && mount === undefined) msg.setWireForm(client.protocolVersion, frame);
   if (qos === 2) {
     const session = client.session!;
     if (!session.incoming.has(mid)) {
