@@ -381,6 +381,11 @@ export class Connection {
       packet = { cmd, messageId, length: 2 } as Packet;
     } else if (b0 === 0xc0 && rl === 0) {
       packet = { cmd: 'pingreq', length: 0 } as Packet;
+    } else if (b0 === 0xd0 && rl === 0) {
+      packet = { cmd: 'pingresp', length: 0 } as Packet;
+    } else if (b0 === 0x20 && rl === 2 && this.version !== 5 && (buf[body] & 0xfe) === 0) {
+      // CONNACK 3.1/3.1.1 (MQTT-3.2): a client that only publishes never loads mqtt-packet.
+      packet = { cmd: 'connack', sessionPresent: buf[body] === 1, returnCode: buf[body + 1], length: 2 } as Packet;
     }
     if (packet === undefined) {
       // Everything else, and anything unusual, through mqtt-packet: one whole frame.

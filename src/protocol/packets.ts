@@ -2,7 +2,9 @@
  * The packet shapes of MQTT 3.1, 3.1.1 and 5.0, as mqtt-packet parses and generates them.
  * Everything above this layer speaks these types; nothing above imports mqtt-packet.
  */
-import mqttPacket from 'mqtt-packet';
+import { createRequire } from 'node:module';
+import type * as MqttPacketModule from 'mqtt-packet';
+import { encodeSimple } from './simple-encoder.js';
 import type {
   Packet,
   IConnectPacket,
@@ -47,9 +49,22 @@ export type {
   QoS,
 };
 
-// mqtt-packet's generator otherwise builds a cache of 65,536 two-byte Buffers on first use:
-// several megabytes of heap and a GC pause at the start of every client program.
-(mqttPacket.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+let mqttPacketModule: typeof MqttPacketModule | undefined;
+
+/**
+ * mqtt-packet, loaded on first use: a client that only connects, publishes and leaves never
+ * needs it (the common packets are encoded and decoded by hand), and loading it is a good
+ * part of a short-lived program's start-up.
+ */
+export function mqttPacket(): typeof MqttPacketModule {
+  if (mqttPacketModule === undefined) {
+    mqttPacketModule = createRequire(import.meta.url)('mqtt-packet') as typeof MqttPacketModule;
+    // Its generator otherwise builds a cache of 65,536 two-byte Buffers on first use:
+    // several megabytes of heap and a GC pause.
+    (mqttPacketModule.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+  }
+  return mqttPacketModule;
+}
 
 /** 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
 export type ProtocolVersion = 3 | 4 | 5;
@@ -65,10 +80,12 @@ export interface PacketParser {
 }
 
 export function createParser(protocolVersion: ProtocolVersion = 4): PacketParser {
-  return mqttPacket.parser({ protocolVersion }) as unknown as PacketParser;
+  return mqttPacket().parser({ protocolVersion }) as unknown as PacketParser;
 }
 
 /** Encode any packet. Not used for PUBLISH fan-out on the hot path (see publish-encoder.ts). */
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
-  return mqttPacket.generate(packet, { protocolVersion }) as Buffer;
+  const quick = encodeSimple(packet, protocolVersion);
+  if (quick !== undefined) return quick;
+  return mqttPacket().generate(packet, { protocolVersion }) as Buffer;
 }

@@ -4,8 +4,7 @@
  * every subscriber; for QoS 1/2 a copy gets its two packet-id bytes patched.
  * MQTT 5 PUBLISH packets with properties go through mqtt-packet's generator.
  */
-import mqttPacket from 'mqtt-packet';
-import type { ProtocolVersion, PublishProperties, QoS } from './packets.js';
+import { mqttPacket, type ProtocolVersion, type PublishProperties, type QoS } from './packets.js';
 
 function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
@@ -37,7 +36,7 @@ export function encodePublish(
   if (version === 5) {
     // MQTT 5: property length is always present, even when zero (MQTT-3.3.2.3).
     if (properties !== undefined) {
-      return mqttPacket.generate(
+      return mqttPacket().generate(
         { cmd: 'publish', topic, payload, qos, retain, dup, messageId: qos > 0 ? messageId : undefined, properties },
         { protocolVersion: 5 },
       ) as Buffer;

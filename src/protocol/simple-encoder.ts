@@ -1,0 +1,93 @@
+/**
+ * Hand encoding of the packets a short-lived client sends most (CONNECT, PUBLISH,
+ * DISCONNECT, PINGREQ and the acknowledgements, MQTT 3.1/3.1.1), byte for byte as
+ * mqtt-packet encodes them, so that such a client never loads mqtt-packet. Anything with
+ * MQTT 5 returns undefined and goes through mqtt-packet (but PINGREQ).
+ */
+import type { Packet } from 'mqtt-packet';
+import { encodePublish } from './publish-encoder.js';
+
+function varintSize(n: number): number {
+  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    buf[pos++] = byte;
+  } while (n > 0);
+  return pos;
+}
+
+const PINGREQ = Buffer.from([0xc0, 0x00]);
+const DISCONNECT = Buffer.from([0xe0, 0x00]);
+
+export function encodeSimple(packet: Packet, version: number): Buffer | undefined {
+  switch (packet.cmd) {
+    case 'pingreq':
+      return Buffer.from(PINGREQ);
+    case 'disconnect':
+      return version === 5 ? undefined : Buffer.from(DISCONNECT);
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp': {
+      if (version === 5) return undefined;
+      const id = packet.messageId ?? 0;
+      const type = packet.cmd === 'puback' ? 0x40 : packet.cmd === 'pubrec' ? 0x50 : packet.cmd === 'pubrel' ? 0x62 : 0x70;
+      return Buffer.from([type, 2, id >> 8, id & 0xff]);
+    }
+    case 'connect':
+      return version === 5 ? undefined : encodeConnect(packet);
+    case 'publish': {
+      if (version === 5) return undefined;
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      return encodePublish(packet.topic, payload, packet.qos, packet.retain, packet.dup, packet.messageId ?? 0, version === 3 ? 3 : 4);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** CONNECT for 3.1 / 3.1.1 (MQTT-3.1.2, MQTT-3.1.3). */
+function encodeConnect(p: Extract<Packet, { cmd: 'connect' }>): Buffer | undefined {
+  const level = p.protocolVersion ?? 4;
+  if (level === 5 || p.properties !== undefined || p.will?.properties !== undefined) return undefined;
+  const name = p.protocolId ?? 'MQTT';
+  const strings: (string | Buffer)[] = [p.clientId ?? ''];
+  let flags = p.clean !== false ? 0x02 : 0;
+  if (p.will !== undefined) {
+    flags |= 0x04 | ((p.will.qos ?? 0) << 3) | (p.will.retain ? 0x20 : 0);
+    strings.push(p.will.topic, typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : p.will.payload);
+  }
+  if (p.username !== undefined) {
+    flags |= 0x80;
+    strings.push(p.username);
+  }
+  if (p.password !== undefined) {
+    flags |= 0x40;
+    strings.push(p.password);
+  }
+  const parts = strings.map((x) => (typeof x === 'string' ? Buffer.from(x, 'utf8') : x));
+  let remaining = 2 + name.length + 1 + 1 + 2;
+  for (const b of parts) remaining += 2 + b.length;
+  const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  buf[0] = 0x10;
+  let pos = writeVarint(buf, 1, remaining);
+  buf.writeUInt16BE(name.length, pos);
+  pos += 2;
+  pos += buf.write(name, pos, 'latin1');
+  buf[pos++] = level;
+  buf[pos++] = flags;
+  buf.writeUInt16BE(p.keepalive ?? 0, pos);
+  pos += 2;
+  for (const b of parts) {
+    buf.writeUInt16BE(b.length, pos);
+    pos += 2;
+    b.copy(buf, pos);
+    pos += b.length;
+  }
+  return buf;
+}
