@@ -311,4 +311,13 @@ describe('ts-mosquitto program', () => {
       }
     }
   });
+
+  it('refuses a configuration with a bridge, which it does not run yet, with one line and status 3', () => {
+    const dir = tmpdir();
+    const conf = path.join(dir, 'b.conf');
+    fs.writeFileSync(conf, 'listener 0 ' + dir + '/s.sock\nconnection br1\naddress 127.0.0.1:1884\ntopic # out 0\n');
+    const r = spawnSync(process.execPath, [BIN, '-c', conf], { encoding: 'utf8', timeout: 10000 });
+    expect(r.status).toBe(3);
+    expect(strip(r.stderr)).toEqual(['Error: Bridge "br1": bridges are not supported by this version of ts-mosquitto.']);
+  });
 });

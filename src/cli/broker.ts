@@ -41,6 +41,14 @@ export function main(argv: string[]): void {
   // Mosquitto prints configuration warnings on stderr at once, whatever log_dest says.
   for (const m of startup.messages) process.stderr.write(`${stamp()}: ${m.text}\n`);
   const { config, args } = startup;
+  if (config.bridges.length > 0) {
+    // Bridges are parsed and checked as Mosquitto checks them, but not run yet: refuse
+    // rather than start a broker that silently forwards nothing.
+    process.stderr.write(
+      `${stamp()}: Error: Bridge "${config.bridges[0].name}": bridges are not supported by this version of ts-mosquitto.\n`,
+    );
+    process.exit(3);
+  }
   if (args.daemon && daemonize(argv)) process.exit(0);
 
   const log = logFromConfig(config);
