@@ -8,11 +8,10 @@
  * any other. A failed handshake ends that one socket only.
  */
 import net from 'node:net';
-import fs from 'node:fs';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { Connection } from './connection.js';
-import type { ListenOptions, Listener } from './listener.js';
+import { listenRaw, type ListenOptions, type Listener } from './listener.js';
 import { opensslErrorText, type ReloadableTls, type ServerTls } from './tls-options.js';
 import { expectPeerIdentity, setPeerIdentity } from './peer-identity.js';
 
@@ -94,56 +93,6 @@ export function wrapServerSocket(socket: net.Socket, server: ServerTls, hooks: T
     if (hooks.identity !== undefined && psk === undefined) setPeerIdentity(secure, identityOf(secure, hooks.identity));
   });
   return secure;
-}
-
-/**
- * Binds a TCP (or unix) server and passes each raw socket on; shared by the TLS and
- * WebSocket listeners. `cb` gets the bound listener, or the bind error.
- */
-export function listenRaw(
-  opts: ListenOptions,
-  onSocket: (socket: net.Socket) => void,
-  cb: (err: Error | null, listener?: Listener) => void,
-  onClose?: () => void,
-): void {
-  const server = net.createServer({ noDelay: opts.noDelay ?? false }, onSocket);
-  let started = false;
-  server.once('error', (err) => {
-    if (!started) cb(err);
-  });
-  const onListening = (): void => {
-    started = true;
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-    const address = typeof addr === 'object' && addr !== null ? addr.address : String(addr);
-    // Errors after start (EMFILE on accept) must not crash the broker.
-    server.on('error', () => {});
-    cb(null, {
-      port,
-      address,
-      close(done) {
-        onClose?.();
-        server.close(() => done?.());
-        if (opts.unixPath !== undefined) {
-          try {
-            fs.unlinkSync(opts.unixPath);
-          } catch {
-            // already gone
-          }
-        }
-      },
-    });
-  };
-  if (opts.unixPath !== undefined) {
-    try {
-      if (fs.statSync(opts.unixPath).isSocket()) fs.unlinkSync(opts.unixPath);
-    } catch {
-      // does not exist
-    }
-    server.listen({ path: opts.unixPath, backlog: opts.backlog }, onListening);
-  } else {
-    server.listen({ port: opts.port ?? 8883, host: opts.host, backlog: opts.backlog ?? 511, ipv6Only: opts.family === 6 }, onListening);
-  }
 }
 
 /** A TLS listener: each TCP accept becomes a Connection over a server TLSSocket. */

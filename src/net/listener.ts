@@ -29,14 +29,17 @@ export interface Listener {
 
 export type ConnectionCallback = (conn: Connection) => void;
 
-export function listenStream(
+/**
+ * Binds a TCP (or unix) server and passes each raw socket on; shared by the TCP, TLS
+ * and WebSocket listeners. `cb` gets the bound listener, or the bind error.
+ */
+export function listenRaw(
   opts: ListenOptions,
-  onConnection: ConnectionCallback,
+  onSocket: (socket: net.Socket) => void,
   cb: (err: Error | null, listener?: Listener) => void,
+  onClose?: () => void,
 ): void {
-  const server = net.createServer({ noDelay: opts.noDelay ?? false }, (socket) => {
-    onConnection(new Connection(socket));
-  });
+  const server = net.createServer({ noDelay: opts.noDelay ?? false }, onSocket);
   let started = false;
   server.once('error', (err) => {
     if (!started) cb(err);
@@ -52,6 +55,7 @@ export function listenStream(
       port,
       address,
       close(done) {
+        onClose?.();
         server.close(() => done?.());
         if (opts.unixPath !== undefined) {
           try {
@@ -64,7 +68,6 @@ export function listenStream(
     });
   };
   if (opts.unixPath !== undefined) {
-    // A stale socket file from an earlier run would make listen fail with EADDRINUSE.
     try {
       if (fs.statSync(opts.unixPath).isSocket()) fs.unlinkSync(opts.unixPath);
     } catch {
@@ -72,9 +75,14 @@ export function listenStream(
     }
     server.listen({ path: opts.unixPath, backlog: opts.backlog }, onListening);
   } else {
-    server.listen(
-      { port: opts.port ?? 1883, host: opts.host, backlog: opts.backlog ?? 511, ipv6Only: opts.family === 6 },
-      onListening,
-    );
+    server.listen({ port: opts.port ?? 1883, host: opts.host, backlog: opts.backlog ?? 511, ipv6Only: opts.family === 6 }, onListening);
   }
+}
+
+export function listenStream(
+  opts: ListenOptions,
+  onConnection: ConnectionCallback,
+  cb: (err: Error | null, listener?: Listener) => void,
+): void {
+  listenRaw(opts, (socket) => onConnection(new Connection(socket)), cb);
 }
