@@ -139,3 +139,32 @@ describe.skipIf(!haveClients)('mosquitto_pub and mosquitto_sub through ts-mosqui
     expect(b.lines).toContain('Sending CONNACK to persist (1, 0)');
   });
 });
+
+describe.skipIf(!haveClients)('mosquitto_pub and mosquitto_sub at -V 5 through ts-mosquitto', () => {
+  it('carries user properties, content type, response topic, correlation data and expiry', async () => {
+    const b = await startBroker();
+    const sub = await subscriber(b, 'sub5', 'v5/#', ['-V', '5', '-C', '1', '-W', '5', '-F', '%t %p|%P|%C|%R|%D']);
+    const pub = run(PUB, [
+      ...common(b), '-V', '5', '-i', 'pub5', '-t', 'v5/a', '-m', 'hi', '-q', '1',
+      '-D', 'publish', 'user-property', 'k', 'v',
+      '-D', 'publish', 'content-type', 'text/plain',
+      '-D', 'publish', 'response-topic', 'v5/reply',
+      '-D', 'publish', 'correlation-data', 'c1',
+      '-D', 'publish', 'message-expiry-interval', '60',
+    ]);
+    expect(await pub.exited).toBe(0);
+    expect(await sub.exited).toBe(0);
+    expect(sub.stdout()).toBe('v5/a hi|k:v|text/plain|v5/reply|c1\n');
+  });
+
+  it('keeps a v5 session with -x (session expiry) and delivers what was queued', async () => {
+    const b = await startBroker();
+    const first = await subscriber(b, 'keep5', 'q5', ['-V', '5', '-q', '1', '-x', '60', '-c', '-E']);
+    expect(await first.exited).toBe(0);
+    const pub = run(PUB, [...common(b), '-V', '5', '-t', 'q5', '-m', 'while-away', '-q', '1']);
+    expect(await pub.exited).toBe(0);
+    const back = run(SUB, [...common(b), '-V', '5', '-i', 'keep5', '-t', 'q5', '-q', '1', '-x', '60', '-c', '-C', '1', '-W', '5']);
+    expect(await back.exited).toBe(0);
+    expect(back.stdout()).toBe('while-away\n');
+  });
+});
