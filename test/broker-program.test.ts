@@ -320,4 +320,13 @@ describe('ts-mosquitto program', () => {
     expect(r.status).toBe(3);
     expect(strip(r.stderr)).toEqual(['Error: Bridge "br1": bridges are not supported by this version of ts-mosquitto.']);
   });
+
+  it('says so in Mosquitto\'s words and exits 1 when a listener address does not resolve', () => {
+    const dir = tmpdir();
+    const conf = path.join(dir, 'n.conf');
+    fs.writeFileSync(conf, 'listener 18999 256.1.1.1\n');
+    const r = spawnSync(process.execPath, [BIN, '-c', conf], { encoding: 'utf8', timeout: 10000 });
+    expect(r.status).toBe(1);
+    expect(strip(r.stderr)).toContain('Error creating listener: Name or service not known.');
+  });
 });

@@ -90,6 +90,8 @@ export function main(argv: string[]): void {
     (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') log.error('Error: Address already in use');
       else if (err.code === 'EACCES') log.error('Error: Permission denied');
+      else if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') log.error('Error creating listener: Name or service not known.');
+      else if (err.code === 'EADDRNOTAVAIL') log.error('Error creating listener: Cannot assign requested address.');
       else log.error(`Error: ${err.message}`);
       process.exit(1);
     },
