@@ -1,6 +1,8 @@
 /**
  * ts-mosquitto_sub --help: the same text as Mosquitto's mosquitto_sub, under our names.
  */
+import { INSECURE, PSK_PROXY_AND_END, UNIX_AND_WILL } from './usage-common.js';
+
 export function subUsage(p: string, version: string): string {
   return `${p} is a simple mqtt client that will subscribe to a set of topics and print all messages it receives.
 ${p} version ${version} running on ts-mosquitto ${version}.
@@ -73,15 +75,7 @@ Usage: ${p} {[-h host] [--unix path] [-p port] [-u username] [-P password] -t to
                    first non-retained message is received.
  --remove-retained : send a message to the server to clear any received retained messages
                      Use -T to filter out messages you do not want to be cleared.
- --unix : connect to a broker through a unix domain socket instead of a TCP socket,
-          e.g. /tmp/mosquitto.sock
- --will-payload : payload for the client Will, which is sent by the broker in case of
-                  unexpected disconnection. If not given and will-topic is set, a zero
-                  length message will be sent.
- --will-qos : QoS level for the client Will.
- --will-retain : if given, make the client Will retained.
- --will-topic : the topic on which to publish the client Will.
- --cafile : path to a file containing trusted CA certificates to enable encrypted
+${UNIX_AND_WILL} --cafile : path to a file containing trusted CA certificates to enable encrypted
             certificate based communication.
  --capath : path to a directory containing trusted CA certificates to enable encrypted
             communication.
@@ -91,20 +85,8 @@ Usage: ${p} {[-h host] [--unix path] [-p port] [-u username] [-P password] -t to
  --ciphers : openssl compatible list of TLS ciphers to support.
  --tls-version : TLS protocol version, can be one of tlsv1.3 tlsv1.2 or tlsv1.1.
                  Defaults to tlsv1.2 if available.
- --insecure : do not check that the server certificate hostname matches the remote
-              hostname. Using this option means that you cannot be sure that the
-              remote host is the server you wish to connect to and so is insecure.
-              Do not use this option in a production environment.
- --tls-engine : If set, enables the use of a SSL engine device.
+${INSECURE} --tls-engine : If set, enables the use of a SSL engine device.
  --tls-engine-kpass-sha1 : SHA1 of the key password to be used with the selected SSL engine.
  --tls-use-os-certs : Load and trust OS provided CA certificates.
- --psk : pre-shared-key in hexadecimal (no leading 0x) to enable TLS-PSK mode.
- --psk-identity : client identity string for TLS-PSK mode.
- --proxy : SOCKS5 proxy URL of the form:
-           socks5h://[username[:password]@]hostname[:port]
-           Only "none" and "username" authentication is supported.
-
-See https://mosquitto.org/ for more information.
-
-`;
+${PSK_PROXY_AND_END}`;
 }
