@@ -78,7 +78,7 @@ export class RetainTree {
 
   /** All retained messages (for persistence snapshots and $SYS counts). */
   all(out: Message[] = []): Message[] {
-    this.collectAll(this.root, out, false, true);
+    this.collectAll(this.root, out);
     return out;
   }
 
@@ -95,7 +95,7 @@ export class RetainTree {
       if (children !== undefined) {
         for (const [name, child] of children) {
           if (depth === 0 && name.charCodeAt(0) === 0x24) continue;
-          this.collectAll(child, out, false, true);
+          this.collectAll(child, out);
         }
       }
       return;
@@ -112,10 +112,10 @@ export class RetainTree {
     if (child !== undefined) this.walk(child, levels, depth + 1, out);
   }
 
-  private collectAll(node: RetainNode, out: Message[], _skipDollar: boolean, self: boolean): void {
-    if (self && node.message !== undefined) out.push(node.message);
+  private collectAll(node: RetainNode, out: Message[]): void {
+    if (node.message !== undefined) out.push(node.message);
     if (node.children !== undefined) {
-      for (const child of node.children.values()) this.collectAll(child, out, false, true);
+      for (const child of node.children.values()) this.collectAll(child, out);
     }
   }
 
