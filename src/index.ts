@@ -6,3 +6,5 @@ export type { BrokerPlugin } from './broker/plugin.js';
 export * from './protocol/index.js';
 export { createRedisPlugin } from './broker/redis/index.js';
 export { createPersistencePlugin } from './broker/persistence/plugin.js';
+export { createBridgePlugin } from './broker/bridge/plugin.js';
+export type { BridgeConfig, BridgeTopic, BridgeAddress } from './broker/config/types.js';

@@ -312,13 +312,25 @@ describe('ts-mosquitto program', () => {
     }
   });
 
-  it('refuses a configuration with a bridge, which it does not run yet, with one line and status 3', () => {
+  it('runs a configuration with a bridge: connects it at start-up and retries after restart_timeout (no longer refused)', async () => {
     const dir = tmpdir();
     const conf = path.join(dir, 'b.conf');
-    fs.writeFileSync(conf, 'listener 0 ' + dir + '/s.sock\nconnection br1\naddress 127.0.0.1:1884\ntopic # out 0\n');
-    const r = spawnSync(process.execPath, [BIN, '-c', conf], { encoding: 'utf8', timeout: 10000 });
-    expect(r.status).toBe(3);
-    expect(strip(r.stderr)).toEqual(['Error: Bridge "br1": bridges are not supported by this version of ts-mosquitto.']);
+    const port = await freePort();
+    const remote = await freePort();
+    fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nconnection br1\naddress 127.0.0.1:${remote}\nrestart_timeout 1\ntopic # out 0\n`);
+    const { child, out } = await start(['-c', conf]);
+    // Nothing listens on the remote port: the attempt fails in Mosquitto's words, then is made again.
+    for (let i = 0; i < 50 && strip(out()).filter((l) => l === `Connecting bridge (step 1) br1 (127.0.0.1:${remote})`).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const lines = strip(out());
+    expect(lines).toContain(`Connecting bridge (step 1) br1 (127.0.0.1:${remote})`);
+    expect(lines).toContain('Error creating bridge: Connection refused.');
+    expect(lines.filter((l) => l === `Connecting bridge (step 1) br1 (127.0.0.1:${remote})`).length).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.includes('not supported'))).toBe(false);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    expect(child.exitCode).toBe(0);
   });
 
   it('says so in Mosquitto\'s words and exits 1 when a listener address does not resolve', () => {

@@ -13,6 +13,7 @@ import { dropPrivileges } from '../broker/privileges.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { createRedisPlugin } from '../broker/redis/index.js';
+import { createBridgePlugin } from '../broker/bridge/plugin.js';
 import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
 import { SecurityFileError } from '../broker/auth/types.js';
 import type { SecurityFiles } from '../broker/auth/load.js';
@@ -41,14 +42,6 @@ export function main(argv: string[]): void {
   // Mosquitto prints configuration warnings on stderr at once, whatever log_dest says.
   for (const m of startup.messages) process.stderr.write(`${stamp()}: ${m.text}\n`);
   const { config, args } = startup;
-  if (config.bridges.length > 0) {
-    // Bridges are parsed and checked as Mosquitto checks them, but not run yet: refuse
-    // rather than start a broker that silently forwards nothing.
-    process.stderr.write(
-      `${stamp()}: Error: Bridge "${config.bridges[0].name}": bridges are not supported by this version of ts-mosquitto.\n`,
-    );
-    process.exit(3);
-  }
   if (args.daemon && daemonize(argv)) process.exit(0);
 
   const log = logFromConfig(config);
@@ -72,6 +65,8 @@ export function main(argv: string[]): void {
   if (config.persistence) broker.plugins.push(persistence);
   // Redis: presence, subscription store, retained and offline-message stores, hooks.
   if (config.redis.enabled) broker.plugins.push(createRedisPlugin(config.redis));
+  // Bridges (connection sections) start with the broker, after the stores have loaded.
+  if (config.bridges.length > 0) broker.plugins.push(createBridgePlugin(config.bridges));
   if (config.pidFile !== null && config.daemon) {
     try {
       fs.writeFileSync(config.pidFile, `${process.pid}\n`);

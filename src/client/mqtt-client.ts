@@ -16,6 +16,7 @@ import type {
   Subscription,
   UnsubackPacket,
 } from '../protocol/index.js';
+import { encodePacket } from '../protocol/index.js';
 import type { Connection } from '../net/connection.js';
 import { publishSummary, shownId } from './debug-lines.js';
 
@@ -47,6 +48,11 @@ export interface ClientOptions {
   maxInflight: number;
   /** Receives Mosquitto-style debug lines when set. */
   debug?: (line: string) => void;
+  /**
+   * Bridges (try_private): the protocol level byte of CONNECT goes out with its top bit
+   * set (0x83, 0x84), telling a Mosquitto-compatible server that this client is a bridge.
+   */
+  bridgeMode?: boolean;
 }
 
 export interface ClientEvents {
@@ -137,7 +143,8 @@ export class MqttClient {
     }
     if (o.protocolVersion === 5 && o.connectProperties !== undefined) packet.properties = o.connectProperties;
     this.debug('sending CONNECT');
-    this.send(packet);
+    if (o.bridgeMode === true) this.sendBridgeConnect(conn, packet);
+    else this.send(packet);
     if (o.keepalive > 0) {
       // MQTT-3.1.2-23: send something (PINGREQ if nothing else) within each keepalive period.
       this.keepaliveTimer = setInterval(() => this.checkKeepalive(), Math.min(1000, o.keepalive * 250));
@@ -148,6 +155,18 @@ export class MqttClient {
     if (this.conn === undefined) return;
     this.lastSent = Date.now();
     this.conn.send(packet);
+  }
+
+  /** CONNECT with the bridge bit on the protocol level byte (after the fixed header and protocol name). */
+  private sendBridgeConnect(conn: Connection, packet: ConnectPacket): void {
+    const buf = encodePacket(packet, this.options.protocolVersion);
+    let pos = 1;
+    while (buf[pos] & 0x80) pos++;
+    pos++;
+    pos += 2 + buf.readUInt16BE(pos);
+    buf[pos] |= 0x80;
+    this.lastSent = Date.now();
+    conn.write(buf);
   }
 
   private nextMid(): number {

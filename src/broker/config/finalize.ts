@@ -19,7 +19,7 @@ export const LOCAL_ONLY_MESSAGES: readonly string[] = [
 export interface FinalizeOptions {
   /** Ports given with -p; used only when the configuration defines no listener. */
   ports?: number[];
-  /** Host name for bridge client ids ("<name>.<hostname>"); defaults to os.hostname(). */
+  /** Host name for bridge client ids ("<hostname>.<name>", as Mosquitto 2.0 makes them); defaults to os.hostname(). */
   hostname?: string;
 }
 
@@ -85,7 +85,7 @@ function finalizeBridges(c: BrokerConfig, opts: FinalizeOptions): void {
     seen.add(b.localClientid);
   }
   for (const b of c.bridges) {
-    if (b.remoteClientid === '') b.remoteClientid = `${b.name}.${host}`;
+    if (b.remoteClientid === '') b.remoteClientid = `${host}.${b.name}`;
     if (b.localClientid === '') b.localClientid = `local.${b.remoteClientid}`;
     if (b.notificationTopic === '') b.notificationTopic = `$SYS/broker/connection/${b.remoteClientid}/state`;
   }

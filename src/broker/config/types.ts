@@ -129,7 +129,7 @@ export interface BridgeConfig {
   cleansession: boolean;
   /** null: follows cleansession. */
   localCleansession: boolean | null;
-  /** Defaults to "<name>.<hostname>" once parsed. */
+  /** Defaults to "<hostname>.<name>" once parsed (what Mosquitto 2.0 sends; its man page says name.hostname). */
   remoteClientid: string;
   /** Defaults to "local.<remoteClientid>" once parsed. */
   localClientid: string;

@@ -1,0 +1,430 @@
+/**
+ * One bridge (a `connection` section of mosquitto.conf): a client of the remote broker run
+ * by the client engine. It connects to address/addresses, subscribes there to the `in`
+ * and `both` topics and publishes what arrives into the local broker; local messages on
+ * the `out` and `both` topics (the plugin matches them) go to the remote broker. It
+ * publishes the notification state, reconnects after restart_timeout, and starts as
+ * start_type says: at once (automatic, once) or when enough messages wait (lazy).
+ */
+import net from 'node:net';
+import { dial } from '../../net/dial.js';
+import type { Connection } from '../../net/connection.js';
+import type { PublishPacket, QoS } from '../../protocol/index.js';
+import { MqttClient, type ClientEvents, type PublishProperties } from '../../client/mqtt-client.js';
+import { connackString, reasonString } from '../../client/reason-strings.js';
+import type { Broker } from '../broker.js';
+import type { BridgeConfig } from '../config/types.js';
+import { LogType } from '../log.js';
+import { Message } from '../message.js';
+import type { Subscriber } from '../router.js';
+import { Outbox, type HeldMessage } from './outbox.js';
+import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
+import { localSubscriptions, remoteSubscriptions, remoteUnsubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
+
+type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
+
+function flagBit(b: boolean): number {
+  return b ? 1 : 0;
+}
+
+export class Bridge implements Subscriber {
+  /** The bridge's client id on the local broker (local_clientid): its messages are not sent back. */
+  readonly clientId: string;
+  readonly config: BridgeConfig;
+  private readonly broker: Broker;
+  private readonly map: TopicMap;
+  private readonly outbox: Outbox;
+  private readonly version: 3 | 4 | 5;
+  private client: MqttClient | undefined;
+  private conn: Connection | undefined;
+  state: State = 'idle';
+  /** Index into config.addresses of the address in use or tried next. */
+  addressIndex = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private connackTimer: NodeJS.Timeout | undefined;
+  /** The last delay of the decorrelated jitter backoff, in seconds. */
+  private sleep: number;
+  /** try_private until the remote refuses the bridge bit (CONNACK 1). */
+  private privateAccepted = true;
+  private dropWarned = false;
+  /** Unix ms of the last message in either direction (lazy bridges' idle_timeout). */
+  private lastActivity = 0;
+  /** The notification last published locally. */
+  private localState: string | undefined;
+  /** Connected to a secondary address: when to look for the main one again (round_robin false). */
+  private nextPrimaryProbe = 0;
+  private probe: net.Socket | undefined;
+  /** Set when the main address answered: reconnect there at once. */
+  private switchToPrimary = false;
+  /** Largest PUBLISH the remote takes (bridge_max_packet_size, MQTT 5 Maximum Packet Size), 0 for any. */
+  private maxPacket = 0;
+  private closed: (() => void) | undefined;
+
+  constructor(broker: Broker, config: BridgeConfig) {
+    this.broker = broker;
+    this.config = config;
+    this.clientId = config.localClientid;
+    this.map = topicMap(config.topics);
+    this.version = protocolLevel(config);
+    this.outbox = new Outbox(broker.options.maxQueuedMessages, broker.options.maxQueuedBytes);
+    this.sleep = config.restartTimeout.base;
+  }
+
+  private get log() {
+    return this.broker.log;
+  }
+
+  private get localClean(): boolean {
+    return this.config.localCleansession ?? this.config.cleansession;
+  }
+
+  /** With the broker: automatic and once connect now, lazy waits for its threshold. */
+  start(): void {
+    if (this.config.startType !== 'lazy') this.connect();
+  }
+
+  connect(): void {
+    if (this.state === 'stopped' || this.state === 'connecting' || this.state === 'connected') return;
+    this.clearRestart();
+    const b = this.config;
+    const addr = b.addresses[this.addressIndex];
+    this.state = 'connecting';
+    if (this.log.enabled(LogType.Debug)) {
+      for (const s of localSubscriptions(b.topics)) this.log.debug(`Bridge ${this.clientId} doing local SUBSCRIBE on topic ${s.topic}`);
+    }
+    this.log.notice(`Connecting bridge (step 1) ${b.name} (${addr.host}:${addr.port})`);
+    this.log.notice(`Connecting bridge (step 2) ${b.name} (${addr.host}:${addr.port})`);
+    const options = dialOptions(b, addr, this.broker.options.setTcpNodelay);
+    dial(options, (err, conn) => {
+      if (this.state === 'stopped') {
+        conn?.destroy();
+        return;
+      }
+      if (err !== undefined || conn === undefined) {
+        this.log.error(`Error creating bridge: ${dialErrorText(err ?? new Error('unknown error'))}.`);
+        this.failed(false);
+        return;
+      }
+      this.attach(conn);
+    });
+  }
+
+  private attach(conn: Connection): void {
+    const b = this.config;
+    const maxInflight = this.broker.options.maxInflightMessages > 0 ? Math.min(this.broker.options.maxInflightMessages, 65535) : 65535;
+    // A clean local session (local_cleansession) forgets what was in flight with the connection.
+    if (this.client === undefined || this.localClean) {
+      this.client = new MqttClient(clientOptions(b, maxInflight, b.tryPrivate && this.privateAccepted), this.events());
+    } else {
+      this.client.options.bridgeMode = b.tryPrivate && this.privateAccepted && this.version !== 5 ? true : undefined;
+    }
+    this.conn = conn;
+    // No CONNACK within a keepalive period: give up on this attempt.
+    this.connackTimer = setTimeout(() => conn.destroy(), b.keepaliveInterval * 1000);
+    this.connackTimer.unref();
+    if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${b.remoteClientid} sending CONNECT`);
+    this.client.start(conn);
+  }
+
+  private events(): ClientEvents {
+    return {
+      onConnect: (code, _present, props) => this.onConnack(code, props?.maximumPacketSize),
+      onMessage: (p) => this.onRemoteMessage(p),
+      onSubscribe: () => {
+        if (this.log.enabled(LogType.Debug)) this.log.debug(`Received SUBACK from ${this.clientId}`);
+      },
+      onUnsubscribe: () => {
+        if (this.log.enabled(LogType.Debug)) this.log.debug(`Received UNSUBACK from ${this.clientId}`);
+      },
+      onClose: () => this.onConnectionClosed(),
+    };
+  }
+
+  private onConnack(code: number, maxPacket: number | undefined): void {
+    if (this.connackTimer !== undefined) clearTimeout(this.connackTimer);
+    this.connackTimer = undefined;
+    const client = this.client!;
+    const b = this.config;
+    if (code !== 0) {
+      this.log.error(this.version === 5 ? `Connection Refused: ${reasonString(code)}` : connackString(code).replace(/\.$/, ''));
+      // A broker that does not know the bridge bit refuses the protocol level: try without.
+      if (this.version !== 5 && code === 1 && client.options.bridgeMode === true) this.privateAccepted = false;
+      this.conn?.destroy();
+      return;
+    }
+    if (this.log.enabled(LogType.Debug)) this.log.debug(`Received CONNACK on connection ${this.clientId}.`);
+    this.state = 'connected';
+    this.sleep = b.restartTimeout.base;
+    this.lastActivity = Date.now();
+    this.nextPrimaryProbe = Date.now() + b.restartTimeout.base * 1000;
+    const limits = [b.maxPacketSize, maxPacket ?? 0].filter((n) => n > 0);
+    this.maxPacket = limits.length > 0 ? Math.min(...limits) : 0;
+    if (b.notifications) {
+      if (!b.notificationsLocalOnly) client.publish(b.notificationTopic, Buffer.from('1'), 1, true);
+      this.notifyLocal('1');
+    }
+    const v5 = this.version === 5;
+    for (const s of remoteSubscriptions(b.topics)) {
+      // MQTT 5: No Local and Retain As Published, what try_private asks of a 3.1.1 broker.
+      const mid = client.subscribe([v5 ? { topic: s.topic, qos: s.qos, nl: true, rap: true } : { topic: s.topic, qos: s.qos }]);
+      if (this.log.enabled(LogType.Debug)) {
+        this.log.debug(`Bridge ${this.clientId} sending SUBSCRIBE (Mid: ${mid}, Topic: ${s.topic}, QoS: ${s.qos}, Options: 0x${v5 ? '0c' : '00'})`);
+      }
+    }
+    if (b.attemptUnsubscribe) {
+      for (const t of remoteUnsubscriptions(b.topics)) {
+        const mid = client.unsubscribe([t]);
+        if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${this.clientId} sending UNSUBSCRIBE (Mid: ${mid}, Topic: ${t})`);
+      }
+    }
+    const now = Date.now();
+    for (const m of this.outbox.drain()) {
+      if (m.expiresAt === 0 || m.expiresAt > now) this.send(m);
+    }
+    this.dropWarned = false;
+    this.forwardRetained();
+  }
+
+  /** The local retained messages on the out topics go to the remote broker on each connect, as with Mosquitto. */
+  private forwardRetained(): void {
+    const seen = new Set<string>();
+    for (const s of localSubscriptions(this.config.topics)) {
+      for (const msg of this.broker.retained.match(s.topic)) {
+        if (seen.has(msg.topic) || msg.from === this.clientId) continue;
+        seen.add(msg.topic);
+        this.forward(msg, (msg.qos < s.qos ? msg.qos : s.qos) as QoS);
+      }
+    }
+  }
+
+  /** A local message for the remote broker (the plugin matched it against the out topics). */
+  forward(msg: Message, qos: QoS): void {
+    if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) return;
+    const b = this.config;
+    const held: HeldMessage = {
+      topic: toRemote(this.map, msg.topic),
+      payload: msg.payload,
+      qos,
+      retain: b.outgoingRetain && msg.retain,
+      properties: this.version === 5 ? outgoingProperties(msg) : undefined,
+      expiresAt: msg.expiresAt,
+    };
+    if (this.state === 'connected') {
+      this.send(held);
+      return;
+    }
+    // Not connected: Mosquitto keeps QoS 1 and 2 in the bridge's local session unless it
+    // is clean; QoS 0 only with queue_qos0_messages, or for a lazy bridge (its threshold
+    // counts them).
+    if (this.state === 'stopped' || this.localClean) return;
+    if (qos === 0 && !this.broker.options.queueQos0Messages && b.startType !== 'lazy') return;
+    if (!this.outbox.push(held)) {
+      this.dropped();
+      return;
+    }
+    if (b.startType === 'lazy' && this.state === 'idle' && this.outbox.length >= b.threshold) this.connect();
+  }
+
+  private send(m: HeldMessage): void {
+    const client = this.client!;
+    if (this.maxPacket > 0 && publishSize(m, this.version) > this.maxPacket) {
+      this.broker.stats.publishDropped++;
+      return;
+    }
+    // The engine's own window is the inflight limit; behind it at most max_queued_messages wait.
+    const maxQueued = this.broker.options.maxQueuedMessages;
+    if (m.qos > 0 && maxQueued > 0 && client.pendingCount >= client.options.maxInflight + maxQueued) {
+      this.dropped();
+      return;
+    }
+    this.lastActivity = Date.now();
+    const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+    if (this.log.enabled(LogType.Debug)) {
+      this.log.debug(
+        `Sending PUBLISH to ${this.clientId} (d0, q${m.qos}, r${flagBit(m.retain)}, m${m.qos === 0 ? 0 : mid}, '${m.topic}', ... (${m.payload.length} bytes))`,
+      );
+    }
+  }
+
+  private dropped(): void {
+    this.broker.stats.publishDropped++;
+    if (!this.dropWarned) {
+      this.dropWarned = true;
+      this.log.notice(`Outgoing messages are being dropped for client ${this.clientId}.`);
+    }
+  }
+
+  /** A message from the remote broker: remapped, then published locally as the bridge's local client. */
+  private onRemoteMessage(p: PublishPacket): void {
+    const topic = toLocal(this.map, p.topic);
+    const payload = p.payload as Buffer;
+    const qos = p.qos as QoS;
+    this.lastActivity = Date.now();
+    const log = this.log;
+    const authorizer = this.broker.options.authorizer;
+    const username = this.config.localUsername ?? undefined;
+    if (authorizer !== undefined && !authorizer.canWrite(this.clientId, username, topic)) {
+      if (log.enabled(LogType.Debug)) {
+        log.debug(`Denied PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
+      }
+      return;
+    }
+    if (log.enabled(LogType.Debug)) {
+      log.debug(`Received PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
+    }
+    let props: PublishProperties | undefined;
+    if (p.properties !== undefined) {
+      const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = p.properties;
+      if (Object.keys(rest).length > 0) props = rest;
+    }
+    const msg = new Message(topic, payload, qos, p.retain, props as ConstructorParameters<typeof Message>[4], this.clientId, username);
+    this.broker.stats.publishReceived++;
+    this.broker.publish(msg, this.clientId);
+  }
+
+  private notifyLocal(state: '0' | '1'): void {
+    if (!this.config.notifications || this.localState === state) return;
+    this.localState = state;
+    const msg = new Message(this.config.notificationTopic, Buffer.from(state), 1, true, undefined, this.clientId, undefined);
+    this.broker.publish(msg, this.clientId);
+  }
+
+  private onConnectionClosed(): void {
+    if (this.connackTimer !== undefined) clearTimeout(this.connackTimer);
+    this.connackTimer = undefined;
+    this.conn = undefined;
+    this.stopProbe();
+    if (this.state === 'stopped') {
+      this.closed?.();
+      return;
+    }
+    const wasConnected = this.state === 'connected';
+    if (this.log.connectionMessages) this.log.notice(`Client ${this.clientId} closed its connection.`);
+    if (this.localClean) this.client = undefined;
+    this.failed(wasConnected);
+  }
+
+  /** The attempt failed or the connection ended: the next address, then a restart as start_type says. */
+  private failed(_wasConnected: boolean): void {
+    const b = this.config;
+    this.notifyLocal('0');
+    if (this.switchToPrimary) {
+      this.switchToPrimary = false;
+      this.addressIndex = 0;
+      this.state = 'waiting';
+      this.connectLater(0);
+      return;
+    }
+    if (b.addresses.length > 1) this.addressIndex = (this.addressIndex + 1) % b.addresses.length;
+    if (b.startType === 'once' || b.startType === 'lazy') {
+      // once: never again; lazy: when the threshold is reached again.
+      this.state = 'idle';
+      if (b.startType === 'once') this.state = 'stopped';
+      return;
+    }
+    this.state = 'waiting';
+    this.connectLater(this.nextDelay());
+  }
+
+  /** restart_timeout: a constant, or "decorrelated jitter" between base and cap. */
+  private nextDelay(): number {
+    const { base, cap } = this.config.restartTimeout;
+    if (cap === null) return base;
+    const high = Math.max(base, this.sleep * 3);
+    this.sleep = Math.min(cap, base + Math.random() * (high - base));
+    return this.sleep;
+  }
+
+  private connectLater(seconds: number): void {
+    this.clearRestart();
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.state === 'waiting') {
+        this.state = 'idle';
+        this.connect();
+      }
+    }, seconds * 1000);
+    this.restartTimer.unref();
+  }
+
+  private clearRestart(): void {
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  /** Once a second: a lazy bridge's idle_timeout, and the main address while on a secondary one. */
+  tick(now: number): void {
+    const b = this.config;
+    if (this.state !== 'connected') return;
+    if (b.startType === 'lazy' && now - this.lastActivity > b.idleTimeout * 1000) {
+      this.log.notice(`Bridge ${this.clientId} idle timeout reached, disconnecting.`);
+      this.client?.end();
+      return;
+    }
+    if (!b.roundRobin && this.addressIndex !== 0 && this.probe === undefined && now >= this.nextPrimaryProbe) {
+      this.nextPrimaryProbe = now + b.restartTimeout.base * 1000;
+      this.probePrimary();
+    }
+  }
+
+  /** round_robin false: while on a secondary address, see whether the main one accepts connections again. */
+  private probePrimary(): void {
+    const addr = this.config.addresses[0];
+    const sock = net.connect({ host: addr.host, port: addr.port });
+    this.probe = sock;
+    sock.on('error', () => this.stopProbe());
+    sock.on('connect', () => {
+      this.stopProbe();
+      if (this.state !== 'connected') return;
+      this.switchToPrimary = true;
+      this.client?.end();
+    });
+  }
+
+  private stopProbe(): void {
+    this.probe?.destroy();
+    this.probe = undefined;
+  }
+
+  /**
+   * With the broker. As Mosquitto, the connection just closes (no DISCONNECT), so the
+   * remote broker publishes the will: the notification "0".
+   */
+  stop(): Promise<void> {
+    const wasOpen = this.conn !== undefined;
+    this.state = 'stopped';
+    this.clearRestart();
+    this.stopProbe();
+    if (this.connackTimer !== undefined) clearTimeout(this.connackTimer);
+    if (!wasOpen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.conn?.destroy();
+        resolve();
+      }, 1000);
+      timer.unref();
+      this.closed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client?.end();
+    });
+  }
+}
+
+/** A local message's MQTT 5 properties as sent on: no alias or subscription identifier, the expiry that is left. */
+function outgoingProperties(msg: Message): PublishProperties | undefined {
+  const p = msg.properties;
+  if (p === undefined && msg.expiresAt === 0) return undefined;
+  const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = (p ?? {}) as PublishProperties;
+  const out: PublishProperties = rest;
+  if (msg.expiresAt !== 0) out.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Size of the PUBLISH packet (MQTT 5 properties left out of the estimate). */
+function publishSize(m: HeldMessage, version: number): number {
+  const rem = 2 + Buffer.byteLength(m.topic) + (m.qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + m.payload.length;
+  const lenBytes = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4;
+  return 1 + lenBytes + rem;
+}

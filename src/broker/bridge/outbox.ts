@@ -1,0 +1,60 @@
+/**
+ * Messages for the remote broker held while the bridge is not connected: the bridge's
+ * local session in Mosquitto's terms. Bounded by max_queued_messages and max_queued_bytes
+ * like any client's queue; what does not fit is dropped and counted.
+ */
+import type { QoS } from '../../protocol/index.js';
+import type { PublishProperties } from '../../client/mqtt-client.js';
+
+export interface HeldMessage {
+  /** The remote topic, already remapped. */
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties: PublishProperties | undefined;
+  /** Unix ms after which it is not sent (MQTT 5 message expiry), 0 for never. */
+  expiresAt: number;
+}
+
+export class Outbox {
+  private items: HeldMessage[] = [];
+  bytes = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly maxMessages: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** False when the message does not fit (0 limits mean none). */
+  push(m: HeldMessage): boolean {
+    if (
+      (this.maxMessages > 0 && this.items.length >= this.maxMessages) ||
+      (this.maxBytes > 0 && this.bytes >= this.maxBytes)
+    ) {
+      this.dropped++;
+      return false;
+    }
+    this.items.push(m);
+    this.bytes += m.payload.length;
+    return true;
+  }
+
+  /** Takes every held message, oldest first. */
+  drain(): HeldMessage[] {
+    const out = this.items;
+    this.items = [];
+    this.bytes = 0;
+    return out;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.bytes = 0;
+  }
+}

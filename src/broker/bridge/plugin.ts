@@ -1,0 +1,64 @@
+/**
+ * Bridges as a broker plugin: they start with the broker (Broker.start), stop when it
+ * closes, and are not restarted by a reload (SIGHUP), as with Mosquitto.
+ *
+ * Outgoing messages are matched against every bridge's out/both topics in one subscription
+ * tree of its own (router.ts, cached per topic name), from the onPublish hook. A broker
+ * without bridges has no such plugin, so the message path pays nothing for them.
+ */
+import type { QoS } from '../../protocol/index.js';
+import type { Broker } from '../broker.js';
+import type { BridgeConfig } from '../config/types.js';
+import type { Message } from '../message.js';
+import type { BrokerPlugin } from '../plugin.js';
+import { Router } from '../router.js';
+import { Bridge } from './bridge.js';
+import { localSubscriptions } from './topic-map.js';
+
+export interface BridgePlugin extends BrokerPlugin {
+  readonly bridges: Bridge[];
+}
+
+export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
+  const router = new Router<Bridge>();
+  const bridges: Bridge[] = [];
+  let broker: Broker | undefined;
+
+  const onPublish = (msg: Message): void => {
+    const { deliveries } = router.match(msg.topic);
+    if (deliveries.length === 0) return;
+    const authorizer = broker!.options.authorizer;
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i];
+      const bridge = d.session;
+      // No Local: what the bridge brought in is not sent back out (no loops).
+      if (msg.from === bridge.clientId) continue;
+      if (authorizer !== undefined && !authorizer.canRead(bridge.clientId, bridge.config.localUsername ?? undefined, msg.topic)) continue;
+      bridge.forward(msg, (msg.qos < d.qos ? msg.qos : d.qos) as QoS);
+    }
+  };
+
+  return {
+    bridges,
+    init(b: Broker): void {
+      broker = b;
+      for (const config of configs) {
+        const bridge = new Bridge(b, config);
+        bridges.push(bridge);
+        for (const s of localSubscriptions(config.topics)) {
+          router.subscribe(bridge, s.topic, { qos: s.qos, noLocal: true, retainAsPublished: true, retainHandling: 0, identifier: 0 });
+        }
+      }
+    },
+    start(): void {
+      for (const bridge of bridges) bridge.start();
+    },
+    async stop(): Promise<void> {
+      await Promise.all(bridges.map((bridge) => bridge.stop()));
+    },
+    onPublish,
+    onSweep(now: number): void {
+      for (const bridge of bridges) bridge.tick(now);
+    },
+  };
+}
