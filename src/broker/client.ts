@@ -84,6 +84,12 @@ export class Client implements ConnectionHandler {
   sessionExpiry = 0;
   /** MQTT 5 DISCONNECT reason received from the client. */
   disconnectReason = 0;
+  /**
+   * A bridge: CONNECT came with the top bit of a 3.1/3.1.1 protocol level set (0x83, 0x84,
+   * a Mosquitto bridge's try_private). Its subscriptions get No Local and Retain As
+   * Published, as Mosquitto gives them, so what it publishes is not sent back to it.
+   */
+  isBridge = false;
 
   constructor(broker: Broker, conn: Connection, listener: ListenerRuntime) {
     this.broker = broker;
@@ -127,6 +133,7 @@ export class Client implements ConnectionHandler {
           this.protocolError();
           return;
         }
+        this.isBridge = (packet as { bridgeMode?: boolean }).bridgeMode === true && packet.protocolVersion !== 5;
         handleConnect(this.broker, this, packet);
         return;
       case ClientState.Authenticating:

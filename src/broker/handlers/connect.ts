@@ -297,7 +297,7 @@ function acceptConnect(
     const p = version === 3 ? 1 : version === 4 ? 2 : 5;
     const u = client.username !== undefined ? `, u'${client.username}'` : '';
     log.notice(
-      `New client connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.requestedKeepalive}${u}).`,
+      `New ${client.isBridge ? 'bridge' : 'client'} connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.requestedKeepalive}${u}).`,
     );
   }
   if (log.connectionEnabled(LogType.Debug)) {

@@ -53,8 +53,9 @@ export function handleSubscribe(broker: Broker, client: Client, packet: Subscrib
     const qos = (requested > maxQos ? maxQos : requested) as QoS;
     const options: SubscriptionOptions = {
       qos,
-      noLocal: sub.nl === true,
-      retainAsPublished: sub.rap === true,
+      // A 3.1.1 bridge (try_private) cannot ask for these; Mosquitto gives them to it.
+      noLocal: sub.nl === true || client.isBridge,
+      retainAsPublished: sub.rap === true || client.isBridge,
       retainHandling: sub.rh ?? 0,
       identifier,
     };
