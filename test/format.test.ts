@@ -18,7 +18,7 @@ function fmt(format: string, p = packet(), extra: { eol?: boolean; pretty?: bool
 const v5 = packet({
   properties: {
     contentType: 'text/plain',
-    userProperties: { k1: 'v1', k2: ['v2', 'v3'] },
+    userProperties: [['k1', 'v1'], ['k2', 'v2'], ['k2', 'v3']],
     responseTopic: 'rt',
     correlationData: Buffer.from('cd'),
     payloadFormatIndicator: true,

@@ -18,6 +18,12 @@ const cases: [string, object, number][] = [
   ['pubrec', { cmd: 'pubrec', messageId: 1 }, 4],
   ['pubrel', { cmd: 'pubrel', messageId: 65535 }, 4],
   ['pubcomp', { cmd: 'pubcomp', messageId: 7 }, 4],
+  // MQTT 5 CONNECT and PUBLISH: written here so that user properties keep their order;
+  // with one value per name the bytes are mqtt-packet's.
+  ['5 connect minimal', { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'c', clean: true, keepalive: 60 }, 5],
+  ['5 connect with properties, will properties, user and password', { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'id', clean: false, keepalive: 5, username: 'u', password: Buffer.from('pw'), properties: { sessionExpiryInterval: 300, receiveMaximum: 10, requestProblemInformation: false, userProperties: { k: 'v' } }, will: { topic: 'w', payload: Buffer.from('bye'), qos: 1, retain: true, properties: { willDelayInterval: 5, contentType: 'ct', userProperties: { a: 'b' } } } }, 5],
+  ['5 publish, no properties', { cmd: 'publish', topic: 'a/b', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, 5],
+  ['5 publish qos 1 with properties', { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, retain: true, dup: false, messageId: 5, properties: { payloadFormatIndicator: true, messageExpiryInterval: 60, responseTopic: 'r', correlationData: Buffer.from([1, 2]), userProperties: { a: '1', b: '2' }, contentType: 'c' } }, 5],
 ];
 
 describe('simple encoder', () => {
@@ -29,8 +35,13 @@ describe('simple encoder', () => {
     });
   }
 
-  it('leaves MQTT 5 packets (but PINGREQ) and the rest to mqtt-packet', () => {
-    expect(encodeSimple({ cmd: 'connect', protocolVersion: 5, clientId: 'c' } as never, 5)).toBeUndefined();
+  it('writes MQTT 5 user properties in the order given, a repeated name included', () => {
+    const ours = encodeSimple({ cmd: 'publish', topic: 't', payload: Buffer.alloc(0), qos: 0, retain: false, dup: false, properties: { userProperties: [['a', '1'], ['b', '2'], ['a', '3']] } } as never, 5)!;
+    const up = (k: string, v: string): string => `2600${'01'}${Buffer.from(k).toString('hex')}0001${Buffer.from(v).toString('hex')}`;
+    expect(ours.toString('hex')).toBe(`3019000174${'15'}${up('a', '1')}${up('b', '2')}${up('a', '3')}`);
+  });
+
+  it('leaves MQTT 5 packets (but PINGREQ, CONNECT and PUBLISH) and the rest to mqtt-packet', () => {
     expect(encodeSimple({ cmd: 'disconnect', reasonCode: 4 } as never, 5)).toBeUndefined();
     expect(encodeSimple({ cmd: 'disconnect' } as never, 5)).toBeUndefined();
     expect(encodeSimple({ cmd: 'puback', messageId: 1, reasonCode: 0x87 } as never, 5)).toBeUndefined();

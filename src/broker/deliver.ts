@@ -3,7 +3,7 @@
  * behind it within max_queued_messages/max_queued_bytes, or drop and count it.
  * This is the hot path: no closures, no promises, log lines formatted only when enabled.
  */
-import { withMessageId, encodePublish, publishIdOffset, type QoS } from '../protocol/index.js';
+import { withMessageId, encodePublish, encodePublishV5, encodeProperty, publishIdOffset, type QoS } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { Client } from './client.js';
 import { LogType } from './log.js';
@@ -143,6 +143,11 @@ export function resendInflight(broker: Broker, session: Session, client: Client)
   }
 }
 
+function subscriptionIdentifierBytes(identifiers: number[]): Buffer {
+  if (identifiers.length === 1) return encodeProperty('subscriptionIdentifier', identifiers[0]);
+  return Buffer.concat(identifiers.map((id) => encodeProperty('subscriptionIdentifier', id)));
+}
+
 export function sendPublish(
   broker: Broker,
   client: Client,
@@ -166,11 +171,14 @@ export function sendPublish(
     version === 5 &&
     (identifiers !== undefined || msg.expiresAt !== 0 || mount !== undefined || client.topicAliasMaxOut > 0)
   ) {
-    const props = msg.properties !== undefined ? { ...msg.properties } : {};
-    if (identifiers !== undefined) props.subscriptionIdentifier = identifiers.length === 1 ? identifiers[0] : identifiers;
+    // The publisher's properties as they came (MQTT-3.3.2-18: user properties in order),
+    // with the per-hop ones around them where Mosquitto puts them: subscription
+    // identifiers first (MQTT-3.3.4-3), then expiry and topic alias.
+    const before = identifiers !== undefined ? subscriptionIdentifierBytes(identifiers) : undefined;
+    let after: Buffer | undefined;
     if (msg.expiresAt !== 0) {
       // MQTT-3.3.2-6: the expiry sent on is what is left of it.
-      props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
+      after = encodeProperty('messageExpiryInterval', Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000)));
     }
     let wireTopic = topic;
     if (client.topicAliasMaxOut > 0) {
@@ -178,15 +186,20 @@ export function sendPublish(
       // sets an alias, later ones send an empty topic name with the alias.
       const aliases = (client.outAliases ??= new Map<string, number>());
       const known = aliases.get(topic);
+      let alias = 0;
       if (known !== undefined) {
-        props.topicAlias = known;
+        alias = known;
         wireTopic = '';
       } else if (aliases.size < client.topicAliasMaxOut) {
         newAlias = aliases.size + 1;
-        props.topicAlias = newAlias;
+        alias = newAlias;
+      }
+      if (alias > 0) {
+        const a = encodeProperty('topicAlias', alias);
+        after = after === undefined ? a : Buffer.concat([after, a]);
       }
     }
-    buf = encodePublish(wireTopic, msg.payload, qos, retain, dup, mid, 5, props);
+    buf = encodePublishV5(wireTopic, msg.payload, qos, retain, dup, mid, msg.storedProperties(), before, after);
   } else if (mount !== undefined) {
     buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, version);
   } else {

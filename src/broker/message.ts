@@ -5,6 +5,8 @@
  */
 import {
   encodePublish,
+  encodePublishV5,
+  storedPublishPropertiesOf,
   type ProtocolVersion,
   type PublishProperties,
   type QoS,
@@ -26,6 +28,12 @@ export class Message {
   readonly storeId: number;
   /** Unix ms after which the message expires (MQTT 5 message expiry), 0 for never. */
   expiresAt: number;
+  /**
+   * The MQTT 5 property bytes every receiver gets unchanged (user properties in their
+   * order; no topic alias, expiry or subscription identifier): as they arrived, or built
+   * from `properties` on first use.
+   */
+  private storedProps: Buffer | undefined;
   /** Encodings by key version*8 + qos*2 + retain (packet id 0; see publishIdOffset). */
   private encoded: (Buffer | undefined)[] | undefined;
   private firstKey = -1;
@@ -77,6 +85,16 @@ export class Message {
     return buf;
   }
 
+  /** The stored MQTT 5 property bytes (see storedProps). */
+  storedProperties(): Buffer {
+    return (this.storedProps ??= storedPublishPropertiesOf(this.properties));
+  }
+
+  /** The stored property bytes as the publisher sent them (net/connection.ts decodes them). */
+  setStoredProperties(bytes: Buffer | undefined): void {
+    this.storedProps = bytes;
+  }
+
   /** The PUBLISH as it arrived (QoS 0, no retain, no DUP): reused for subscribers of that version. */
   setWireForm(version: ProtocolVersion, frame: Buffer): void {
     if (this.firstKey !== -1) return;
@@ -85,6 +103,7 @@ export class Message {
   }
 
   private build(version: ProtocolVersion, qos: QoS, retain: boolean): Buffer {
-    return encodePublish(this.topic, this.payload, qos, retain, false, 0, version, version === 5 ? this.properties : undefined);
+    if (version === 5) return encodePublishV5(this.topic, this.payload, qos, retain, false, 0, this.storedProperties());
+    return encodePublish(this.topic, this.payload, qos, retain, false, 0, version);
   }
 }

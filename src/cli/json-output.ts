@@ -2,7 +2,7 @@
  * JSON output of a received message (-F %j / %J), shaped as Mosquitto's clients print it:
  * compact, or cJSON's tab-indented layout with --pretty; strings escaped byte-wise.
  */
-import type { PublishPacket } from '../protocol/index.js';
+import type { PublishPacket, UserProperty } from '../protocol/index.js';
 
 /** A JSON value as cJSON would print it; payload strings stay raw bytes. */
 type JsonValue = string | number | boolean | null | Buffer | JsonValue[] | { [k: string]: JsonValue } | RawJson | Entries;
@@ -117,12 +117,8 @@ function propertiesJson(props: Record<string, unknown>): { [k: string]: JsonValu
     const name = PROPERTY_NAMES[key];
     if (name === undefined || value === undefined) continue;
     if (key === 'userProperties') {
-      // The codec groups repeated names, so repeats follow their first occurrence.
-      const up: [string, JsonValue][] = [];
-      for (const [k, val] of Object.entries(value as Record<string, string | string[]>)) {
-        for (const one of Array.isArray(val) ? val : [val]) up.push([k, one]);
-      }
-      out[name] = new Entries(up);
+      // In wire order, a repeated name printed each time (as cJSON does).
+      out[name] = new Entries((value as UserProperty[]).map(([k, v]): [string, JsonValue] => [k, v]));
     } else if (typeof value === 'boolean') {
       out[name] = value ? 1 : 0;
     } else if (key === 'subscriptionIdentifier' && Array.isArray(value)) {

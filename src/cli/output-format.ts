@@ -3,7 +3,7 @@
  * -F format string. A format is compiled once (and rejected with Mosquitto's message when
  * malformed); printing then walks the compiled pieces.
  */
-import type { PublishPacket } from '../protocol/index.js';
+import type { PublishPacket, UserProperty } from '../protocol/index.js';
 import { strftime, strftimeOne } from '../text/strftime.js';
 import { ConfigError } from './client-config.js';
 import { messageJson } from './json-output.js';
@@ -188,10 +188,11 @@ export class MessagePrinter {
       case 'l': return push(num(payload.length, f));
       case 'm': return push(num(p.messageId ?? 0, f));
       case 'P': {
-        const up = props.userProperties as Record<string, string | string[]> | undefined;
+        // name:value pairs in wire order, space-separated, as mosquitto_sub prints them.
+        const up = props.userProperties as UserProperty[] | undefined;
         if (up === undefined) return;
         const parts: string[] = [];
-        for (const [k, v] of Object.entries(up)) for (const val of Array.isArray(v) ? v : [v]) parts.push(`${k}:${val}`);
+        for (let i = 0; i < up.length; i++) parts.push(`${up[i][0]}:${up[i][1]}`);
         return push(parts.join(' '));
       }
       case 'p': {

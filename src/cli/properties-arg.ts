@@ -99,12 +99,8 @@ export function parsePropertyArg(cfg: ClientConfig, args: string[], i: number): 
   if (!USED.includes(command)) return consumed;
   const set = (cfg.props[command as PropertyCommand] ??= {});
   if (def.type === 'pair') {
-    const [k, v] = parsed as [string, string];
-    const up = (set.userProperties ??= {}) as Record<string, string | string[]>;
-    const prev = up[k];
-    if (prev === undefined) up[k] = v;
-    else if (Array.isArray(prev)) prev.push(v);
-    else up[k] = [prev, v];
+    // In the order given, repeats and all: they go on the wire so (MQTT-3.3.2-18).
+    ((set.userProperties ??= []) as [string, string][]).push(parsed as [string, string]);
   } else if (def.key in set) {
     // Remember the duplicate; the whole set is rejected later, as libmosquitto does.
     (set as Record<string, unknown>)[DUPLICATE] = true;

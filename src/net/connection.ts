@@ -6,7 +6,18 @@
  * socket's backlog to apply its own bounds; close is reported once, with a reason.
  */
 import type { Duplex } from 'node:stream';
-import { createParser, encodePacket, type Packet, type ProtocolVersion, type QoS } from '../protocol/index.js';
+import {
+  createParser,
+  decodeProperties,
+  encodePacket,
+  PropertyError,
+  readVarint,
+  storedPublishProperties,
+  type Packet,
+  type ProtocolVersion,
+  type PublishPacket,
+  type QoS,
+} from '../protocol/index.js';
 
 export interface ConnectionHandler {
   onPacket(packet: Packet): void;
@@ -47,6 +58,25 @@ function parseFrame(frame: Buffer, version: ProtocolVersion): void {
     parseError ??= err;
   });
   parser.parse(frame);
+}
+
+const EMPTY_PAYLOAD = Buffer.alloc(0);
+
+/** The will properties of an MQTT 5 CONNECT frame (MQTT-3.1.3.2), decoded in wire order. */
+function willPropertiesOf(frame: Buffer): Record<string, unknown> | undefined {
+  const end = frame.length;
+  let pos = readVarint(frame, 1, end)[1];
+  pos += 2 + frame.readUInt16BE(pos); // protocol name
+  const flags = frame[pos + 1];
+  pos += 4; // level, flags, keep alive
+  if ((flags & 0x04) === 0) return undefined;
+  let len: number;
+  [len, pos] = readVarint(frame, pos, end);
+  pos += len; // CONNECT properties
+  pos += 2 + frame.readUInt16BE(pos); // client id
+  [len, pos] = readVarint(frame, pos, end);
+  if (pos + len > end) throw new PropertyError('Malformed packet');
+  return decodeProperties(frame, pos, pos + len);
 }
 
 const pending: Connection[] = [];
@@ -342,7 +372,16 @@ export class Connection {
     const type = b0 >> 4;
     const rl = end - body;
     let packet: Packet | undefined;
-    if (type === 3 && this.version !== 5) {
+    if (type === 3 && this.version === 5) {
+      // PUBLISH, MQTT 5: decoded here too, so that user properties keep their order.
+      if (((b0 >> 1) & 3) === 3) {
+        this.protocolError(new Error('Packet must not have both QoS bits set to 1'));
+        return;
+      }
+      const p = this.publishV5(buf, start, body, end);
+      if (p === undefined) return;
+      packet = p as Packet;
+    } else if (type === 3) {
       // PUBLISH, 3.1/3.1.1 (MQTT-3.3).
       const qos = (b0 >> 1) & 3;
       if (qos === 3) {
@@ -389,15 +428,103 @@ export class Connection {
     }
     if (packet === undefined) {
       // Everything else, and anything unusual, through mqtt-packet: one whole frame.
-      this.slowParse(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      const frame = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+      if (type === 1) this.connect(frame);
+      else this.slowParse(frame);
       return;
     }
     if (this.counters !== undefined) this.counters.messagesReceived++;
     this.handler.onPacket(packet);
   }
 
+  /**
+   * An MQTT 5 PUBLISH (MQTT-3.3.2): topic, packet id, properties (user properties in wire
+   * order, and the bytes a receiver gets unchanged), payload. Undefined after a protocol
+   * error.
+   */
+  private publishV5(buf: Buffer, start: number, body: number, end: number): PublishPacket | undefined {
+    const b0 = buf[start];
+    const qos = (b0 >> 1) & 3;
+    try {
+      if (body + 2 > end) throw new PropertyError('Malformed packet');
+      let p = body + 2 + ((buf[body] << 8) | buf[body + 1]);
+      if (p + (qos > 0 ? 2 : 0) > end) throw new PropertyError('Malformed packet');
+      const topic = buf.toString('utf8', body + 2, p);
+      let messageId: number | undefined;
+      if (qos > 0) {
+        messageId = (buf[p] << 8) | buf[p + 1];
+        p += 2;
+      }
+      let propLen: number;
+      [propLen, p] = readVarint(buf, p, end);
+      const propEnd = p + propLen;
+      if (propEnd > end) throw new PropertyError('Malformed packet');
+      const packet: PublishPacket = {
+        cmd: 'publish',
+        topic,
+        payload: EMPTY_PAYLOAD,
+        qos: qos as QoS,
+        retain: (b0 & 1) === 1,
+        dup: (b0 & 8) !== 0,
+        length: end - body,
+      };
+      if (messageId !== undefined) packet.messageId = messageId;
+      let plain = true;
+      if (propLen > 0) {
+        packet.properties = decodeProperties(buf, p, propEnd);
+        const stored = storedPublishProperties(buf, p, propEnd);
+        // Copied: it lives as long as the message, the socket chunk should not.
+        packet.storedProperties = Buffer.from(stored);
+        plain = stored.length === propLen;
+      }
+      const size = end - propEnd;
+      if (size * 4 >= buf.length) packet.payload = buf.subarray(propEnd, end);
+      else {
+        const payload = Buffer.allocUnsafe(size);
+        buf.copy(payload, 0, propEnd, end);
+        packet.payload = payload;
+      }
+      // A plain QoS 0 PUBLISH without per-hop properties is what a subscriber gets.
+      if (b0 === 0x30 && plain) packet.frame = buf.subarray(start, end);
+      return packet;
+    } catch (err) {
+      if (!(err instanceof PropertyError)) throw err;
+      this.protocolError(err);
+      return undefined;
+    }
+  }
+
+  /**
+   * CONNECT through mqtt-packet; for MQTT 5 the will's user properties are then read
+   * again from the frame, in wire order (mqtt-packet groups them by name).
+   */
+  private connect(frame: Buffer): void {
+    const c = this.parseOne(frame) as Extract<Packet, { cmd: 'connect' }> | undefined;
+    if (c === undefined) return;
+    if (c.protocolVersion === 5 && c.will?.properties !== undefined) {
+      try {
+        const props = willPropertiesOf(frame);
+        if (props !== undefined) c.will.properties = props;
+      } catch (err) {
+        if (!(err instanceof PropertyError)) throw err;
+        this.protocolError(err);
+        return;
+      }
+    }
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(c);
+  }
+
   /** One whole frame through the shared mqtt-packet parser of this protocol version. */
   private slowParse(frame: Buffer): void {
+    const packet = this.parseOne(frame);
+    if (packet === undefined) return;
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(packet);
+  }
+
+  /** Parses one whole frame with mqtt-packet; undefined after a protocol error. */
+  private parseOne(frame: Buffer): Packet | undefined {
     parsedPacket = undefined;
     parseError = undefined;
     parseFrame(frame, this.version);
@@ -407,15 +534,14 @@ export class Connection {
     parseError = undefined;
     if (err !== undefined) {
       this.protocolError(err);
-      return;
+      return undefined;
     }
     if (packet === undefined) {
       // A whole frame the parser could not finish: its own length accounting disagrees.
       this.protocolError(new Error('Malformed packet'));
-      return;
+      return undefined;
     }
-    if (this.counters !== undefined) this.counters.messagesReceived++;
-    this.handler.onPacket(packet);
+    return packet;
   }
 
   private protocolError(err: Error): void {

@@ -2,3 +2,4 @@ export * from './packets.js';
 export * from './topic.js';
 export * from './publish-encoder.js';
 export * from './reason-codes.js';
+export * from './properties.js';

@@ -5,8 +5,9 @@
 import { createRequire } from 'node:module';
 import type * as MqttPacketModule from 'mqtt-packet';
 import { encodeSimple } from './simple-encoder.js';
+import { userPropertyObject, type PublishProperties, type UserProperty, type WillProperties } from './properties.js';
 import type {
-  Packet,
+  Packet as MqttPacketUnion,
   IConnectPacket,
   IConnackPacket,
   IPublishPacket,
@@ -27,11 +28,27 @@ import type {
   QoS,
 } from 'mqtt-packet';
 
+/**
+ * A PUBLISH as our codec decodes and encodes it: mqtt-packet's shape, but MQTT 5 user
+ * properties as an ordered list (properties.ts). `frame` is the packet's bytes as they
+ * arrived when the broker may write them on unchanged; `storedProperties` the property
+ * bytes a receiver gets unchanged (properties.ts, storedPublishProperties).
+ */
+export interface PublishPacket extends Omit<IPublishPacket, 'properties'> {
+  properties?: PublishProperties;
+  frame?: Buffer;
+  storedProperties?: Buffer;
+}
+
+/** CONNECT, its will's properties with user properties in wire order. */
+export interface ConnectPacket extends Omit<IConnectPacket, 'will'> {
+  will?: Omit<NonNullable<IConnectPacket['will']>, 'properties'> & { properties?: WillProperties };
+}
+
+export type Packet = Exclude<MqttPacketUnion, IPublishPacket | IConnectPacket> | PublishPacket | ConnectPacket;
+
 export type {
-  Packet,
-  IConnectPacket as ConnectPacket,
   IConnackPacket as ConnackPacket,
-  IPublishPacket as PublishPacket,
   IPubackPacket as PubackPacket,
   IPubrecPacket as PubrecPacket,
   IPubrelPacket as PubrelPacket,
@@ -69,7 +86,6 @@ export function mqttPacket(): typeof MqttPacketModule {
 /** 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
 export type ProtocolVersion = 3 | 4 | 5;
 
-export type PublishProperties = NonNullable<IPublishPacket['properties']>;
 
 /** Incremental parser over socket chunks: one per connection. */
 export interface PacketParser {
@@ -87,5 +103,12 @@ export function createParser(protocolVersion: ProtocolVersion = 4): PacketParser
 export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
   const quick = encodeSimple(packet, protocolVersion);
   if (quick !== undefined) return quick;
-  return mqttPacket().generate(packet, { protocolVersion }) as Buffer;
+  const props = (packet as { properties?: { userProperties?: unknown } }).properties;
+  if (props !== undefined && Array.isArray(props.userProperties)) {
+    // mqtt-packet takes user properties grouped by name (packets other than PUBLISH and
+    // CONNECT, which simple-encoder.ts writes in order).
+    const copy = { ...packet, properties: { ...props, userProperties: userPropertyObject(props.userProperties as UserProperty[]) } };
+    return mqttPacket().generate(copy as MqttPacketUnion, { protocolVersion }) as Buffer;
+  }
+  return mqttPacket().generate(packet as MqttPacketUnion, { protocolVersion }) as Buffer;
 }

@@ -2,9 +2,11 @@
  * Hand-written PUBLISH encoding for the fan-out hot path: a message is encoded once per
  * distinct (protocol version, QoS, retain, properties) and the same Buffer is written to
  * every subscriber; for QoS 1/2 a copy gets its two packet-id bytes patched.
- * MQTT 5 PUBLISH packets with properties go through mqtt-packet's generator.
+ * MQTT 5 PUBLISH properties are written here too, user properties in their order
+ * (properties.ts).
  */
-import { mqttPacket, type ProtocolVersion, type PublishProperties, type QoS } from './packets.js';
+import type { ProtocolVersion, QoS } from './packets.js';
+import { encodeProperties, type PublishProperties } from './properties.js';
 
 function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
@@ -33,14 +35,8 @@ export function encodePublish(
   version: ProtocolVersion,
   properties?: PublishProperties,
 ): Buffer {
-  if (version === 5) {
-    // MQTT 5: property length is always present, even when zero (MQTT-3.3.2.3).
-    if (properties !== undefined) {
-      return mqttPacket().generate(
-        { cmd: 'publish', topic, payload, qos, retain, dup, messageId: qos > 0 ? messageId : undefined, properties },
-        { protocolVersion: 5 },
-      ) as Buffer;
-    }
+  if (version === 5 && properties !== undefined) {
+    return encodePublishV5(topic, payload, qos, retain, dup, messageId, encodeProperties(properties as Record<string, unknown>));
   }
   const topicLen = Buffer.byteLength(topic);
   const propsLen = version === 5 ? 1 : 0;
@@ -57,6 +53,44 @@ export function encodePublish(
     buf[pos++] = messageId & 0xff;
   }
   if (version === 5) buf[pos++] = 0;
+  payload.copy(buf, pos);
+  return buf;
+}
+
+/**
+ * An MQTT 5 PUBLISH whose property bytes are given (MQTT-3.3.2.3): `before`, `props` and
+ * `after` are written in that order, so that a forwarded message keeps its publisher's
+ * properties byte for byte between the per-hop ones (subscription identifiers first,
+ * message expiry and topic alias last, where Mosquitto puts them).
+ */
+export function encodePublishV5(
+  topic: string,
+  payload: Buffer,
+  qos: QoS,
+  retain: boolean,
+  dup: boolean,
+  messageId: number,
+  props: Buffer,
+  before?: Buffer,
+  after?: Buffer,
+): Buffer {
+  const topicLen = Buffer.byteLength(topic);
+  const propLen = props.length + (before !== undefined ? before.length : 0) + (after !== undefined ? after.length : 0);
+  const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + varintSize(propLen) + propLen + payload.length;
+  const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let pos = writeVarint(buf, 1, remaining);
+  buf[pos++] = topicLen >> 8;
+  buf[pos++] = topicLen & 0xff;
+  pos += buf.write(topic, pos, 'utf8');
+  if (qos > 0) {
+    buf[pos++] = messageId >> 8;
+    buf[pos++] = messageId & 0xff;
+  }
+  pos = writeVarint(buf, pos, propLen);
+  if (before !== undefined) pos += before.copy(buf, pos);
+  pos += props.copy(buf, pos);
+  if (after !== undefined) pos += after.copy(buf, pos);
   payload.copy(buf, pos);
   return buf;
 }

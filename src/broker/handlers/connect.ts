@@ -171,9 +171,11 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     const w = packet.will;
     const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
     const topic = (listenerSettings.mountPoint ?? '') + w.topic;
-    const willProps = w.properties as ConstructorParameters<typeof Message>[4];
-    client.will = new Message(topic, payload, (w.qos ?? 0) as 0 | 1 | 2, w.retain === true, willProps, clientId, packet.username);
-    client.willDelay = (w.properties as { willDelayInterval?: number } | undefined)?.willDelayInterval ?? 0;
+    // Will properties as net/connection.ts decoded them: user properties in wire order.
+    const { willDelayInterval, ...willProps } = w.properties ?? {};
+    const hasProps = Object.keys(willProps).length > 0;
+    client.will = new Message(topic, payload, (w.qos ?? 0) as 0 | 1 | 2, w.retain === true, hasProps ? willProps : undefined, clientId, packet.username);
+    client.willDelay = willDelayInterval ?? 0;
   }
 
   const finish = (allowed: boolean): void => {

@@ -21,6 +21,11 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   let props = packet.properties;
 
   if (client.protocolVersion === 5 && props !== undefined) {
+    if (props.subscriptionIdentifier !== undefined) {
+      // MQTT-3.3.4-6: a PUBLISH from a client carries no subscription identifier.
+      client.protocolError(ReasonCode.ProtocolError);
+      return;
+    }
     const alias = props.topicAlias;
     if (alias !== undefined) {
       // MQTT-3.3.2-8/9: alias 0 or above our maximum is a protocol error.
@@ -116,7 +121,9 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     client.clientId,
     client.username,
   );
-  const frame = (packet as { frame?: Buffer }).frame;
+  // MQTT 5: the publisher's property bytes go on as they came (user properties in order).
+  if (packet.storedProperties !== undefined) msg.setStoredProperties(packet.storedProperties);
+  const frame = packet.frame;
   if (frame !== undefined && mount === undefined) msg.setWireForm(client.protocolVersion, frame);
   if (qos === 2) {
     const session = client.session!;
