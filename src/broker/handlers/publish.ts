@@ -149,7 +149,18 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
  * $ topics (they are only hidden from leading wildcards, MQTT-4.7.2-1).
  */
 function isReservedForBroker(topic: string): boolean {
-  return topic.charCodeAt(0) === 0x24 /* $ */ && (topic.startsWith('$SYS') || topic.startsWith('$share'));
+  if (topic.charCodeAt(0) !== 0x24 /* $ */) return false;
+  if (topic.startsWith('$share')) return true;
+  // Bridges publish their state at $SYS/broker/connection/<id>/state: Mosquitto lets any
+  // client write a topic matching $SYS/broker/connection/+/state and no other $SYS topic.
+  return topic.startsWith('$SYS') && !isBridgeStateTopic(topic);
+}
+
+function isBridgeStateTopic(topic: string): boolean {
+  const prefix = '$SYS/broker/connection/';
+  if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return false;
+  const id = topic.slice(prefix.length, topic.length - '/state'.length);
+  return !id.includes('/');
 }
 
 function mayWrite(broker: Broker, client: Client, topic: string): boolean {

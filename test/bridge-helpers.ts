@@ -1,0 +1,167 @@
+/**
+ * Brokers for the bridge tests: in-process ts-mosquitto Brokers on loopback ports, one of
+ * them with bridges parsed from mosquitto.conf text, every log line captured. stopAll() in
+ * afterEach closes them all.
+ */
+import net from 'node:net';
+import { Broker, Log, LOG_ALL } from '../src/index.js';
+import type { BrokerOptions } from '../src/index.js';
+import { parseConfigText } from '../src/broker/config/index.js';
+import { createBridgePlugin, type BridgePlugin } from '../src/broker/bridge/plugin.js';
+import { RawClient } from './helpers/raw-client.js';
+import type { IPublishPacket } from 'mqtt-packet';
+
+/** The host name the bridge tests parse with: remote client ids are "testhost.<name>". */
+export const HOST = 'testhost';
+
+export interface RunningBroker {
+  broker: Broker;
+  port: number;
+  lines: string[];
+  plugin: BridgePlugin | undefined;
+  waitForLine(match: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** Waits until `count` lines match. */
+  waitForLines(match: string | RegExp, count: number, timeoutMs?: number): Promise<void>;
+  count(match: string | RegExp): number;
+  close(): Promise<void>;
+}
+
+const running: RunningBroker[] = [];
+const clients: RawClient[] = [];
+
+function matches(line: string, m: string | RegExp): boolean {
+  return typeof m === 'string' ? line === m : m.test(line);
+}
+
+/**
+ * Starts a Broker on `port` (0: any free port) with the bridges of `bridgeConf` (lines of
+ * mosquitto.conf from `connection` on), logging every type.
+ */
+export async function startBroker(opts: { port?: number; bridgeConf?: string[]; options?: Partial<BrokerOptions> } = {}): Promise<RunningBroker> {
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  const log = new Log(LOG_ALL, [
+    {
+      write: (_t, line) => {
+        lines.push(line.replace(/^\d+: /, ''));
+        for (const w of waiters.splice(0)) w();
+      },
+    },
+  ]);
+  const broker = new Broker({ listeners: [{ port: opts.port ?? 0, host: '127.0.0.1' }], sysInterval: 0, ...opts.options }, log);
+  let plugin: BridgePlugin | undefined;
+  if (opts.bridgeConf !== undefined) {
+    const { config } = parseConfigText(opts.bridgeConf.join('\n') + '\n', 'bridge.conf', { hostname: HOST });
+    plugin = createBridgePlugin(config.bridges);
+    broker.plugins.push(plugin);
+  }
+  await broker.start();
+  const count = (m: string | RegExp): number => lines.filter((l) => matches(l, m)).length;
+  const rb: RunningBroker = {
+    broker,
+    port: broker.port(),
+    lines,
+    plugin,
+    count,
+    waitForLine(m, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(m)}; log:\n${lines.join('\n')}`)), timeoutMs);
+        const check = (): void => {
+          const found = lines.find((l) => matches(l, m));
+          if (found !== undefined) {
+            clearTimeout(timer);
+            resolve(found);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    waitForLines(m, n, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} x ${String(m)}; log:\n${lines.join('\n')}`)), timeoutMs);
+        const check = (): void => {
+          if (count(m) >= n) {
+            clearTimeout(timer);
+            resolve();
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    async close() {
+      const i = running.indexOf(rb);
+      if (i !== -1) running.splice(i, 1);
+      await broker.close();
+    },
+  };
+  running.push(rb);
+  return rb;
+}
+
+export async function stopAll(): Promise<void> {
+  for (const c of clients.splice(0)) c.destroy();
+  await Promise.all(running.splice(0).map((b) => b.broker.close()));
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A raw client subscribed to `filters`; closed by stopAll(). */
+export async function subscriber(port: number, filters: string[], qos: 0 | 1 | 2 = 1, version: 4 | 5 = 4): Promise<RawClient> {
+  const { client } = await RawClient.connect(port, { clientId: `sub-${Math.random().toString(36).slice(2, 8)}`, version });
+  clients.push(client);
+  await client.subscribe(filters.map((topic) => ({ topic, qos })));
+  return client;
+}
+
+export async function publisher(port: number, version: 4 | 5 = 4): Promise<RawClient> {
+  const { client } = await RawClient.connect(port, { clientId: `pub-${Math.random().toString(36).slice(2, 8)}`, version });
+  clients.push(client);
+  return client;
+}
+
+export function track(c: RawClient): RawClient {
+  clients.push(c);
+  return c;
+}
+
+/** Publishes and waits for the broker to have handled it (PUBACK for QoS 1, a ping round trip for QoS 0). */
+export async function publishAndWait(c: RawClient, topic: string, payload: string, opts: { qos?: 0 | 1; retain?: boolean; messageId?: number } = {}): Promise<void> {
+  const qos = opts.qos ?? 0;
+  const messageId = opts.messageId ?? Math.floor(Math.random() * 60000) + 1;
+  c.publish(topic, payload, { qos, retain: opts.retain ?? false, messageId });
+  if (qos === 1) await c.waitFor((p) => p.cmd === 'puback' && p.messageId === messageId, 3000, 'puback');
+  else await c.sync();
+}
+
+/** The next PUBLISH on `topic`, acknowledged if QoS 1. */
+export async function nextOn(c: RawClient, topic: string, timeoutMs = 5000): Promise<IPublishPacket> {
+  const p = await c.waitFor<IPublishPacket>((x) => x.cmd === 'publish' && x.topic === topic, timeoutMs, `PUBLISH on ${topic}`);
+  if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
+  return p;
+}
+
+/** Every PUBLISH that arrives on `topic` within `ms`. */
+export async function collect(c: RawClient, topic: string, ms: number): Promise<IPublishPacket[]> {
+  await new Promise((r) => setTimeout(r, ms));
+  const got: IPublishPacket[] = [];
+  for (let i = c.inbox.length - 1; i >= 0; i--) {
+    const p = c.inbox[i];
+    if (p.cmd === 'publish' && p.topic === topic) {
+      got.unshift(p as IPublishPacket);
+      c.inbox.splice(i, 1);
+      if (p.qos === 1) c.send({ cmd: 'puback', messageId: p.messageId });
+    }
+  }
+  return got;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
