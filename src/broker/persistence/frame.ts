@@ -15,6 +15,18 @@ const UNDEFINED_STR = 0xffffffff;
 /** A writer that grew past this (one huge payload) gives the memory back after a flush. */
 const KEEP_BYTES = 4 * 1024 * 1024;
 
+/** Scratch for f64: the bytes of a double in this machine's order, copied out little-endian. */
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function putU32(b: Buffer, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
 /** Builds one frame of records in a growing buffer; the caller writes `data()` out and `reset()`s. */
 export class FrameWriter {
   private buf: Buffer;
@@ -53,22 +65,43 @@ export class FrameWriter {
     this.buf[this.len++] = v;
   }
 
+  // The number writers store bytes directly: Buffer's writeUIntXX methods check their
+  // arguments on every call, and the journal writes a few numbers per record on the
+  // message path.
   u16(v: number): void {
     this.ensure(2);
-    this.buf.writeUInt16LE(v, this.len);
-    this.len += 2;
+    const b = this.buf;
+    const at = this.len;
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+    this.len = at + 2;
   }
 
   u32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.len);
+    putU32(this.buf, this.len, v);
     this.len += 4;
   }
 
   f64(v: number): void {
     this.ensure(8);
-    this.buf.writeDoubleLE(v, this.len);
-    this.len += 8;
+    F64[0] = v;
+    const b = this.buf;
+    const at = this.len;
+    const f = F64_BYTES;
+    if (LITTLE_ENDIAN) {
+      b[at] = f[0];
+      b[at + 1] = f[1];
+      b[at + 2] = f[2];
+      b[at + 3] = f[3];
+      b[at + 4] = f[4];
+      b[at + 5] = f[5];
+      b[at + 6] = f[6];
+      b[at + 7] = f[7];
+    } else {
+      for (let i = 0; i < 8; i++) b[at + i] = f[7 - i];
+    }
+    this.len = at + 8;
   }
 
   str(s: string): void {
@@ -77,6 +110,20 @@ export class FrameWriter {
     const n = this.buf.write(s, this.len + 4, 'utf8');
     this.buf.writeUInt32LE(n, this.len);
     this.len += 4 + n;
+  }
+
+  /** A string as `str` writes it, from its UTF-8 bytes (see Utf8Cache). */
+  strBytes(b: Buffer): void {
+    const n = b.length;
+    this.ensure(4 + n);
+    const buf = this.buf;
+    let at = this.len;
+    putU32(buf, at, n);
+    at += 4;
+    // Client ids and topics are short: a loop beats the call into Buffer.copy.
+    if (n <= 64) for (let i = 0; i < n; i++) buf[at + i] = b[i];
+    else b.copy(buf, at);
+    this.len = at + n;
   }
 
   optStr(s: string | undefined): void {
@@ -92,7 +139,7 @@ export class FrameWriter {
   }
 
   end(): void {
-    this.buf.writeUInt32LE(this.len - this.start - RECORD_HEADER, this.start);
+    putU32(this.buf, this.start, this.len - this.start - RECORD_HEADER);
   }
 
   /** The finished frame (a view: valid until the next write), empty if there are no records. */
@@ -109,6 +156,26 @@ export class FrameWriter {
     this.len = FRAME_HEADER;
     this.start = 0;
     if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(this.initial);
+  }
+}
+
+/**
+ * UTF-8 bytes of the strings records repeat (client ids, topics): a message's records name
+ * the same session and topic again and again, and encoding a string costs more than a
+ * lookup. Bounded: past `max` entries the cache starts over.
+ */
+export class Utf8Cache {
+  private map = new Map<string, Buffer>();
+  constructor(private readonly max = 4096) {}
+
+  get(s: string): Buffer {
+    let b = this.map.get(s);
+    if (b === undefined) {
+      if (this.map.size >= this.max) this.map.clear();
+      b = Buffer.from(s, 'utf8');
+      this.map.set(s, b);
+    }
+    return b;
   }
 }
 

@@ -8,7 +8,7 @@ import type { PublishProperties, QoS } from '../../protocol/index.js';
 import type { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { Outgoing } from '../session.js';
-import { BodyReader, type FrameWriter } from './frame.js';
+import { BodyReader, type FrameWriter, Utf8Cache } from './frame.js';
 
 export const RecordType = {
   Header: 1,
@@ -73,6 +73,9 @@ export type PersistRecord =
 
 // ---- encoding (the journal calls these on the message path: no objects, no closures) ----
 
+/** Client ids and topics, encoded once: every record of a message names them again. */
+const names = new Utf8Cache();
+
 export function writeHeader(w: FrameWriter, kind: number, generation: number): void {
   w.begin(RecordType.Header);
   w.u32(MAGIC);
@@ -92,8 +95,9 @@ export function writeMessage(w: FrameWriter, m: Message): void {
   w.f64(m.storeId);
   w.u8(m.qos | (m.retain ? 4 : 0));
   w.f64(m.expiresAt);
-  w.str(m.topic);
-  w.optStr(m.from);
+  w.strBytes(names.get(m.topic));
+  if (m.from === undefined) w.optStr(undefined);
+  else w.strBytes(names.get(m.from));
   w.optStr(m.fromUsername);
   w.optStr(propertiesJson(m.properties));
   w.bytes(m.payload);
@@ -151,7 +155,7 @@ export function writeUnsubscribe(w: FrameWriter, clientId: string, filter: strin
 /** QUEUED or INFLIGHT: one outgoing message of a session. */
 export function writeOutgoing(w: FrameWriter, type: number, clientId: string, out: Outgoing): void {
   w.begin(type);
-  w.str(clientId);
+  w.strBytes(names.get(clientId));
   w.f64(out.msg.storeId);
   w.u16(out.mid);
   w.u8(out.qos | (out.retain ? 4 : 0) | (out.state << 3));
@@ -168,7 +172,7 @@ export function writeOutgoing(w: FrameWriter, type: number, clientId: string, ou
 /** PUBREL, RELEASE: a packet id of a session. */
 export function writeMid(w: FrameWriter, type: number, clientId: string, mid: number): void {
   w.begin(type);
-  w.str(clientId);
+  w.strBytes(names.get(clientId));
   w.u16(mid);
   w.end();
 }
@@ -176,7 +180,7 @@ export function writeMid(w: FrameWriter, type: number, clientId: string, mid: nu
 /** DONE and INCOMING: a packet id and the message it carried. */
 export function writeMidMessage(w: FrameWriter, type: number, clientId: string, mid: number, storeId: number): void {
   w.begin(type);
-  w.str(clientId);
+  w.strBytes(names.get(clientId));
   w.u16(mid);
   w.f64(storeId);
   w.end();
