@@ -29,6 +29,13 @@ export class Message {
   /** Unix ms after which the message expires (MQTT 5 message expiry), 0 for never. */
   expiresAt: number;
   /**
+   * Persistence: the mark of the snapshot-and-journal generation that holds this message's
+   * record, -1 for none. A field rather than a set of ids: a set that gains and loses an id
+   * per message rehashes all the time, and its discarded tables are garbage the collector
+   * has to promote and sweep.
+   */
+  journalMark = -1;
+  /**
    * The MQTT 5 property bytes every receiver gets unchanged (user properties in their
    * order; no topic alias, expiry or subscription identifier): as they arrived, or built
    * from `properties` on first use.

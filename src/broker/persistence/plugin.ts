@@ -76,13 +76,14 @@ class Persistence implements PersistencePlugin {
   private readonly journal: Journal;
   private generation = 0;
   /**
-   * storeIds whose MESSAGE record is in the snapshot or the journal of this generation. An
-   * id leaves when a session is done with the message; if something refers to it again,
-   * the record is simply written again (replay keeps the last copy).
+   * A message whose MESSAGE record is in the snapshot or the journal of this generation has
+   * `journalMark === mark`. The mark is cleared when a session is done with the message; if
+   * something refers to it again, the record is simply written again (replay keeps the last
+   * copy). Every snapshot attempt takes a fresh mark, so one that failed half-way leaves
+   * marks that match nothing.
    */
-  private messages = new Set<number>();
-  /** The id last looked up: fan-out refers to one message many times in a row. */
-  private lastRef = -1;
+  private mark = 0;
+  private marks = 0;
   /** Client ids with a SESSION record in the snapshot or the journal. */
   private sessions = new Set<string>();
   private changes = 0;
@@ -158,14 +159,13 @@ class Persistence implements PersistencePlugin {
     this.lastAttempt = Date.now();
     let result: ReturnType<typeof writeSnapshot>;
     try {
-      result = writeSnapshot(this.file, broker, this.generation + 1);
+      result = writeSnapshot(this.file, broker, this.generation + 1, ++this.marks);
     } catch {
       broker.log.error(`Error saving in-memory database, unable to open ${this.file}.new for writing.`);
       return;
     }
     this.generation++;
-    this.messages = result.messages;
-    this.lastRef = -1;
+    this.mark = this.marks;
     this.sessions = result.sessions;
     this.changes = 0;
     this.lastSave = Date.now();
@@ -180,17 +180,9 @@ class Persistence implements PersistencePlugin {
 
   /** Writes the MESSAGE record unless this generation already has it. */
   private ref(msg: Message): void {
-    const id = msg.storeId;
-    if (id === this.lastRef) return;
-    this.lastRef = id;
-    if (this.messages.has(id)) return;
+    if (msg.journalMark === this.mark) return;
     writeMessage(this.journal.writer, msg);
-    this.messages.add(id);
-  }
-
-  private unref(storeId: number): void {
-    this.messages.delete(storeId);
-    if (storeId === this.lastRef) this.lastRef = -1;
+    msg.journalMark = this.mark;
   }
 
   private writeSessionRecord(session: Session): void {
@@ -272,7 +264,7 @@ class Persistence implements PersistencePlugin {
         break;
       case 'done':
         writeMidMessage(w, RecordType.Done, id, out.mid, out.msg.storeId);
-        this.unref(out.msg.storeId);
+        out.msg.journalMark = -1;
         break;
     }
     this.schedule();

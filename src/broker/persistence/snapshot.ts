@@ -27,8 +27,6 @@ export function isSysTopic(topic: string): boolean {
 }
 
 export interface SnapshotResult {
-  /** storeIds of the messages in the snapshot (the journal need not write them again). */
-  messages: Set<number>;
   /** Client ids of the persistent sessions in the snapshot. */
   sessions: Set<string>;
   records: number;
@@ -42,7 +40,11 @@ export interface SnapshotResult {
  */
 const CHUNK = 64 * 1024;
 
-export function writeSnapshot(file: string, broker: Broker, generation: number): SnapshotResult {
+/**
+ * Writes the snapshot of `generation`; every message written gets `journalMark = mark`
+ * (the journal that follows need not write those again).
+ */
+export function writeSnapshot(file: string, broker: Broker, generation: number, mark: number): SnapshotResult {
   const tmp = `${file}.new`;
   // 0600 as Mosquitto: the file holds other clients' messages.
   const fd = fs.openSync(tmp, 'w', 0o600);
@@ -57,13 +59,12 @@ export function writeSnapshot(file: string, broker: Broker, generation: number):
     pos += data.length;
     w.reset();
   };
-  const messages = new Set<number>();
   const sessions = new Set<string>();
   const ref = (msg: Message): void => {
-    if (messages.has(msg.storeId)) return;
+    if (msg.journalMark === mark) return;
     writeMessage(w, msg);
     records++;
-    messages.add(msg.storeId);
+    msg.journalMark = mark;
   };
   try {
     writeHeader(w, FileKind.Snapshot, generation);
@@ -117,7 +118,7 @@ export function writeSnapshot(file: string, broker: Broker, generation: number):
   }
   fs.renameSync(tmp, file);
   syncDirectory(path.dirname(file));
-  return { messages, sessions, records, bytes: pos };
+  return { sessions, records, bytes: pos };
 }
 
 /** Makes the rename itself durable (POSIX: the directory entry lives in the directory). */
