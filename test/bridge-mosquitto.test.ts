@@ -144,6 +144,31 @@ describe.skipIf(!have)('Mosquitto bridged to ts-mosquitto', () => {
   });
 });
 
+describe.skipIf(!have)('Mosquitto bridged to ts-mosquitto over MQTT 5', () => {
+  it('subscribes with No Local and Retain As Published, and nothing loops', async () => {
+    const ts = await startBroker();
+    const m = await mosquitto([
+      'connection b5',
+      `address 127.0.0.1:${ts.port}`,
+      'remote_clientid mosq.b5',
+      'bridge_protocol_version mqttv50',
+      'topic v/# both 1',
+    ]);
+    await ts.waitForLine(/^New client connected from 127\.0\.0\.1:\d+ as mosq\.b5 \(p5, c0, k60\)\.$/);
+    await m.waitForLine('Received SUBACK from local.mosq.b5');
+    const tsSub = await subscriber(ts.port, ['v/#']);
+    const mSub = await subscriber(m.port, ['v/#']);
+    await publishAndWait(await publisher(m.port), 'v/from-mosquitto', 'a', { qos: 1 });
+    await publishAndWait(await publisher(ts.port), 'v/from-ts', 'b', { qos: 1, retain: true });
+    await m.waitForLine(/^Received PUBLISH from local\.mosq\.b5 \(d0, q1, r1, m\d+, 'v\/from-ts', \.\.\. \(1 bytes\)\)$/);
+    await sleep(300);
+    expect((await collect(tsSub, 'v/from-mosquitto', 0)).length).toBe(1);
+    expect((await collect(mSub, 'v/from-mosquitto', 0)).length).toBe(1);
+    expect((await collect(tsSub, 'v/from-ts', 0)).length).toBe(1);
+    expect((await collect(mSub, 'v/from-ts', 0)).length).toBe(1);
+  });
+});
+
 describe.skipIf(!have)('bridge log lines', () => {
   it('are Mosquitto\'s for the same configuration', async () => {
     const filter = /^(Bridge |Connecting bridge|Received CONNACK on connection|Received SUBACK from local|Received UNSUBACK from local|Sending PUBLISH to local|Received PUBLISH from local)/;
