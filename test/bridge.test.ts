@@ -3,10 +3,40 @@
  * remapping, notifications and the remote will, reconnection after restart_timeout,
  * what is kept while the remote broker is away, loops, start types and address fallback.
  */
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, freePort, nextOn, publishAndWait, publisher, sleep, startBroker, stopAll, subscriber } from './bridge-helpers.js';
 
-afterEach(stopAll);
+const servers: net.Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) s.close();
+  await stopAll();
+});
+
+/**
+ * A fake remote broker: records the protocol level byte of each CONNECT and answers with
+ * `connack(level)` (a CONNACK return code, or null for no answer at all).
+ */
+async function fakeRemote(connack: (level: number) => number | null): Promise<{ port: number; levels: number[] }> {
+  const levels: number[] = [];
+  const server = net.createServer((sock) => {
+    sock.on('error', () => {});
+    sock.once('data', (d) => {
+      let pos = 1;
+      while (d[pos] & 0x80) pos++;
+      pos++;
+      pos += 2 + d.readUInt16BE(pos);
+      levels.push(d[pos]);
+      const rc = connack(d[pos]);
+      if (rc === null) return;
+      sock.write(Buffer.from([0x20, 2, 0, rc]));
+      if (rc !== 0) sock.end();
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, levels };
+}
 
 const ID = 'local.testhost.b1';
 const CONNACK = `Received CONNACK on connection ${ID}.`;
@@ -194,6 +224,22 @@ describe('bridge connection', () => {
     await publishAndWait(await publisher(remote2.port), 't/in', 'back', { qos: 1 });
     expect(String((await nextOn(lsub, 't/in')).payload)).toBe('back');
   });
+
+  it('try_private: sends the bridge bit (0x84), and goes without it once the remote refuses the level (CONNACK 1)', async () => {
+    const remote = await fakeRemote((level) => (level & 0x80 ? 1 : 0));
+    const local = await startBroker({ bridgeConf: bridgeConf(remote.port, 'topic t/# out 0') });
+    await local.waitForLine('Connection Refused: unacceptable protocol version');
+    await local.waitForLine(CONNACK, 4000);
+    expect(remote.levels.slice(0, 2)).toEqual([0x84, 0x04]);
+  });
+
+  it('gives up an attempt that gets no CONNACK within keepalive_interval, and tries again', async () => {
+    const remote = await fakeRemote(() => null);
+    const local = await startBroker({ bridgeConf: [...bridgeConf(remote.port, 'topic t/# out 0'), 'keepalive_interval 5'] });
+    await local.waitForLine(`Client ${ID} closed its connection.`, 7000);
+    await local.waitForLines(`Connecting bridge (step 1) b1 (127.0.0.1:${remote.port})`, 2, 3000);
+    expect(remote.levels.length).toBeGreaterThanOrEqual(1);
+  }, 12000);
 
   it('cleansession false keeps QoS 1 messages (not QoS 0) while the remote is away and sends them on reconnect', async () => {
     const remote = await startBroker();

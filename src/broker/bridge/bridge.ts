@@ -6,7 +6,6 @@
  * publishes the notification state, reconnects after restart_timeout, and starts as
  * start_type says: at once (automatic, once) or when enough messages wait (lazy).
  */
-import net from 'node:net';
 import { dial } from '../../net/dial.js';
 import type { Connection } from '../../net/connection.js';
 import type { PublishPacket, QoS } from '../../protocol/index.js';
@@ -17,7 +16,8 @@ import type { BridgeConfig } from '../config/types.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import type { Subscriber } from '../router.js';
-import { Outbox, type HeldMessage } from './outbox.js';
+import { Outbox, outgoingProperties, publishSize, type HeldMessage } from './outbox.js';
+import { AddressProbe, Backoff } from './restart.js';
 import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
 import { localSubscriptions, remoteSubscriptions, remoteUnsubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
 
@@ -41,9 +41,11 @@ export class Bridge implements Subscriber {
   /** Index into config.addresses of the address in use or tried next. */
   addressIndex = 0;
   private restartTimer: NodeJS.Timeout | undefined;
-  private connackTimer: NodeJS.Timeout | undefined;
-  /** The last delay of the decorrelated jitter backoff, in seconds. */
-  private sleep: number;
+  /** Gives up an attempt that has not reached CONNACK within keepalive_interval. */
+  private attemptTimer: NodeJS.Timeout | undefined;
+  /** Counts attempts, so that a dial answering after its attempt was given up is ignored. */
+  private attempt = 0;
+  private readonly backoff: Backoff;
   /** try_private until the remote refuses the bridge bit (CONNACK 1). */
   private privateAccepted = true;
   private dropWarned = false;
@@ -53,7 +55,7 @@ export class Bridge implements Subscriber {
   private localState: string | undefined;
   /** Connected to a secondary address: when to look for the main one again (round_robin false). */
   private nextPrimaryProbe = 0;
-  private probe: net.Socket | undefined;
+  private readonly probe = new AddressProbe();
   /** Set when the main address answered: reconnect there at once. */
   private switchToPrimary = false;
   /** Largest PUBLISH the remote takes (bridge_max_packet_size, MQTT 5 Maximum Packet Size), 0 for any. */
@@ -67,7 +69,7 @@ export class Bridge implements Subscriber {
     this.map = topicMap(config.topics);
     this.version = protocolLevel(config);
     this.outbox = new Outbox(broker.options.maxQueuedMessages, broker.options.maxQueuedBytes);
-    this.sleep = config.restartTimeout.base;
+    this.backoff = new Backoff(config.restartTimeout);
   }
 
   private get log() {
@@ -95,14 +97,18 @@ export class Bridge implements Subscriber {
     this.log.notice(`Connecting bridge (step 1) ${b.name} (${addr.host}:${addr.port})`);
     this.log.notice(`Connecting bridge (step 2) ${b.name} (${addr.host}:${addr.port})`);
     const options = dialOptions(b, addr, this.broker.options.setTcpNodelay);
+    const attempt = ++this.attempt;
+    this.attemptTimer = setTimeout(() => this.attemptTimedOut(attempt), b.keepaliveInterval * 1000);
+    this.attemptTimer.unref();
     dial(options, (err, conn) => {
-      if (this.state === 'stopped') {
+      if (this.state === 'stopped' || attempt !== this.attempt) {
         conn?.destroy();
         return;
       }
       if (err !== undefined || conn === undefined) {
+        this.clearAttempt();
         this.log.error(`Error creating bridge: ${dialErrorText(err ?? new Error('unknown error'))}.`);
-        this.failed(false);
+        this.failed();
         return;
       }
       this.attach(conn);
@@ -119,9 +125,6 @@ export class Bridge implements Subscriber {
       this.client.options.bridgeMode = b.tryPrivate && this.privateAccepted && this.version !== 5 ? true : undefined;
     }
     this.conn = conn;
-    // No CONNACK within a keepalive period: give up on this attempt.
-    this.connackTimer = setTimeout(() => conn.destroy(), b.keepaliveInterval * 1000);
-    this.connackTimer.unref();
     if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${b.remoteClientid} sending CONNECT`);
     this.client.start(conn);
   }
@@ -140,9 +143,26 @@ export class Bridge implements Subscriber {
     };
   }
 
+  /** No connection or no CONNACK within keepalive_interval. */
+  private attemptTimedOut(attempt: number): void {
+    this.attemptTimer = undefined;
+    if (attempt !== this.attempt || this.state !== 'connecting') return;
+    if (this.conn !== undefined) {
+      this.conn.destroy();
+      return;
+    }
+    this.attempt++;
+    this.log.error('Error creating bridge: Connection timed out.');
+    this.failed();
+  }
+
+  private clearAttempt(): void {
+    if (this.attemptTimer !== undefined) clearTimeout(this.attemptTimer);
+    this.attemptTimer = undefined;
+  }
+
   private onConnack(code: number, maxPacket: number | undefined): void {
-    if (this.connackTimer !== undefined) clearTimeout(this.connackTimer);
-    this.connackTimer = undefined;
+    this.clearAttempt();
     const client = this.client!;
     const b = this.config;
     if (code !== 0) {
@@ -154,7 +174,7 @@ export class Bridge implements Subscriber {
     }
     if (this.log.enabled(LogType.Debug)) this.log.debug(`Received CONNACK on connection ${this.clientId}.`);
     this.state = 'connected';
-    this.sleep = b.restartTimeout.base;
+    this.backoff.reset();
     this.lastActivity = Date.now();
     this.nextPrimaryProbe = Date.now() + b.restartTimeout.base * 1000;
     const limits = [b.maxPacketSize, maxPacket ?? 0].filter((n) => n > 0);
@@ -290,22 +310,20 @@ export class Bridge implements Subscriber {
   }
 
   private onConnectionClosed(): void {
-    if (this.connackTimer !== undefined) clearTimeout(this.connackTimer);
-    this.connackTimer = undefined;
+    this.clearAttempt();
     this.conn = undefined;
-    this.stopProbe();
+    this.probe.stop();
     if (this.state === 'stopped') {
       this.closed?.();
       return;
     }
-    const wasConnected = this.state === 'connected';
     if (this.log.connectionMessages) this.log.notice(`Client ${this.clientId} closed its connection.`);
     if (this.localClean) this.client = undefined;
-    this.failed(wasConnected);
+    this.failed();
   }
 
   /** The attempt failed or the connection ended: the next address, then a restart as start_type says. */
-  private failed(_wasConnected: boolean): void {
+  private failed(): void {
     const b = this.config;
     this.notifyLocal('0');
     if (this.switchToPrimary) {
@@ -323,16 +341,7 @@ export class Bridge implements Subscriber {
       return;
     }
     this.state = 'waiting';
-    this.connectLater(this.nextDelay());
-  }
-
-  /** restart_timeout: a constant, or "decorrelated jitter" between base and cap. */
-  private nextDelay(): number {
-    const { base, cap } = this.config.restartTimeout;
-    if (cap === null) return base;
-    const high = Math.max(base, this.sleep * 3);
-    this.sleep = Math.min(cap, base + Math.random() * (high - base));
-    return this.sleep;
+    this.connectLater(this.backoff.next());
   }
 
   private connectLater(seconds: number): void {
@@ -361,29 +370,15 @@ export class Bridge implements Subscriber {
       this.client?.end();
       return;
     }
-    if (!b.roundRobin && this.addressIndex !== 0 && this.probe === undefined && now >= this.nextPrimaryProbe) {
+    if (!b.roundRobin && this.addressIndex !== 0 && !this.probe.running && now >= this.nextPrimaryProbe) {
+      // round_robin false: while on a secondary address, see whether the main one is back.
       this.nextPrimaryProbe = now + b.restartTimeout.base * 1000;
-      this.probePrimary();
+      this.probe.start(b.addresses[0], () => {
+        if (this.state !== 'connected') return;
+        this.switchToPrimary = true;
+        this.client?.end();
+      });
     }
-  }
-
-  /** round_robin false: while on a secondary address, see whether the main one accepts connections again. */
-  private probePrimary(): void {
-    const addr = this.config.addresses[0];
-    const sock = net.connect({ host: addr.host, port: addr.port });
-    this.probe = sock;
-    sock.on('error', () => this.stopProbe());
-    sock.on('connect', () => {
-      this.stopProbe();
-      if (this.state !== 'connected') return;
-      this.switchToPrimary = true;
-      this.client?.end();
-    });
-  }
-
-  private stopProbe(): void {
-    this.probe?.destroy();
-    this.probe = undefined;
   }
 
   /**
@@ -394,8 +389,8 @@ export class Bridge implements Subscriber {
     const wasOpen = this.conn !== undefined;
     this.state = 'stopped';
     this.clearRestart();
-    this.stopProbe();
-    if (this.connackTimer !== undefined) clearTimeout(this.connackTimer);
+    this.probe.stop();
+    this.clearAttempt();
     if (!wasOpen) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -410,21 +405,4 @@ export class Bridge implements Subscriber {
       this.client?.end();
     });
   }
-}
-
-/** A local message's MQTT 5 properties as sent on: no alias or subscription identifier, the expiry that is left. */
-function outgoingProperties(msg: Message): PublishProperties | undefined {
-  const p = msg.properties;
-  if (p === undefined && msg.expiresAt === 0) return undefined;
-  const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = (p ?? {}) as PublishProperties;
-  const out: PublishProperties = rest;
-  if (msg.expiresAt !== 0) out.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/** Size of the PUBLISH packet (MQTT 5 properties left out of the estimate). */
-function publishSize(m: HeldMessage, version: number): number {
-  const rem = 2 + Buffer.byteLength(m.topic) + (m.qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + m.payload.length;
-  const lenBytes = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4;
-  return 1 + lenBytes + rem;
 }

@@ -5,6 +5,7 @@
  */
 import type { QoS } from '../../protocol/index.js';
 import type { PublishProperties } from '../../client/mqtt-client.js';
+import type { Message } from '../message.js';
 
 export interface HeldMessage {
   /** The remote topic, already remapped. */
@@ -57,4 +58,21 @@ export class Outbox {
     this.items = [];
     this.bytes = 0;
   }
+}
+
+/** A local message's MQTT 5 properties as sent on: no alias or subscription identifier, the expiry that is left. */
+export function outgoingProperties(msg: Message): PublishProperties | undefined {
+  const p = msg.properties;
+  if (p === undefined && msg.expiresAt === 0) return undefined;
+  const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = (p ?? {}) as PublishProperties;
+  const out: PublishProperties = rest;
+  if (msg.expiresAt !== 0) out.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000));
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Size of the PUBLISH packet (MQTT 5 properties left out of the estimate). */
+export function publishSize(m: HeldMessage, version: number): number {
+  const rem = 2 + Buffer.byteLength(m.topic) + (m.qos > 0 ? 2 : 0) + (version === 5 ? 1 : 0) + m.payload.length;
+  const lenBytes = rem < 128 ? 1 : rem < 16384 ? 2 : rem < 2097152 ? 3 : 4;
+  return 1 + lenBytes + rem;
 }
