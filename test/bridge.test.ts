@@ -204,6 +204,58 @@ describe('bridge notifications', () => {
   });
 });
 
+describe('bridge connect options', () => {
+  it('sends remote_username/remote_password, keepalive_interval and cleansession, from bridge_bind_address', async () => {
+    const remote = await startBroker({
+      options: {
+        allowAnonymous: false,
+        authenticator: { authenticate: (c) => c.username === 'bob' && String(c.password) === 'pw' },
+      },
+    });
+    const local = await startBroker({
+      bridgeConf: [
+        ...bridgeConf(remote.port, 'topic t/# out 0'),
+        'remote_username bob',
+        'remote_password pw',
+        'keepalive_interval 17',
+        'cleansession true',
+        'bridge_bind_address 127.0.0.2',
+      ],
+    });
+    await local.waitForLine(CONNACK);
+    expect(remote.lines.some((l) => /^New bridge connected from 127\.0\.0\.2:\d+ as testhost\.b1 \(p2, c1, k17, u'bob'\)\.$/.test(l))).toBe(true);
+  });
+
+  it('is refused with a wrong remote_password, in Mosquitto\'s words', async () => {
+    const remote = await startBroker({ options: { allowAnonymous: false, authenticator: { authenticate: () => false } } });
+    const local = await startBroker({ bridgeConf: [...bridgeConf(remote.port, 'topic t/# out 0'), 'remote_username bob', 'remote_password no'] });
+    await local.waitForLine('Connection Refused: not authorised');
+    expect(local.lines).not.toContain(`Bridge ${ID} sending SUBSCRIBE (Mid: 2, Topic: t/#, QoS: 0, Options: 0x00)`);
+  });
+
+  it('speaks MQTT 3.1 with bridge_protocol_version mqttv31 (0x83 with try_private)', async () => {
+    const remote = await startBroker();
+    const local = await startBroker({ bridgeConf: [...bridgeConf(remote.port, 'topic t/# both 1'), 'bridge_protocol_version mqttv31'] });
+    await local.waitForLines(`Received SUBACK from ${ID}`, 1);
+    expect(remote.lines.some((l) => /^New bridge connected from .* as testhost\.b1 \(p1, c0, k60\)\.$/.test(l))).toBe(true);
+    const rsub = await subscriber(remote.port, ['t/#']);
+    await publishAndWait(await publisher(local.port), 't/31', 'old', { qos: 1 });
+    expect(String((await nextOn(rsub, 't/31')).payload)).toBe('old');
+  });
+
+  it('drops messages larger than bridge_max_packet_size', async () => {
+    const remote = await startBroker();
+    const local = await startBroker({ bridgeConf: [...bridgeConf(remote.port, 'topic m/# out 0'), 'bridge_max_packet_size 40'] });
+    await local.waitForLine(CONNACK);
+    const rsub = await subscriber(remote.port, ['m/#']);
+    const lpub = await publisher(local.port);
+    await publishAndWait(lpub, 'm/big', 'x'.repeat(60));
+    await publishAndWait(lpub, 'm/small', 'y'.repeat(20));
+    expect(String((await nextOn(rsub, 'm/small')).payload)).toBe('y'.repeat(20));
+    expect(await collect(rsub, 'm/big', 100)).toEqual([]);
+  });
+});
+
 describe('bridge connection', () => {
   it('reconnects after restart_timeout when the remote broker restarts, and forwards again', async () => {
     const remote = await startBroker();

@@ -165,6 +165,7 @@ export class Bridge implements Subscriber {
     this.clearAttempt();
     const client = this.client!;
     const b = this.config;
+    if (this.log.enabled(LogType.Debug)) this.log.debug(`Received CONNACK on connection ${this.clientId}.`);
     if (code !== 0) {
       this.log.error(this.version === 5 ? `Connection Refused: ${reasonString(code)}` : connackString(code).replace(/\.$/, ''));
       // A broker that does not know the bridge bit refuses the protocol level: try without.
@@ -172,7 +173,6 @@ export class Bridge implements Subscriber {
       this.conn?.destroy();
       return;
     }
-    if (this.log.enabled(LogType.Debug)) this.log.debug(`Received CONNACK on connection ${this.clientId}.`);
     this.state = 'connected';
     this.backoff.reset();
     this.lastActivity = Date.now();
