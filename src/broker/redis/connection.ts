@@ -1,17 +1,25 @@
 /**
- * One Redis connection as the broker uses it: writes are buffered and sent as one batch
- * script call per event-loop turn (batch-script.ts), so that routing never waits on Redis
- * (issue 7, Speed); reads are only made off the message path and always with a timeout.
+ * One Redis connection as the broker uses it. Writes are encoded as RESP into one buffer
+ * (resp-queue.ts) and written to a connection of their own (resp-socket.ts) once per
+ * event-loop turn, as plain pipelined commands, so that routing never waits on Redis and
+ * costs no command object or promise per write (issue 7, Speed). Reads, pub/sub and the
+ * rest go through ioredis, only off the message path and always with a timeout; a read
+ * waits for the writes already sent to be answered first, so that it sees them as it did
+ * when both shared one connection.
  *
  * Redis may be down at start or go away later. ioredis's own offline queue is disabled
- * (it would grow without bound); instead writes wait in a bounded buffer while the link
- * is down and anything beyond it is dropped and counted. One warning is logged per
- * outage, reconnection uses a capped backoff, and `onReady` callbacks run on every
- * (re)connection before the buffered writes go out, so that presence can be rewritten.
+ * (it would grow without bound); instead writes wait in a bounded buffer while Redis is
+ * unreachable and anything beyond it is dropped and counted. One warning is logged per
+ * outage, both connections reconnect with a capped backoff, and `onReady` callbacks run
+ * on every (re)connection before the buffered writes go out, so that presence can be
+ * rewritten.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Log } from '../log.js';
-import { BATCH_SCRIPT } from './batch-script.js';
+import { OWN_SCRIPTS } from './own-scripts.js';
+import { RespQueue } from './resp-queue.js';
+import { parseRedisUrl, RespSocket } from './resp-socket.js';
 
 /** A Redis command and its arguments, each argument one Redis argument (never a command line). */
 export type RedisCommand = (string | Buffer | number)[];
@@ -33,15 +41,15 @@ export interface RedisLinkOptions {
   label?: string;
   /** Log nothing about outages (a second connection to the same server: one warning is enough). */
   quiet?: boolean;
+  /** False for a connection that never writes (pub/sub): no write connection is opened. */
+  writes?: boolean;
+  /** TLS options for rediss:// (certificate authorities, ...), for both connections. */
+  tls?: ConnectionOptions;
 }
 
 const DEFAULT_MAX_BUFFERED = 100_000;
 const DEFAULT_MAX_INFLIGHT = 100_000;
-/** Bounds of one batch script call: commands, and payload bytes. */
-const BATCH_COMMANDS = 2000;
-const BATCH_BYTES = 8 * 1024 * 1024;
-
-type BatchRedis = Redis & { tsmBatch(...args: (string | Buffer | number)[]): Promise<unknown[]> };
+const CONNECT_TIMEOUT_MS = 2000;
 
 /** Host and port of a Redis URL, for log lines that must not show its password. */
 export function describeRedis(o: Pick<RedisLinkOptions, 'url' | 'host' | 'port'>): string {
@@ -63,11 +71,31 @@ export class RedisLink {
   dropped = 0;
   /** Commands Redis answered with an error (bad hook command, wrong type, ...). */
   errors = 0;
-  private buffer: RedisCommand[] = [];
+  /**
+   * The write buffer. A write is `begin(name)`, then the command's parts appended here
+   * (its head, then its arguments), then `end()`; `send()` does all of it for a command
+   * given as an array.
+   */
+  readonly out = new RespQueue();
+  private readonly writer: RespSocket | null;
+  /** Names of the commands buffered and in flight, oldest at `namesHead`, for error lines. */
+  private names: string[] = [];
+  private namesHead = 0;
+  /** Commands written and not yet answered. */
   private inflight = 0;
+  /** Replies counted since the write connection opened; reads wait for a count (see read()). */
+  private answered = 0;
+  private readonly barriers: { at: number; go: () => void }[] = [];
   private flushScheduled = false;
+  private readonly sources: { encodePending(): void }[] = [];
+  /** A source has writes not yet encoded (see addSource). */
+  private deferred = false;
+  /** The ready callbacks ran for the current connections: buffered writes may go out. */
+  private synced = false;
   /** True while onReady callbacks run: writes wait so that they land after the resync. */
   private syncing = false;
+  /** Counts losses of either connection, so that a resync cut short is run again. */
+  private epoch = 0;
   private warned = false;
   private everReady = false;
   private closed = false;
@@ -80,6 +108,9 @@ export class RedisLink {
   private readonly seenErrors = new Set<string>();
   private readonly log: Log;
   private readonly flushNow = (): void => this.flush();
+  private readonly flushAfterRouting = (): void => {
+    setImmediate(this.flushNow);
+  };
 
   constructor(options: RedisLinkOptions, log: Log) {
     this.log = log;
@@ -96,19 +127,46 @@ export class RedisLink {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       autoResubscribe: false,
-      connectTimeout: 2000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
     };
     if (options.password !== null) ro.password = options.password;
     if (options.db !== 0) ro.db = options.db;
+    if (options.tls !== undefined) ro.tls = options.tls;
     this.redis = options.url !== null ? new Redis(options.url, ro) : new Redis({ ...ro, host: options.host, port: options.port });
-    // EVALSHA, falling back to EVAL after a restart flushed the script cache.
-    this.redis.defineCommand('tsmBatch', { numberOfKeys: 0, lua: BATCH_SCRIPT });
     this.redis.on('error', (err: Error) => this.warnOnce(err));
-    this.redis.on('ready', () => void this.becameReady());
+    this.redis.on('ready', () => void this.maybeSync());
     this.redis.on('close', () => {
       if (this.everReady && !this.closed) this.warnOnce(new Error('connection lost'));
+      this.lost();
     });
+    if (options.writes === false) {
+      this.writer = null;
+      return;
+    }
+    const u = options.url !== null ? parseRedisUrl(options.url) : null;
+    const useTls = options.tls !== undefined || u?.tls === true;
+    this.writer = new RespSocket(
+      {
+        host: u?.host ?? options.host,
+        port: u?.port ?? options.port,
+        tls: useTls ? (options.tls ?? {}) : null,
+        username: u?.username ?? null,
+        password: options.password ?? u?.password ?? null,
+        db: options.db !== 0 ? options.db : (u?.db ?? 0),
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        maxBackoffMs: maxBackoff,
+      },
+      {
+        ready: () => void this.maybeSync(),
+        down: (err) => this.writerDown(err),
+        replyError: (i, message) => this.replyError(i, message),
+        replies: (n) => this.replies(n),
+        drained: () => {
+          if (this.out.queued > 0 && !this.flushScheduled) this.flush();
+        },
+      },
+    );
   }
 
   get ready(): boolean {
@@ -138,105 +196,191 @@ export class RedisLink {
       timer.unref();
       this.syncedWaiters.push(done);
       this.redis.connect().catch(done);
+      this.writer?.connect();
     });
+  }
+
+  /**
+   * Starts a write named `name` (the command, for error lines); false if the buffer is
+   * full, and the write is dropped and counted: append nothing then.
+   */
+  begin(name: string): boolean {
+    if (this.deferred) this.materialize();
+    if (this.out.queued >= this.maxBuffered || this.writer === null) {
+      this.dropped++;
+      return false;
+    }
+    this.names.push(name);
+    this.out.begin();
+    return true;
+  }
+
+  /** Ends the write begun with begin(); it goes out with this turn's writes. Never blocks. */
+  end(): void {
+    this.out.end();
+    if (!this.flushScheduled) this.schedule();
+  }
+
+  /**
+   * Registers a source of deferred writes (the publish hooks): before any other write
+   * and before sending, `encodePending()` is called so that its writes take their place
+   * in order. A source calls `later()` when it has some.
+   */
+  addSource(source: { encodePending(): void }): void {
+    this.sources.push(source);
+  }
+
+  /** A source has writes to encode before the next write or flush (see addSource). */
+  later(): void {
+    this.deferred = true;
+    if (!this.flushScheduled) this.schedule();
+  }
+
+  /**
+   * Writes go out once per event-loop turn, after the turn's routed messages were
+   * written to their subscribers: the broker queues those writes with setImmediate while
+   * it handles a socket's data, and this schedules ours from process.nextTick, i.e. once
+   * that handling is over, so ours are queued behind them. Encoding and writing Redis
+   * commands (and waking redis-server) then happens while the clients read, not between
+   * a message's arrival and its delivery.
+   */
+  private schedule(): void {
+    this.flushScheduled = true;
+    process.nextTick(this.flushAfterRouting);
+  }
+
+  private materialize(): void {
+    this.deferred = false;
+    const s = this.sources;
+    for (let i = 0; i < s.length; i++) s[i].encodePending();
   }
 
   /** Queues a write for this turn's batch. Never blocks, never throws. */
   send(cmd: RedisCommand): void {
-    const buf = this.buffer;
-    if (buf.length >= this.maxBuffered) {
-      this.dropped++;
-      return;
+    const name = String(cmd[0]);
+    if (!this.begin(name)) return;
+    const out = this.out;
+    const script = name.charCodeAt(0) === 64 ? OWN_SCRIPTS[name] : undefined;
+    if (script !== undefined) {
+      // @offline ARG... -> EVAL <script> 0 ARG...
+      out.raw(arrayHeader(cmd.length + 2));
+      out.str('EVAL');
+      out.str(script);
+      out.str('0');
+    } else {
+      out.raw(arrayHeader(cmd.length));
+      out.str(name);
     }
-    buf.push(cmd);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushNow);
+    for (let i = 1; i < cmd.length; i++) {
+      const a = cmd[i];
+      if (typeof a === 'string') out.str(a);
+      else if (typeof a === 'number') out.int(a);
+      else out.bytes(a);
     }
+    this.end();
   }
 
-  /** A read off the message path: rejects when Redis is down or slower than `timeoutMs`. */
+  /**
+   * A read off the message path: rejects when Redis is down or slower than `timeoutMs`.
+   * It is sent once the writes already sent are answered (they travel on the other
+   * connection), so that it sees them.
+   */
   read<T>(fn: (r: Redis) => Promise<T>, timeoutMs: number): Promise<T> {
     if (!this.ready) return Promise.reject(new Error('Redis unavailable'));
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('Redis timeout')), timeoutMs);
-      fn(this.redis).then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error('Redis timeout'));
+      }, timeoutMs);
+      const go = (): void => {
+        if (timedOut) return;
+        fn(this.redis).then(
+          (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          (e: unknown) => {
+            clearTimeout(timer);
+            reject(e instanceof Error ? e : new Error(String(e)));
+          },
+        );
+      };
+      if (this.inflight === 0) go();
+      else this.barriers.push({ at: this.answered + this.inflight, go });
     });
   }
 
-  /** Sends buffered writes as one batch when Redis is ready and has room. */
+  /**
+   * Sends buffered writes when Redis is ready, resynchronised and has room, as one socket
+   * write; while a write is under way they wait for it (RespSocket.write).
+   */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed || this.syncing || !this.ready || this.buffer.length === 0) return;
-    const room = this.maxInflight - this.inflight;
-    if (room <= 0) return;
-    const batch = this.buffer.length <= room ? this.buffer : this.buffer.splice(0, room);
-    if (batch === this.buffer) this.buffer = [];
-    this.exec(batch);
-  }
-
-  /** Sends commands as batch script calls (batch-script.ts), in order. */
-  private exec(batch: RedisCommand[]): Promise<void[]> {
-    const calls: Promise<void>[] = [];
-    let args: (string | Buffer | number)[] = [];
-    let count = 0;
-    let bytes = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const c = batch[i];
-      args.push(c.length - 1);
-      for (let j = 0; j < c.length; j++) {
-        const a = c[j];
-        args.push(a);
-        if (typeof a !== 'number') bytes += a.length;
+    if (this.deferred) this.materialize();
+    const w = this.writer;
+    if (this.closed || this.syncing || !this.synced || w === null || !w.ready || w.busy) return;
+    const out = this.out;
+    out.seal();
+    if (!out.ready) return;
+    let n = out.nextCount();
+    if (this.inflight > 0 && this.inflight + n > this.maxInflight) return;
+    this.inflight += n;
+    let b = out.shift();
+    if (out.ready) {
+      const parts = [b];
+      while (out.ready && this.inflight + (n = out.nextCount()) <= this.maxInflight) {
+        this.inflight += n;
+        parts.push(out.shift());
       }
-      if (++count >= BATCH_COMMANDS || bytes >= BATCH_BYTES) {
-        calls.push(this.call(args, count));
-        args = [];
-        count = 0;
-        bytes = 0;
-      }
+      b = Buffer.concat(parts);
     }
-    if (count > 0) calls.push(this.call(args, count));
-    return Promise.all(calls);
+    w.write(b);
   }
 
-  private call(args: (string | Buffer | number)[], count: number): Promise<void> {
-    this.inflight += count;
-    return (this.redis as BatchRedis).tsmBatch(...args).then(
-      (reply) => {
-        this.inflight -= count;
-        const nerr = Number(reply[0]);
-        if (nerr > 0) {
-          this.errors += nerr;
-          for (let i = 1; i < reply.length; i++) this.commandError(String(reply[i]));
-        }
-        if (this.buffer.length > 0) this.flush();
-      },
-      (err: Error) => {
-        this.inflight -= count;
-        // The whole batch failed (connection lost, or Redis refused the script itself).
-        if (this.ready) {
-          this.errors += count;
-          this.commandError(err.message);
-        }
-      },
-    );
+  private replies(n: number): void {
+    this.inflight -= n;
+    this.answered += n;
+    this.namesHead += n;
+    const names = this.names;
+    if (this.namesHead >= 4096 && this.namesHead * 2 >= names.length) {
+      this.names = names.slice(this.namesHead);
+      this.namesHead = 0;
+    }
+    const b = this.barriers;
+    while (b.length > 0 && b[0].at <= this.answered) b.shift()!.go();
+    if (this.out.ready && !this.flushScheduled) this.schedule();
   }
 
-  private commandError(message: string): void {
-    // A bad hook command fails on every message: say so once per distinct error.
-    if (this.seenErrors.has(message) || this.seenErrors.size >= 100) return;
-    this.seenErrors.add(message);
-    this.log.warning(`Warning: Redis ${this.label} refused a command: ${message}`);
+  private replyError(index: number, message: string): void {
+    this.errors++;
+    this.commandError(this.names[this.namesHead + index] ?? '?', message);
+  }
+
+  private commandError(name: string, message: string): void {
+    // A bad hook command fails on every message: say so once per command and kind of error
+    // (the message itself may quote the arguments).
+    const key = `${name} ${message.split(' ', 1)[0]}`;
+    if (this.seenErrors.has(key) || this.seenErrors.size >= 100) return;
+    this.seenErrors.add(key);
+    this.log.warning(`Warning: Redis ${this.label} refused a command: ${name}: ${message}`);
+  }
+
+  private writerDown(err: Error): void {
+    // What was in flight is gone: its names go, and reads waiting on it may proceed.
+    this.namesHead += this.inflight;
+    this.answered += this.inflight;
+    this.inflight = 0;
+    for (const b of this.barriers.splice(0)) b.go();
+    this.answered = 0;
+    if (!this.closed) this.warnOnce(this.everReady ? new Error(err.message) : err);
+    this.lost();
+  }
+
+  /** Either connection went away: the next time both are up, the ready callbacks run again. */
+  private lost(): void {
+    this.epoch++;
+    this.synced = false;
   }
 
   private warnOnce(err: Error): void {
@@ -247,19 +391,28 @@ export class RedisLink {
     this.log.warning(`Warning: ${what} Redis at ${this.label} (${err.message}); messages are still routed, reconnecting.`);
   }
 
-  private async becameReady(): Promise<void> {
-    if (this.closed) return;
+  /** Once both connections are up: the ready callbacks, then the buffered writes. */
+  private async maybeSync(): Promise<void> {
+    if (this.closed || this.syncing || this.synced) return;
+    if (!this.ready || (this.writer !== null && !this.writer.ready)) return;
     const again = this.everReady || this.warned;
     this.everReady = true;
     this.syncing = true;
+    const epoch = this.epoch;
     for (const cb of this.readyCallbacks) {
       try {
         await cb();
       } catch {
-        // The link went down again mid-way; the next 'ready' runs the callbacks again.
+        // A connection went down again mid-way; the next 'ready' runs the callbacks again.
       }
     }
     this.syncing = false;
+    if (this.closed) return;
+    if (epoch !== this.epoch) {
+      void this.maybeSync();
+      return;
+    }
+    this.synced = true;
     for (const w of this.syncedWaiters.splice(0)) w();
     if (again && this.warned && !this.quiet) {
       this.log.notice(
@@ -270,17 +423,26 @@ export class RedisLink {
     this.flush();
   }
 
-  /** Sends what is buffered (if Redis is up, waiting a second at most) and closes the connection. */
+  /** Sends what is buffered (if Redis is up, waiting a second at most) and closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.ready && !this.syncing && this.buffer.length > 0) {
-      const batch = this.buffer;
-      this.buffer = [];
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.exec(batch), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
-      clearTimeout(timer);
+    this.flush();
+    if (this.inflight > 0 && this.writer?.ready === true) {
+      const deadline = Date.now() + 1000;
+      while (this.inflight > 0 && this.writer.ready && Date.now() < deadline) {
+        if (this.out.ready) this.flush();
+        await new Promise((r) => setTimeout(r, 5));
+      }
     }
     this.closed = true;
+    this.writer?.close();
     this.redis.disconnect();
   }
+}
+
+const arrayHeaders: Buffer[] = [];
+
+/** `*<n>\r\n`, made once per n. */
+function arrayHeader(n: number): Buffer {
+  return (arrayHeaders[n] ??= Buffer.from(`*${n}\r\n`));
 }

@@ -6,13 +6,16 @@
  * newlines cannot inject a command. An argument that is exactly ${payload} is passed as
  * the payload's bytes (binary-safe).
  *
- * Templates are compiled once; firing a hook is a few string joins and one buffered
- * write, never a wait.
+ * Templates are compiled once into RESP: the command and every literal argument are
+ * encoded at start (resp-queue.ts), so firing a hook only encodes the ${...} arguments
+ * into the connection's write buffer: no command array, object or promise per message,
+ * never a wait.
  */
 import { topicMatches } from '../../protocol/index.js';
 import type { RedisHook, RedisHookEvent } from '../config/types.js';
 import type { Message } from '../message.js';
-import type { RedisCommand, RedisLink } from './connection.js';
+import type { RedisLink } from './connection.js';
+import { encodeBulk, encodeHead } from './resp-queue.js';
 
 export const HOOK_VARIABLES = ['clientid', 'username', 'topic', 'qos', 'payload', 'msgid', 'node', 'ts'] as const;
 export type HookVariable = (typeof HOOK_VARIABLES)[number];
@@ -31,12 +34,67 @@ export interface HookContext {
 /** A literal piece of an argument, or a variable to put in its place. */
 type Part = string | { v: HookVariable };
 
+/** Variables whose value is the same for many messages: arguments made of one of them are cached. */
+const CACHEABLE = new Set<HookVariable>(['clientid', 'username', 'topic', 'qos']);
+/** Encoded arguments kept per step; the cache starts over when full. */
+const CACHE_LIMIT = 1024;
+
+/**
+ * One step of writing a hook's command: bytes encoded at start (`raw`: the head and
+ * literal arguments, adjacent ones joined), an argument that is exactly ${payload}, or an
+ * argument with variables (`parts`). An argument whose only variable is one of
+ * CACHEABLE (`pub:${topic}`) is encoded once per value of that variable and copied in
+ * after that: the same bytes, without building and encoding the string per message.
+ */
+export class Op {
+  /** The variable an argument's encoding is cached by, or null. */
+  readonly key: HookVariable | null;
+  private cache: Map<string, Buffer> | null = null;
+  private lastValue: string | undefined;
+  private lastBytes: Buffer | null = null;
+
+  constructor(
+    readonly raw: Buffer | null,
+    readonly payload: boolean,
+    readonly parts: Part[] | null,
+  ) {
+    let key: HookVariable | null = null;
+    if (parts !== null) {
+      for (const p of parts) {
+        if (typeof p === 'string') continue;
+        if (!CACHEABLE.has(p.v) || (key !== null && key !== p.v)) {
+          key = null;
+          break;
+        }
+        key = p.v;
+      }
+    }
+    this.key = key;
+  }
+
+  /** The encoded argument for `value` of the key variable. */
+  encoded(value: string): Buffer {
+    if (value === this.lastValue) return this.lastBytes!;
+    let b = this.cache?.get(value);
+    if (b === undefined) {
+      let s = '';
+      for (const p of this.parts!) s += typeof p === 'string' ? p : value;
+      b = encodeBulk(s);
+      this.cache ??= new Map();
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(value, b);
+    }
+    this.lastValue = value;
+    this.lastBytes = b;
+    return b;
+  }
+}
+
 interface CompiledHook {
   topic: string | null;
   link: RedisLink;
   command: string;
-  /** Per argument: its parts, or 'payload' for an argument that is exactly ${payload}. */
-  args: (Part[] | 'payload')[];
+  ops: Op[];
 }
 
 const KNOWN = new Set<string>(HOOK_VARIABLES);
@@ -57,8 +115,46 @@ export function compileArgument(template: string): Part[] | 'payload' {
   return parts;
 }
 
+/**
+ * The steps that write `command args...` as RESP (see Op). ${node} is known at start and
+ * becomes literal text.
+ */
+export function compileCommand(command: string, args: string[], node: string): Op[] {
+  const ops: Op[] = [];
+  let raw: Buffer[] = [encodeHead(1 + args.length, command)];
+  const literal = (): void => {
+    if (raw.length > 0) ops.push(new Op(Buffer.concat(raw), false, null));
+    raw = [];
+  };
+  for (const a of args) {
+    const compiled = compileArgument(a);
+    if (compiled === 'payload') {
+      literal();
+      ops.push(new Op(null, true, null));
+      continue;
+    }
+    const parts = compiled.map((p) => (typeof p !== 'string' && p.v === 'node' ? node : p));
+    if (parts.every((p) => typeof p === 'string')) {
+      raw.push(encodeBulk(parts.join('')));
+    } else {
+      literal();
+      ops.push(new Op(null, false, parts));
+    }
+  }
+  literal();
+  return ops;
+}
+
 export class Hooks {
   private readonly byEvent = new Map<RedisHookEvent, CompiledHook[]>();
+  private readonly publish: CompiledHook[];
+  /** Distinct connections of the publish hooks. */
+  private readonly publishLinks: RedisLink[];
+  /** Published messages whose hooks are not yet encoded (see firePublish). */
+  private pending: Message[] = [];
+  /** Per firing: made only if a template uses them. */
+  private ts: string | undefined;
+  private msgid: string | undefined;
 
   constructor(
     hooks: RedisHook[],
@@ -68,9 +164,12 @@ export class Hooks {
   ) {
     for (const h of hooks) {
       const list = this.byEvent.get(h.event) ?? [];
-      list.push({ topic: h.topic, link: links(h.pool), command: h.command, args: h.args.map(compileArgument) });
+      list.push({ topic: h.topic, link: links(h.pool), command: h.command, ops: compileCommand(h.command, h.args, node) });
       this.byEvent.set(h.event, list);
     }
+    this.publish = this.byEvent.get('message.publish') ?? [];
+    this.publishLinks = [...new Set(this.publish.map((h) => h.link))];
+    for (const l of this.publishLinks) l.addSource(this);
   }
 
   has(event: RedisHookEvent): boolean {
@@ -80,37 +179,86 @@ export class Hooks {
   fire(event: RedisHookEvent, ctx: HookContext): void {
     const list = this.byEvent.get(event);
     if (list === undefined) return;
-    let ts: string | undefined;
-    let msgid: string | undefined;
+    this.run(list, ctx.clientid, ctx.username, ctx.topic, ctx.qos, ctx.payload, ctx.message);
+  }
+
+  /**
+   * message.publish: the message is only noted here, on the message path; its commands
+   * are encoded when the connection sends (RedisLink.addSource), after the message went
+   * out to its subscribers, or before any other write to the same connection so that
+   * the order of writes stays the order of events.
+   */
+  firePublish(msg: Message): void {
+    if (this.pending.push(msg) === 1) {
+      const links = this.publishLinks;
+      for (let i = 0; i < links.length; i++) links[i].later();
+    }
+  }
+
+  encodePending(): void {
+    const p = this.pending;
+    if (p.length === 0) return;
+    this.pending = [];
+    const list = this.publish;
+    for (let i = 0; i < p.length; i++) {
+      const m = p[i];
+      this.run(list, m.from, m.fromUsername, m.topic, m.qos, m.payload, m);
+    }
+  }
+
+  private run(
+    list: CompiledHook[],
+    clientid: string | undefined,
+    username: string | undefined,
+    topic: string | undefined,
+    qos: number | undefined,
+    payload: Buffer | undefined,
+    message: Message | undefined,
+  ): void {
+    this.ts = undefined;
+    this.msgid = undefined;
     for (let i = 0; i < list.length; i++) {
       const h = list[i];
-      if (h.topic !== null && (ctx.topic === undefined || !topicMatches(h.topic, ctx.topic))) continue;
-      const cmd: RedisCommand = [h.command];
-      for (const a of h.args) {
-        if (a === 'payload') {
-          cmd.push(ctx.payload ?? '');
-          continue;
+      if (h.topic !== null && (topic === undefined || !topicMatches(h.topic, topic))) continue;
+      const link = h.link;
+      if (!link.begin(h.command)) continue;
+      const out = link.out;
+      const ops = h.ops;
+      for (let j = 0; j < ops.length; j++) {
+        const op = ops[j];
+        if (op.raw !== null) out.raw(op.raw);
+        else if (op.payload) out.bytes(payload ?? EMPTY);
+        else if (op.key !== null) out.raw(op.encoded(this.value(op.key, clientid, username, topic, qos, payload, message)));
+        else {
+          let s = '';
+          for (const p of op.parts!) s += typeof p === 'string' ? p : this.value(p.v, clientid, username, topic, qos, payload, message);
+          out.str(s);
         }
-        let s = '';
-        for (const p of a) {
-          if (typeof p === 'string') {
-            s += p;
-            continue;
-          }
-          switch (p.v) {
-            case 'clientid': s += ctx.clientid ?? ''; break;
-            case 'username': s += ctx.username ?? ''; break;
-            case 'topic': s += ctx.topic ?? ''; break;
-            case 'qos': s += ctx.qos ?? ''; break;
-            case 'payload': s += ctx.payload?.toString() ?? ''; break;
-            case 'msgid': s += (msgid ??= ctx.message !== undefined ? this.idOf(ctx.message) : ''); break;
-            case 'node': s += this.node; break;
-            case 'ts': s += (ts ??= String(Math.floor(Date.now() / 1000))); break;
-          }
-        }
-        cmd.push(s);
       }
-      h.link.send(cmd);
+      link.end();
+    }
+  }
+
+  private value(
+    v: HookVariable,
+    clientid: string | undefined,
+    username: string | undefined,
+    topic: string | undefined,
+    qos: number | undefined,
+    payload: Buffer | undefined,
+    message: Message | undefined,
+  ): string {
+    switch (v) {
+      case 'clientid': return clientid ?? '';
+      case 'username': return username ?? '';
+      case 'topic': return topic ?? '';
+      case 'qos': return qos === undefined ? '' : String(qos);
+      case 'payload': return payload?.toString() ?? '';
+      case 'msgid': return (this.msgid ??= message !== undefined ? this.idOf(message) : '');
+      case 'node': return this.node;
+      case 'ts': return (this.ts ??= String(Math.floor(Date.now() / 1000)));
     }
   }
 }
+
+const EMPTY = Buffer.alloc(0);

@@ -6,8 +6,8 @@
  *   broker.plugins.push(createRedisPlugin(config.redis, { nodeName }));
  *   await broker.start();
  *
- * Routing never waits on Redis: every write is buffered and pipelined once per
- * event-loop turn (connection.ts). Only the provisioning read before CONNACK waits, with a
+ * Routing never waits on Redis: every write is encoded into a buffer and pipelined once
+ * per event-loop turn on a connection of its own (connection.ts). Only the provisioning read before CONNACK waits, with a
  * timeout, and not at all while Redis is away. Only the hooks the configuration needs
  * are defined, so that a broker without offline stores or message hooks pays nothing per
  * message.
@@ -99,7 +99,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
       const log = broker.log;
       const node = opts.nodeName ?? config.nodeName ?? defaultNodeName(broker);
       main = new RedisLink(linkOptions(config.url), log);
-      subscriber = new RedisLink({ ...linkOptions(config.url), quiet: true, maxBuffered: 0 }, log);
+      subscriber = new RedisLink({ ...linkOptions(config.url), quiet: true, maxBuffered: 0, writes: false }, log);
       for (const [name, url] of Object.entries(config.pools)) {
         pools.set(name, new RedisLink({ ...linkOptions(url), label: `${name} (${describePool(url)})` }, log));
       }
@@ -157,16 +157,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
   if (storing || publishHooks) {
     plugin.onPublish = (msg: Message): void => {
       if (store !== undefined) store.onPublish(msg);
-      if (publishHooks && !isBrokerTopic(msg.topic)) {
-        hooks.fire('message.publish', {
-          clientid: msg.from,
-          username: msg.fromUsername,
-          topic: msg.topic,
-          qos: msg.qos,
-          payload: msg.payload,
-          message: msg,
-        });
-      }
+      if (publishHooks && !isBrokerTopic(msg.topic)) hooks.firePublish(msg);
     };
   }
 

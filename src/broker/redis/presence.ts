@@ -47,7 +47,7 @@ export class Presence {
     this.tokens.delete(client);
     const id = client.clientId;
     this.log.notice(`Updating client ${id} to offline`);
-    // Only if mqtt:client:<id> still names this connection (batch-script.ts, @offline).
+    // Only if mqtt:client:<id> still names this connection (own-scripts.ts, @offline).
     this.link.send(['@offline', this.presenceKey, clientKey(id), id, token, unixSeconds()]);
     this.link.send(['HDEL', this.nodeHash, id]);
   }
@@ -83,7 +83,7 @@ export class Presence {
     const ts = unixSeconds();
     for (const id of Object.keys(listed)) {
       if (now.has(id)) continue;
-      // Only if the client's last connection was on this node (batch-script.ts, @stale).
+      // Only if the client's last connection was on this node (own-scripts.ts, @stale).
       this.link.send(['@stale', this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
     }
     for (const c of now.values()) this.writeOnline(c, this.tokens.get(c)!);
