@@ -353,7 +353,8 @@ export const CONFIG_CASES: ConfigCase[] = [
 const REFUSED = new Set(['auth_plugin', 'plugin', 'tls_engine', 'tls_engine_kpass_sha1']);
 
 /** Every option Mosquitto knows, given without a value: globally, in a listener, in a bridge. */
-const MOSQUITTO_OPTIONS = KNOWN_OPTIONS.filter((o) => !o.startsWith('redis_') && !REFUSED.has(o));
+// Our own extensions (redis_*, response_topic_prefix) have no Mosquitto wording to match.
+const MOSQUITTO_OPTIONS = KNOWN_OPTIONS.filter((o) => !o.startsWith('redis_') && o !== 'response_topic_prefix' && !REFUSED.has(o));
 
 export const EMPTY_VALUE_CASES: ConfigCase[] = [
   ...cases('every option, no value', MOSQUITTO_OPTIONS.map((o) => o)),

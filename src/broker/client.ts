@@ -3,7 +3,7 @@
  * dispatch of each inbound packet to its handler (handlers/<packet>.ts).
  */
 import type { Connection, ConnectionHandler } from '../net/index.js';
-import { encodeAck, ReasonCode, type Packet, type ProtocolVersion } from '../protocol/index.js';
+import { encodeAck, encodePacket, ReasonCode, serverReasonString, type Packet, type ProtocolVersion } from '../protocol/index.js';
 import type { Broker, ListenerRuntime } from './broker.js';
 import { LogType } from './log.js';
 import type { Message } from './message.js';
@@ -271,16 +271,39 @@ export class Client implements ConnectionHandler {
     this.conn.close();
   }
 
-  sendDisconnect(reasonCode: number): void {
+  /** DISCONNECT from the server (MQTT 5), with a Reason String for an error reason. */
+  sendDisconnect(reasonCode: number, reasonString = serverReasonString(reasonCode)): void {
     if (this.broker.log.enabled(LogType.Debug)) {
       this.broker.log.debug(`Sending DISCONNECT to ${this.id} (${reasonCode})`);
     }
-    this.conn.send({ cmd: 'disconnect', reasonCode });
+    this.sendWithReasonString({ cmd: 'disconnect', reasonCode }, reasonString);
   }
 
-  sendAck(type: 'puback' | 'pubrec' | 'pubcomp', mid: number, reasonCode: number): void {
+  /**
+   * Sends an MQTT 5 packet with a Reason String property where the client may be sent one:
+   * after Request Problem Information 0 only on CONNACK, PUBLISH and DISCONNECT
+   * (MQTT-3.1.2-29), and never where it would make the packet larger than the client's
+   * Maximum Packet Size (MQTT-3.1.2-25, 3.2.2-19, 3.4.2-2, 3.9.2-1, 3.14.2-3): then the
+   * packet goes without it.
+   */
+  sendWithReasonString(packet: Packet, reasonString: string | undefined): void {
+    const always = packet.cmd === 'connack' || packet.cmd === 'disconnect';
+    if (reasonString === undefined || this.protocolVersion !== 5 || (!always && !this.problemInformation)) {
+      this.conn.send(packet);
+      return;
+    }
+    const props = (packet as { properties?: Record<string, unknown> }).properties;
+    const buf = encodePacket({ ...packet, properties: { ...props, reasonString } } as Packet, 5);
+    const max = this.maxOutboundPacket;
+    if (max > 0 && buf.length > max) this.conn.send(packet);
+    else this.conn.write(buf);
+  }
+
+  sendAck(type: 'puback' | 'pubrec' | 'pubcomp', mid: number, reasonCode: number, reasonString?: string): void {
     if (reasonCode === 0 || this.protocolVersion !== 5) {
       this.conn.write(encodeAck(type, mid));
+    } else if (reasonCode >= 0x80 && this.problemInformation) {
+      this.sendWithReasonString({ cmd: type, messageId: mid, reasonCode }, reasonString ?? serverReasonString(reasonCode));
     } else {
       // As Mosquitto: the reason code and no property length, which MQTT 5 allows when
       // there are no properties (3.4.2.2.1). Mosquitto sends 0x95 on a PUBACK too.

@@ -86,6 +86,7 @@ export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   o.maxPacketSize = config.maxPacketSize;
   o.maxKeepalive = config.maxKeepalive;
   o.retainAvailable = config.retainAvailable;
+  o.responseTopicPrefix = config.responseTopicPrefix;
   o.memoryLimit = config.memoryLimit;
   o.upgradeOutgoingQos = config.upgradeOutgoingQos;
   o.checkRetainSource = config.checkRetainSource;

@@ -50,6 +50,8 @@ export interface BrokerOptions {
   maxPacketSize: number;
   maxKeepalive: number;
   retainAvailable: boolean;
+  /** response_topic_prefix: MQTT 5 Response Information is PREFIX/CLIENTID (escaped). */
+  responseTopicPrefix: string;
   /** memory_limit: bytes of heap above which incoming messages are refused; 0 no limit. */
   memoryLimit: number;
   upgradeOutgoingQos: boolean;
@@ -85,6 +87,7 @@ export function defaultOptions(): BrokerOptions {
     maxPacketSize: 0,
     maxKeepalive: 65535,
     retainAvailable: true,
+    responseTopicPrefix: 'response',
     memoryLimit: 0,
     upgradeOutgoingQos: false,
     checkRetainSource: false,

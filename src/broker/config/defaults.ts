@@ -176,6 +176,7 @@ export function createDefaultConfig(): BrokerConfig {
     pidFile: null,
     queueQos0Messages: false,
     retainAvailable: true,
+    responseTopicPrefix: 'response',
     setTcpNodelay: false,
     sysInterval: 10,
     upgradeOutgoingQos: false,

@@ -107,6 +107,16 @@ export const generalOptions: OptionTable = {
   },
   pid_file: globalString((c, v) => (c.pidFile = v)),
   queue_qos0_messages: boolOption('queueQos0Messages'),
+  // A ts-mosquitto extension: the topic prefix of the Response Information sent to MQTT 5
+  // clients that request it (handlers/connect.ts). A wildcard would widen what it names.
+  response_topic_prefix: (st, t, name) => {
+    const v = parseString(t, name, st.isSet(st.config, name));
+    st.markSet(st.config, name);
+    if (v.includes('+') || v.includes('#') || v.endsWith('/')) {
+      throw new OptionError('Error: Invalid response_topic_prefix value in configuration.');
+    }
+    st.config.responseTopicPrefix = v;
+  },
   retain_available: boolOption('retainAvailable'),
   retry_interval: (st) => {
     st.warn('Warning: The retry_interval option is no longer available.');

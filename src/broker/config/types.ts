@@ -257,6 +257,8 @@ export interface BrokerConfig {
   pidFile: string | null;
   queueQos0Messages: boolean;
   retainAvailable: boolean;
+  /** response_topic_prefix (a ts-mosquitto extension): MQTT 5 Response Information is PREFIX/CLIENTID. */
+  responseTopicPrefix: string;
   setTcpNodelay: boolean;
   sysInterval: number;
   upgradeOutgoingQos: boolean;

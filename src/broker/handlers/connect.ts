@@ -7,6 +7,8 @@ import {
   ConnackReturnCode,
   ReasonCode,
   connackCodeForV3,
+  encodePacket,
+  serverReasonString,
   isValidMqttString,
   isValidTopicName,
   type ConnectPacket,
@@ -24,16 +26,18 @@ import { peerIdentity } from '../../net/peer-identity.js';
 const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, ConnackReturnCode.Accepted]);
 const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, ConnackReturnCode.Accepted]);
 
-/** CONNACK with a refusal, then close (MQTT-3.2.2-5). */
-export function refuse(broker: Broker, client: Client, v5Reason: number): void {
+/**
+ * CONNACK with a refusal, then close (MQTT-3.2.2-5). MQTT 5 clients are told why in a
+ * Reason String too (3.2.2.3.7), unless it would exceed their Maximum Packet Size.
+ */
+export function refuse(broker: Broker, client: Client, v5Reason: number, reasonString = serverReasonString(v5Reason)): void {
   const v5 = client.protocolVersion === 5;
   const code = v5 ? v5Reason : connackCodeForV3(v5Reason);
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(`Sending CONNACK to ${client.clientId === '' ? client.address : client.clientId} (0, ${code})`);
   }
-  client.conn.send(
-    v5 ? { cmd: 'connack', sessionPresent: false, reasonCode: code } : { cmd: 'connack', sessionPresent: false, returnCode: code },
-  );
+  if (v5) client.sendWithReasonString({ cmd: 'connack', sessionPresent: false, reasonCode: code }, reasonString);
+  else client.conn.send({ cmd: 'connack', sessionPresent: false, returnCode: code });
   client.cause ??= 'protocol';
   client.close();
 }
@@ -52,6 +56,13 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
   client.protocolVersion = version;
   client.conn.setProtocolVersion(version);
   client.state = ClientState.Authenticating;
+
+  if (version === 5) {
+    // Known before any refusal: what the CONNACK may carry depends on them.
+    const p = packet.properties;
+    if (p?.maximumPacketSize !== undefined) client.maxOutboundPacket = p.maximumPacketSize;
+    if (p?.requestProblemInformation === false) client.problemInformation = false;
+  }
 
   // MQTT-3.1.2-1/2: "MQIsdp" goes with level 3, "MQTT" with 4 and 5.
   if ((protocolId === 'MQIsdp') !== (version === 3)) {
@@ -155,9 +166,7 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     if (props.receiveMaximum !== undefined) {
       client.inflightLimit = Math.min(client.inflightLimit, props.receiveMaximum);
     }
-    if (props.maximumPacketSize !== undefined) client.maxOutboundPacket = props.maximumPacketSize;
     if (props.topicAliasMaximum !== undefined) client.topicAliasMaxOut = Math.min(props.topicAliasMaximum, 65535);
-    if (props.requestProblemInformation === false) client.problemInformation = false;
     client.sessionExpiry = props.sessionExpiryInterval ?? 0;
     const method = props.authenticationMethod;
     if (method !== undefined && (broker.enhancedAuth === undefined || !broker.enhancedAuth.methods.includes(method))) {
@@ -328,7 +337,15 @@ function acceptConnect(
       if (client.authData !== undefined) props.authenticationData = client.authData;
       client.authData = undefined;
     }
-    client.conn.send({ cmd: 'connack', sessionPresent, reasonCode: 0, properties: props });
+    let connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
+    if (packet.properties?.requestResponseInformation === true) {
+      // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: only when asked for (never otherwise), and left out
+      // rather than exceed the client's Maximum Packet Size (MQTT-3.1.2-25).
+      const withInfo = { ...connack, properties: { ...props, responseInformation: responseInformation(broker, clientId) } };
+      const max = client.maxOutboundPacket;
+      if (max === 0 || encodePacket(withInfo, 5).length <= max) connack = withInfo;
+    }
+    client.conn.send(connack);
   } else {
     // The four bytes of an accepting 3.1/3.1.1 CONNACK (MQTT-3.2), without the generator.
     client.conn.write(sessionPresent ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED);
@@ -338,4 +355,15 @@ function acceptConnect(
     pumpQueue(broker, session);
   }
   client.drainPending();
+}
+
+/**
+ * The Response Information for a client that asks for it (MQTT 5 3.2.2.3.15): the topic
+ * `response_topic_prefix/CLIENTID` under which it may build its response topics, e.g.
+ * `response/sensor-7` (ts-mosquitto.conf(5)). The client id is escaped so that it names
+ * one topic level and nothing more: '%' '+' '#' '/' become %25 %2B %23 %2F (distinct ids
+ * stay distinct; an id with a wildcard or a level separator never widens the topic).
+ */
+export function responseInformation(broker: Broker, clientId: string): string {
+  return `${broker.options.responseTopicPrefix}/${clientId.replace(/[%+#/]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`;
 }

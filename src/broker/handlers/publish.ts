@@ -92,7 +92,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
       broker.log.debug(publishLogLine('Dropped too large PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
     }
     broker.stats.publishDropped++;
-    sendPublishAck(client, qos, mid, ReasonCode.PacketTooLarge);
+    sendPublishAck(client, qos, mid, ReasonCode.PacketTooLarge, 'Payload larger than message_size_limit');
     return;
   }
 
@@ -106,7 +106,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     if (broker.log.enabled(LogType.Debug)) {
       broker.log.debug(publishLogLine('Denied PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
     }
-    sendPublishAck(client, qos, mid, ReasonCode.NotAuthorized);
+    sendPublishAck(client, qos, mid, ReasonCode.NotAuthorized, 'Not authorized to publish to this topic');
     return;
   }
   if (broker.log.enabled(LogType.Debug)) {
@@ -169,13 +169,13 @@ function mayWrite(broker: Broker, client: Client, topic: string): boolean {
 }
 
 /** PUBACK for QoS 1, PUBREC for QoS 2, nothing for QoS 0. v3 has no reason codes, so a refusal looks like success. */
-function sendPublishAck(client: Client, qos: QoS, mid: number, reason: number): void {
+function sendPublishAck(client: Client, qos: QoS, mid: number, reason: number, reasonString?: string): void {
   if (qos === 0) return;
   const log = client.broker.log;
   const type = qos === 1 ? 'puback' : 'pubrec';
   // Mosquitto's log line carries the reason even when a v3 client cannot be told it.
   if (log.enabled(LogType.Debug)) log.debug(`Sending ${type.toUpperCase()} to ${client.id} (m${mid}, rc${reason})`);
-  client.sendAck(type, mid, client.protocolVersion === 5 ? reason : 0);
+  client.sendAck(type, mid, client.protocolVersion === 5 ? reason : 0, reasonString);
 }
 
 function isUtf8(buf: Buffer): boolean {

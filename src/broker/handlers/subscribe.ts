@@ -6,6 +6,7 @@ import {
   isValidTopicFilter,
   parseSharedFilter,
   ReasonCode,
+  serverReasonString,
   type QoS,
   type SubscribePacket,
 } from '../../protocol/index.js';
@@ -67,9 +68,12 @@ export function handleSubscribe(broker: Broker, client: Client, packet: Subscrib
     if (shared === null) retainedToSend.push({ filter: treeFilter, qos, options, isNew: !existed });
   }
   if (log.enabled(LogType.Debug)) log.debug(`Sending SUBACK to ${client.id}`);
-  client.conn.send(
-    v5 ? { cmd: 'suback', messageId: mid, granted, properties: undefined } : { cmd: 'suback', messageId: mid, granted },
-  );
+  if (v5) {
+    // Refused filters: why, in a Reason String (3.9.2.1.2) where the client may get one.
+    client.sendWithReasonString({ cmd: 'suback', messageId: mid, granted }, failureReasonString(granted));
+  } else {
+    client.conn.send({ cmd: 'suback', messageId: mid, granted });
+  }
   for (const r of retainedToSend) {
     // MQTT 5 retain handling: 0 always, 1 only for a new subscription, 2 never.
     if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && !r.isNew)) continue;
@@ -104,4 +108,14 @@ function sourceMayStillWrite(broker: Broker, client: Client, msg: Message): bool
   if (msg.from === undefined) return true;
   const a = client.listener.settings.authorizer ?? broker.options.authorizer;
   return a === undefined || a.canWrite(msg.from, msg.fromUsername, msg.topic);
+}
+
+/** The Reason Strings of the failure codes among `codes` (0x80 and above), each once; undefined if none failed. */
+export function failureReasonString(codes: number[]): string | undefined {
+  const texts: string[] = [];
+  for (const c of codes) {
+    const t = serverReasonString(c);
+    if (t !== undefined && !texts.includes(t)) texts.push(t);
+  }
+  return texts.length > 0 ? texts.join('; ') : undefined;
 }

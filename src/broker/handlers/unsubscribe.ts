@@ -3,6 +3,7 @@ import { ReasonCode, type UnsubscribePacket } from '../../protocol/index.js';
 import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
 import { LogType } from '../log.js';
+import { failureReasonString } from './subscribe.js';
 
 export function handleUnsubscribe(broker: Broker, client: Client, packet: UnsubscribePacket): void {
   const log = broker.log;
@@ -30,7 +31,7 @@ export function handleUnsubscribe(broker: Broker, client: Client, packet: Unsubs
   }
   if (log.enabled(LogType.Debug)) log.debug(`Sending UNSUBACK to ${client.id}`);
   if (client.protocolVersion === 5) {
-    client.conn.send({ cmd: 'unsuback', messageId: packet.messageId, granted: reasons });
+    client.sendWithReasonString({ cmd: 'unsuback', messageId: packet.messageId, granted: reasons }, failureReasonString(reasons));
   } else {
     client.conn.send({ cmd: 'unsuback', messageId: packet.messageId } as never);
   }
