@@ -90,6 +90,8 @@ export class RedisLink {
   private readonly sources: { encodePending(): void }[] = [];
   /** A source has writes not yet encoded (see addSource). */
   private deferred = false;
+  /** Inside essential(): writes ignore maxBuffered. */
+  private unbounded = false;
   /** The ready callbacks ran for the current connections: buffered writes may go out. */
   private synced = false;
   /** True while onReady callbacks run: writes wait so that they land after the resync. */
@@ -206,7 +208,7 @@ export class RedisLink {
    */
   begin(name: string): boolean {
     if (this.deferred) this.materialize();
-    if (this.out.queued >= this.maxBuffered || this.writer === null) {
+    if ((this.out.queued >= this.maxBuffered && !this.unbounded) || this.writer === null) {
       this.dropped++;
       return false;
     }
@@ -253,6 +255,20 @@ export class RedisLink {
     this.deferred = false;
     const s = this.sources;
     for (let i = 0; i < s.length; i++) s[i].encodePending();
+  }
+
+  /**
+   * Runs `fn`, whose writes are kept even when the buffer is full: the resync of presence
+   * on reconnection, which must not be lost to writes buffered during the outage. Its
+   * size is bounded by what it rewrites (the clients connected here), not by traffic.
+   */
+  essential(fn: () => void): void {
+    this.unbounded = true;
+    try {
+      fn();
+    } finally {
+      this.unbounded = false;
+    }
   }
 
   /** Queues a write for this turn's batch. Never blocks, never throws. */
@@ -373,7 +389,7 @@ export class RedisLink {
     this.inflight = 0;
     for (const b of this.barriers.splice(0)) b.go();
     this.answered = 0;
-    if (!this.closed) this.warnOnce(this.everReady ? new Error(err.message) : err);
+    if (!this.closed) this.warnOnce(err);
     this.lost();
   }
 
@@ -426,13 +442,11 @@ export class RedisLink {
   /** Sends what is buffered (if Redis is up, waiting a second at most) and closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
+    const deadline = Date.now() + 1000;
     this.flush();
-    if (this.inflight > 0 && this.writer?.ready === true) {
-      const deadline = Date.now() + 1000;
-      while (this.inflight > 0 && this.writer.ready && Date.now() < deadline) {
-        if (this.out.ready) this.flush();
-        await new Promise((r) => setTimeout(r, 5));
-      }
+    while ((this.inflight > 0 || this.out.queued > 0) && this.synced && this.writer?.ready === true && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+      this.flush();
     }
     this.closed = true;
     this.writer?.close();

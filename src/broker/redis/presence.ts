@@ -81,12 +81,15 @@ export class Presence {
     const listed = await this.link.read((r) => r.hgetall(this.nodeHash), this.readTimeoutMs);
     const now = this.connected();
     const ts = unixSeconds();
-    for (const id of Object.keys(listed)) {
-      if (now.has(id)) continue;
-      // Only if the client's last connection was on this node (own-scripts.ts, @stale).
-      this.link.send(['@stale', this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
-    }
-    for (const c of now.values()) this.writeOnline(c, this.tokens.get(c)!);
+    // Kept even if writes buffered during the outage filled the buffer (RedisLink.essential).
+    this.link.essential(() => {
+      for (const id of Object.keys(listed)) {
+        if (now.has(id)) continue;
+        // Only if the client's last connection was on this node (own-scripts.ts, @stale).
+        this.link.send(['@stale', this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
+      }
+      for (const c of now.values()) this.writeOnline(c, this.tokens.get(c)!);
+    });
   }
 }
 
