@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Log, LOG_ALL } from '../src/index.js';
-import { RedisLink, type RedisLinkOptions } from '../src/broker/redis/connection.js';
+import { commandName, RedisLink, type RedisLinkOptions } from '../src/broker/redis/connection.js';
+import { OWN_SCRIPTS } from '../src/broker/redis/own-scripts.js';
 import { compileCommand, Op } from '../src/broker/redis/hooks.js';
 import { encodeHead, RespQueue } from '../src/broker/redis/resp-queue.js';
 import { parseRedisUrl } from '../src/broker/redis/resp-socket.js';
@@ -138,6 +139,19 @@ describe('RESP encoding of writes', () => {
     expect(cached.encoded('t/1')).toBe(a);
     expect(cached.encoded('größe').toString()).toBe(`$${Buffer.byteLength('h:größe')}\r\nh:größe\r\n`);
     expect(ops[2].raw!.toString()).toBe('$4\r\nnode\r\n$2\r\nn1\r\n$1\r\np\r\n');
+  });
+
+  it('finds the command an error reply answers in the bytes written (own scripts by their name)', () => {
+    const q = new RespQueue();
+    const cmds: (string | Buffer)[][] = [['SET', 'a', 'b\r\n*1\r\n'], ['RPUSH', 'l', Buffer.alloc(70_000)], ['EVAL', OWN_SCRIPTS['@offline'], '0', 'x'], ['EVAL', 'return 1', '0']];
+    for (const c of cmds) {
+      q.begin();
+      q.raw(encodeHead(c.length));
+      for (const a of c) typeof a === 'string' ? q.str(a) : q.bytes(a);
+      q.end();
+    }
+    const { bytes } = drain(q);
+    expect([0, 1, 2, 3].map((k) => commandName(bytes, k))).toEqual(['SET', 'RPUSH', '@offline', 'EVAL']);
   });
 
   it('reads redis:// and rediss:// URLs as ioredis does', () => {

@@ -72,15 +72,22 @@ export class RedisLink {
   /** Commands Redis answered with an error (bad hook command, wrong type, ...). */
   errors = 0;
   /**
-   * The write buffer. A write is `begin(name)`, then the command's parts appended here
+   * The write buffer. A write is `begin()`, then the command's parts appended here
    * (its head, then its arguments), then `end()`; `send()` does all of it for a command
    * given as an array.
    */
   readonly out = new RespQueue();
   private readonly writer: RespSocket | null;
-  /** Names of the commands buffered and in flight, oldest at `namesHead`, for error lines. */
-  private names: string[] = [];
-  private namesHead = 0;
+  /**
+   * What was written and not yet answered, oldest at `sentHead`, with its command counts:
+   * the command an error reply answers is read back from these bytes (only then), so
+   * that nothing is recorded per command for error lines.
+   */
+  private sent: Buffer[] = [];
+  private sentCounts: number[] = [];
+  private sentHead = 0;
+  /** Replies already counted for sent[sentHead]. */
+  private sentAnswered = 0;
   /** Commands written and not yet answered. */
   private inflight = 0;
   /** Replies counted since the write connection opened; reads wait for a count (see read()). */
@@ -203,16 +210,15 @@ export class RedisLink {
   }
 
   /**
-   * Starts a write named `name` (the command, for error lines); false if the buffer is
-   * full, and the write is dropped and counted: append nothing then.
+   * Starts a write; false if the buffer is full, and the write is dropped and counted:
+   * append nothing then.
    */
-  begin(name: string): boolean {
+  begin(): boolean {
     if (this.deferred) this.materialize();
     if ((this.out.queued >= this.maxBuffered && !this.unbounded) || this.writer === null) {
       this.dropped++;
       return false;
     }
-    this.names.push(name);
     this.out.begin();
     return true;
   }
@@ -274,7 +280,7 @@ export class RedisLink {
   /** Queues a write for this turn's batch. Never blocks, never throws. */
   send(cmd: RedisCommand): void {
     const name = String(cmd[0]);
-    if (!this.begin(name)) return;
+    if (!this.begin()) return;
     const out = this.out;
     const script = name.charCodeAt(0) === 64 ? OWN_SCRIPTS[name] : undefined;
     if (script !== undefined) {
@@ -341,6 +347,7 @@ export class RedisLink {
     if (!out.ready) return;
     let n = out.nextCount();
     if (this.inflight > 0 && this.inflight + n > this.maxInflight) return;
+    const before = this.inflight;
     this.inflight += n;
     let b = out.shift();
     if (out.ready) {
@@ -351,17 +358,25 @@ export class RedisLink {
       }
       b = Buffer.concat(parts);
     }
+    this.sent.push(b);
+    this.sentCounts.push(this.inflight - before);
     w.write(b);
   }
 
   private replies(n: number): void {
     this.inflight -= n;
     this.answered += n;
-    this.namesHead += n;
-    const names = this.names;
-    if (this.namesHead >= 4096 && this.namesHead * 2 >= names.length) {
-      this.names = names.slice(this.namesHead);
-      this.namesHead = 0;
+    let a = this.sentAnswered + n;
+    let h = this.sentHead;
+    const counts = this.sentCounts;
+    while (h < counts.length && a >= counts[h]) a -= counts[h++];
+    this.sentAnswered = a;
+    this.sentHead = h;
+    if (h === counts.length) this.forgetSent();
+    else if (h >= 64) {
+      this.sent = this.sent.slice(h);
+      this.sentCounts = counts.slice(h);
+      this.sentHead = 0;
     }
     const b = this.barriers;
     while (b.length > 0 && b[0].at <= this.answered) b.shift()!.go();
@@ -370,7 +385,10 @@ export class RedisLink {
 
   private replyError(index: number, message: string): void {
     this.errors++;
-    this.commandError(this.names[this.namesHead + index] ?? '?', message);
+    let k = this.sentAnswered + index;
+    let h = this.sentHead;
+    while (h < this.sentCounts.length && k >= this.sentCounts[h]) k -= this.sentCounts[h++];
+    this.commandError(h < this.sent.length ? commandName(this.sent[h], k) : '?', message);
   }
 
   private commandError(name: string, message: string): void {
@@ -383,14 +401,21 @@ export class RedisLink {
   }
 
   private writerDown(err: Error): void {
-    // What was in flight is gone: its names go, and reads waiting on it may proceed.
-    this.namesHead += this.inflight;
+    // What was in flight is gone, and reads waiting on it may proceed.
+    this.forgetSent();
     this.answered += this.inflight;
     this.inflight = 0;
     for (const b of this.barriers.splice(0)) b.go();
     this.answered = 0;
     if (!this.closed) this.warnOnce(err);
     this.lost();
+  }
+
+  private forgetSent(): void {
+    this.sent = [];
+    this.sentCounts = [];
+    this.sentHead = 0;
+    this.sentAnswered = 0;
   }
 
   /** Either connection went away: the next time both are up, the ready callbacks run again. */
@@ -452,6 +477,37 @@ export class RedisLink {
     this.writer?.close();
     this.redis.disconnect();
   }
+}
+
+/** Names of the integration's own scripts by their text, for error lines. */
+const SCRIPT_NAMES = new Map(Object.entries(OWN_SCRIPTS).map(([name, text]) => [text, name]));
+
+/**
+ * The name of the `k`-th command in `b` (RESP arrays of bulk strings, as written), or of
+ * the own script it runs with EVAL. Only read for error replies.
+ */
+export function commandName(b: Buffer, k: number): string {
+  let p = 0;
+  const num = (): number => {
+    const e = b.indexOf(13, p);
+    const v = Number(b.toString('latin1', p + 1, e));
+    p = e + 2;
+    return v;
+  };
+  const bulk = (): Buffer => {
+    const len = num();
+    const v = b.subarray(p, p + len);
+    p += len + 2;
+    return v;
+  };
+  for (let i = 0; i < k; i++) {
+    const argc = num();
+    for (let j = 0; j < argc; j++) bulk();
+  }
+  const argc = num();
+  const name = bulk().toString();
+  if (name.toUpperCase() === 'EVAL' && argc > 1) return SCRIPT_NAMES.get(bulk().toString()) ?? name;
+  return name;
 }
 
 const arrayHeaders: Buffer[] = [];

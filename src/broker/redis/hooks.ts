@@ -221,7 +221,7 @@ export class Hooks {
       const h = list[i];
       if (h.topic !== null && (topic === undefined || !topicMatches(h.topic, topic))) continue;
       const link = h.link;
-      if (!link.begin(h.command)) continue;
+      if (!link.begin()) continue;
       const out = link.out;
       const ops = h.ops;
       for (let j = 0; j < ops.length; j++) {
