@@ -90,8 +90,9 @@ export const REDIS_HOOK_LIST_MAX = 1000;
 /**
  * Issue 7's configuration: presence (on once Redis is configured) and a publish hook that
  * pushes every message onto a per-topic list. A second hook on the same event trims that
- * list so Redis memory stays bounded; hooks of one event run in configuration order in the
- * same script call, so the list never exceeds the bound by more than one entry. The bench
+ * list so Redis memory stays bounded; hooks of one event are written in configuration order
+ * on one pipelined connection, so the list never exceeds the bound by more than one entry
+ * (two commands per message, nothing merged). The bench
  * topics (bench/p/N) match none of the default redis_store rules (queue/#, pubsub/#), so
  * no message is stored for away clients and `redis_store none` is not needed.
  */

@@ -334,8 +334,9 @@ export class RedisLink {
   }
 
   /**
-   * Sends buffered writes when Redis is ready, resynchronised and has room, as one socket
-   * write; while a write is under way they wait for it (RespSocket.write).
+   * Sends buffered writes when Redis is ready, resynchronised and has room: each chunk
+   * of the buffer as it is (a view, not copied again), usually one; while a write is
+   * under way the next ones wait for it (RespSocket.write).
    */
   private flush(): void {
     this.flushScheduled = false;
@@ -344,23 +345,17 @@ export class RedisLink {
     if (this.closed || this.syncing || !this.synced || w === null || !w.ready || w.busy) return;
     const out = this.out;
     out.seal();
-    if (!out.ready) return;
-    let n = out.nextCount();
-    if (this.inflight > 0 && this.inflight + n > this.maxInflight) return;
-    const before = this.inflight;
-    this.inflight += n;
-    let b = out.shift();
-    if (out.ready) {
-      const parts = [b];
-      while (out.ready && this.inflight + (n = out.nextCount()) <= this.maxInflight) {
-        this.inflight += n;
-        parts.push(out.shift());
-      }
-      b = Buffer.concat(parts);
+    let b: Buffer | null = null;
+    while (out.ready) {
+      const n = out.nextCount();
+      if (this.inflight > 0 && this.inflight + n > this.maxInflight) break;
+      if (b !== null) w.write(b, false);
+      b = out.shift();
+      this.inflight += n;
+      this.sent.push(b);
+      this.sentCounts.push(n);
     }
-    this.sent.push(b);
-    this.sentCounts.push(this.inflight - before);
-    w.write(b);
+    if (b !== null) w.write(b, true);
   }
 
   private replies(n: number): void {

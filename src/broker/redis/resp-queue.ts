@@ -14,7 +14,7 @@
  * used by the next turn: a sealed view is never written to again.
  */
 
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 
 /** `*<n>\r\n` followed by the bulk strings of `parts`: the constant head of a command. */
 export function encodeHead(argc: number, ...parts: (string | Buffer)[]): Buffer {
