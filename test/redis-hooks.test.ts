@@ -122,6 +122,26 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
     expect(await db0.exists('pooled:k')).toBe(0);
   });
 
+  it('a hook that would block or re-point the shared write connection is ignored with a warning; the others run', async () => {
+    const b = await broker([
+      hook('message.publish', 'SELECT', ['3']),
+      hook('message.publish', 'blpop', ['q', '0']),
+      hook('message.publish', 'XREAD', ['BLOCK', '0', 'STREAMS', 's', '$']),
+      hook('message.publish', 'RPUSH', ['after', '${payload}']),
+    ]);
+    expect(b.lines.filter((l) => l.startsWith('Warning: Ignoring redis_hook message.publish'))).toEqual([
+      'Warning: Ignoring redis_hook message.publish SELECT: the command would block or change the shared write connection.',
+      'Warning: Ignoring redis_hook message.publish blpop: the command would block or change the shared write connection.',
+      'Warning: Ignoring redis_hook message.publish XREAD: the command would block the shared write connection.',
+    ]);
+    const r = redis.client();
+    const c = await b.connect({ clientId: 'p' });
+    c.publish('t', 'one');
+    c.publish('t', 'two');
+    expect(await eventually(() => r.lrange('after', 0, -1), (v) => v.length === 2)).toEqual(['one', 'two']);
+    expect(b.plugin.stats.errors()).toBe(0);
+  });
+
   it('a command Redis refuses is logged once and the broker keeps routing', async () => {
     const b = await broker([hook('message.publish', 'NOSUCHCOMMAND', ['${topic}'])]);
     const s = await b.connect({ clientId: 's' });

@@ -13,6 +13,7 @@
  */
 import { topicMatches } from '../../protocol/index.js';
 import type { RedisHook, RedisHookEvent } from '../config/types.js';
+import type { Log } from '../log.js';
 import type { Message } from '../message.js';
 import type { RedisLink } from './connection.js';
 import { encodeBulk, encodeHead } from './resp-queue.js';
@@ -99,6 +100,31 @@ interface CompiledHook {
 
 const KNOWN = new Set<string>(HOOK_VARIABLES);
 
+/**
+ * Commands a hook may not run. Hooks share one pipelined write connection whose replies
+ * are only counted, so a command that blocks it, changes its state (database,
+ * transaction, subscriptions, reply mode, authentication) or ends it would stall or
+ * misdirect every write after it. (Inside the former batch script Redis refused most of
+ * these anyway.)
+ */
+const UNFIT = new Set([
+  'AUTH', 'HELLO', 'SELECT', 'SWAPDB', 'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'RESET', 'QUIT',
+  'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE', 'MONITOR',
+  'CLIENT', 'SYNC', 'PSYNC', 'REPLCONF', 'SHUTDOWN', 'DEBUG', 'WAIT', 'WAITAOF',
+  'BLPOP', 'BRPOP', 'BRPOPLPUSH', 'BLMOVE', 'BLMPOP', 'BZPOPMIN', 'BZPOPMAX', 'BZMPOP',
+]);
+
+/** Why a hook's command cannot run on the write connection, or null. */
+export function unfitForPipeline(command: string, args: string[]): string | null {
+  const c = command.toUpperCase();
+  if (UNFIT.has(c)) return 'the command would block or change the shared write connection';
+  // XREAD/XREADGROUP only block with BLOCK.
+  if ((c === 'XREAD' || c === 'XREADGROUP') && args.some((a) => a.toUpperCase() === 'BLOCK')) {
+    return 'the command would block the shared write connection';
+  }
+  return null;
+}
+
 /** Splits an argument template into literals and ${variables}; unknown ${names} stay literal. */
 export function compileArgument(template: string): Part[] | 'payload' {
   if (template === '${payload}') return 'payload';
@@ -161,8 +187,14 @@ export class Hooks {
     links: (pool: string | null) => RedisLink,
     private readonly node: string,
     private readonly idOf: (msg: Message) => string,
+    log?: Log,
   ) {
     for (const h of hooks) {
+      const why = unfitForPipeline(h.command, h.args);
+      if (why !== null) {
+        log?.warning(`Warning: Ignoring redis_hook ${h.event} ${h.command}: ${why}.`);
+        continue;
+      }
       const list = this.byEvent.get(h.event) ?? [];
       list.push({ topic: h.topic, link: links(h.pool), command: h.command, ops: compileCommand(h.command, h.args, node) });
       this.byEvent.set(h.event, list);

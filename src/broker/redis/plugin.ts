@@ -107,7 +107,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
       subs = new SubscriptionStore(broker, main, log, readTimeout);
       if (config.retain) retain = new RetainStore(broker, main, log, ids, readTimeout);
       if (storing) store = new MessageStore(broker, main, log, ids, config.store, config.messageExpiry, readTimeout);
-      hooks = new Hooks(config.hooks, (pool) => (pool === null ? main : (pools.get(pool) ?? main)), node, (m) => ids.idOf(m));
+      hooks = new Hooks(config.hooks, (pool) => (pool === null ? main : (pools.get(pool) ?? main)), node, (m) => ids.idOf(m), log);
       new EventListener(broker, subscriber, main, log, config.eventChannel);
       // On every (re)connection: retained messages (once), then presence. Buffered writes follow.
       if (retain !== undefined) main.onReady(() => retain!.load());
