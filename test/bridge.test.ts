@@ -243,6 +243,45 @@ describe('bridge connect options', () => {
     expect(String((await nextOn(rsub, 't/31')).payload)).toBe('old');
   });
 
+  it('bridge_attempt_unsubscribe false sends no UNSUBSCRIBE for out topics', async () => {
+    const remote = await startBroker();
+    const local = await startBroker({ bridgeConf: [...bridgeConf(remote.port, 'topic o/# out 0', 'topic i/# in 0'), 'bridge_attempt_unsubscribe false'] });
+    await local.waitForLines(`Received SUBACK from ${ID}`, 1);
+    await sleep(200);
+    expect(local.count(/sending UNSUBSCRIBE/)).toBe(0);
+    expect(remote.count('Received UNSUBSCRIBE from testhost.b1')).toBe(0);
+  });
+
+  it('applies the local ACL to the bridge as local_clientid/local_username', async () => {
+    const seen: string[] = [];
+    const remote = await startBroker();
+    const local = await startBroker({
+      bridgeConf: [...bridgeConf(remote.port, 'topic acl/# both 0'), 'local_username lb'],
+      options: {
+        authorizer: {
+          canWrite: (id, user, topic) => (seen.push(`w ${id} ${user} ${topic}`), topic !== 'acl/in-denied'),
+          canRead: (id, user, topic) => (seen.push(`r ${id} ${user} ${topic}`), topic !== 'acl/out-denied'),
+          canSubscribe: () => true,
+        },
+      },
+    });
+    await local.waitForLines(`Received SUBACK from ${ID}`, 1);
+    const rsub = await subscriber(remote.port, ['acl/#']);
+    const lsub = await subscriber(local.port, ['acl/#']);
+    const lpub = await publisher(local.port);
+    await publishAndWait(lpub, 'acl/out-denied', 'no');
+    await publishAndWait(lpub, 'acl/out-ok', 'yes');
+    const rpub = await publisher(remote.port);
+    await publishAndWait(rpub, 'acl/in-denied', 'no');
+    await publishAndWait(rpub, 'acl/in-ok', 'yes');
+    expect(String((await nextOn(rsub, 'acl/out-ok')).payload)).toBe('yes');
+    expect(String((await nextOn(lsub, 'acl/in-ok')).payload)).toBe('yes');
+    expect(await collect(rsub, 'acl/out-denied', 200)).toEqual([]);
+    expect(await collect(lsub, 'acl/in-denied', 0)).toEqual([]);
+    expect(seen).toContain(`r ${ID} lb acl/out-denied`);
+    expect(seen).toContain(`w ${ID} lb acl/in-denied`);
+  });
+
   it('drops messages larger than bridge_max_packet_size', async () => {
     const remote = await startBroker();
     const local = await startBroker({ bridgeConf: [...bridgeConf(remote.port, 'topic m/# out 0'), 'bridge_max_packet_size 40'] });
