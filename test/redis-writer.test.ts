@@ -121,24 +121,24 @@ describe('RESP encoding of writes', () => {
     expect(q.ready).toBe(false);
   });
 
-  it('compiles a hook: literal arguments and ${node} encoded once, one-variable arguments cached per value', () => {
+  it('compiles a hook: literals and ${node} encoded once, runs that depend on one variable cached per value', () => {
     const ops = compileCommand('HSET', ['h:${topic}', 'node', '${node}', 'p', '${payload}', 'c', '${clientid}/${qos}'], 'n1');
-    // head + "h:${topic}" (cached by topic) + literals incl. node + payload + literal + mixed
-    expect(ops.map((o) => (o.raw !== null ? 'raw' : o.payload ? 'payload' : o.key ?? 'parts'))).toEqual([
-      'raw',
-      'topic',
-      'raw',
-      'payload',
-      'raw',
-      'parts',
-    ]);
-    expect(ops[0].raw!.toString()).toBe('*8\r\n$4\r\nHSET\r\n');
-    const cached = ops[1] as Op;
-    const a = cached.encoded('t/1');
-    expect(a.toString()).toBe('$5\r\nh:t/1\r\n');
-    expect(cached.encoded('t/1')).toBe(a);
-    expect(cached.encoded('größe').toString()).toBe(`$${Buffer.byteLength('h:größe')}\r\nh:größe\r\n`);
-    expect(ops[2].raw!.toString()).toBe('$4\r\nnode\r\n$2\r\nn1\r\n$1\r\np\r\n');
+    // [head, h:${topic}, node, n1, p] cached by topic; payload; literal c; mixed
+    expect(ops.map((o) => (o.raw !== null ? 'raw' : o.payload ? 'payload' : (o.key ?? 'parts')))).toEqual(['topic', 'payload', 'raw', 'parts']);
+    const keyed = ops[0] as Op;
+    const a = keyed.encoded('t/1');
+    expect(a.toString()).toBe('*8\r\n$4\r\nHSET\r\n$5\r\nh:t/1\r\n$4\r\nnode\r\n$2\r\nn1\r\n$1\r\np\r\n');
+    expect(keyed.encoded('t/1')).toBe(a);
+    expect(keyed.encoded('größe').toString()).toContain(`$${Buffer.byteLength('h:größe')}\r\nh:größe\r\n`);
+    expect(keyed.encoded('t/1').equals(a)).toBe(true);
+    expect(ops[2].raw!.toString()).toBe('$1\r\nc\r\n');
+    // A whole command on one variable is one cached piece.
+    const trim = compileCommand('LTRIM', ['l:${topic}', '-1000', '-1'], 'n1');
+    expect(trim).toHaveLength(1);
+    expect(parseCommands(trim[0].encoded('x')).map((c) => c.map(String))).toEqual([['LTRIM', 'l:x', '-1000', '-1']]);
+    // Two different variables: two runs.
+    const two = compileCommand('SET', ['${clientid}', '${topic}'], 'n1');
+    expect(two.map((o) => o.key)).toEqual(['clientid', 'topic']);
   });
 
   it('finds the command an error reply answers in the bytes written (own scripts by their name)', () => {

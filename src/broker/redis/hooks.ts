@@ -42,14 +42,13 @@ const CACHE_LIMIT = 1024;
 
 /**
  * One step of writing a hook's command: bytes encoded at start (`raw`: the head and
- * literal arguments, adjacent ones joined), an argument that is exactly ${payload}, or an
- * argument with variables (`parts`). An argument whose only variable is one of
- * CACHEABLE (`pub:${topic}`) is encoded once per value of that variable and copied in
- * after that: the same bytes, without building and encoding the string per message.
+ * literal arguments, adjacent ones joined), an argument that is exactly ${payload}, an
+ * argument with variables encoded per message (`parts`), or a run of the command that
+ * depends on one variable only (`key`: `*3 RPUSH pub:${topic}`, or a whole
+ * `LTRIM pub:${topic} -1000 -1`), encoded once per value of that variable and copied in
+ * after that: the same bytes, without building and encoding strings per message.
  */
 export class Op {
-  /** The variable an argument's encoding is cached by, or null. */
-  readonly key: HookVariable | null;
   private cache: Map<string, Buffer> | null = null;
   private lastValue: string | undefined;
   private lastBytes: Buffer | null = null;
@@ -58,29 +57,24 @@ export class Op {
     readonly raw: Buffer | null,
     readonly payload: boolean,
     readonly parts: Part[] | null,
-  ) {
-    let key: HookVariable | null = null;
-    if (parts !== null) {
-      for (const p of parts) {
-        if (typeof p === 'string') continue;
-        if (!CACHEABLE.has(p.v) || (key !== null && key !== p.v)) {
-          key = null;
-          break;
-        }
-        key = p.v;
-      }
-    }
-    this.key = key;
-  }
+    /** The variable of a keyed run, and its pieces: literal bytes, or argument templates. */
+    readonly key: HookVariable | null = null,
+    private readonly pieces: (Buffer | Part[])[] = [],
+  ) {}
 
-  /** The encoded argument for `value` of the key variable. */
+  /** The encoded run for `value` of the key variable. */
   encoded(value: string): Buffer {
     if (value === this.lastValue) return this.lastBytes!;
     let b = this.cache?.get(value);
     if (b === undefined) {
-      let s = '';
-      for (const p of this.parts!) s += typeof p === 'string' ? p : value;
-      b = encodeBulk(s);
+      b = Buffer.concat(
+        this.pieces.map((piece) => {
+          if (Buffer.isBuffer(piece)) return piece;
+          let s = '';
+          for (const p of piece) s += typeof p === 'string' ? p : value;
+          return encodeBulk(s);
+        }),
+      );
       this.cache ??= new Map();
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(value, b);
@@ -89,6 +83,17 @@ export class Op {
     this.lastBytes = b;
     return b;
   }
+}
+
+/** The one CACHEABLE variable an argument uses, or null (none, several, or another). */
+function keyOf(parts: Part[]): HookVariable | null {
+  let key: HookVariable | null = null;
+  for (const p of parts) {
+    if (typeof p === 'string') continue;
+    if (!CACHEABLE.has(p.v) || (key !== null && key !== p.v)) return null;
+    key = p.v;
+  }
+  return key;
 }
 
 interface CompiledHook {
@@ -147,27 +152,46 @@ export function compileArgument(template: string): Part[] | 'payload' {
  */
 export function compileCommand(command: string, args: string[], node: string): Op[] {
   const ops: Op[] = [];
-  let raw: Buffer[] = [encodeHead(1 + args.length, command)];
-  const literal = (): void => {
-    if (raw.length > 0) ops.push(new Op(Buffer.concat(raw), false, null));
-    raw = [];
+  let lits: Buffer[] = [encodeHead(1 + args.length, command)];
+  let group: { key: HookVariable; pieces: (Buffer | Part[])[] } | null = null;
+  const closeGroup = (): void => {
+    if (group !== null) ops.push(new Op(null, false, null, group.key, group.pieces));
+    group = null;
+  };
+  const flushLits = (): void => {
+    if (lits.length > 0) ops.push(new Op(Buffer.concat(lits), false, null));
+    lits = [];
   };
   for (const a of args) {
     const compiled = compileArgument(a);
     if (compiled === 'payload') {
-      literal();
+      closeGroup();
+      flushLits();
       ops.push(new Op(null, true, null));
       continue;
     }
     const parts = compiled.map((p) => (typeof p !== 'string' && p.v === 'node' ? node : p));
     if (parts.every((p) => typeof p === 'string')) {
-      raw.push(encodeBulk(parts.join('')));
-    } else {
-      literal();
+      const b = encodeBulk(parts.join(''));
+      if (group !== null) group.pieces.push(b);
+      else lits.push(b);
+      continue;
+    }
+    const key = keyOf(parts);
+    if (key === null) {
+      closeGroup();
+      flushLits();
       ops.push(new Op(null, false, parts));
+    } else if (group !== null && group.key === key) {
+      group.pieces.push(parts);
+    } else {
+      closeGroup();
+      group = { key, pieces: [...lits, parts] };
+      lits = [];
     }
   }
-  literal();
+  closeGroup();
+  flushLits();
   return ops;
 }
 
