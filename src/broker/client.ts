@@ -284,32 +284,34 @@ export class Client implements ConnectionHandler {
    * after Request Problem Information 0 only on CONNACK, PUBLISH and DISCONNECT
    * (MQTT-3.1.2-29), and never where it would make the packet larger than the client's
    * Maximum Packet Size (MQTT-3.1.2-25, 3.2.2-19, 3.4.2-2, 3.9.2-1, 3.14.2-3): then the
-   * packet goes without it.
+   * packet goes without it (as `plain` when given).
    */
-  sendWithReasonString(packet: Packet, reasonString: string | undefined): void {
+  sendWithReasonString(packet: Packet, reasonString: string | undefined, plain?: Buffer): void {
     const always = packet.cmd === 'connack' || packet.cmd === 'disconnect';
     if (reasonString === undefined || this.protocolVersion !== 5 || (!always && !this.problemInformation)) {
-      this.conn.send(packet);
+      if (plain !== undefined) this.conn.write(plain);
+      else this.conn.send(packet);
       return;
     }
     const props = (packet as { properties?: Record<string, unknown> }).properties;
     const buf = encodePacket({ ...packet, properties: { ...props, reasonString } } as Packet, 5);
     const max = this.maxOutboundPacket;
-    if (max > 0 && buf.length > max) this.conn.send(packet);
-    else this.conn.write(buf);
+    if (max === 0 || buf.length <= max) this.conn.write(buf);
+    else if (plain !== undefined) this.conn.write(plain);
+    else this.conn.send(packet);
   }
 
   sendAck(type: 'puback' | 'pubrec' | 'pubcomp', mid: number, reasonCode: number, reasonString?: string): void {
     if (reasonCode === 0 || this.protocolVersion !== 5) {
       this.conn.write(encodeAck(type, mid));
-    } else if (reasonCode >= 0x80 && this.problemInformation) {
-      this.sendWithReasonString({ cmd: type, messageId: mid, reasonCode }, reasonString ?? serverReasonString(reasonCode));
-    } else {
-      // As Mosquitto: the reason code and no property length, which MQTT 5 allows when
-      // there are no properties (3.4.2.2.1). Mosquitto sends 0x95 on a PUBACK too.
-      const first = type === 'puback' ? 0x40 : type === 'pubrec' ? 0x50 : 0x70;
-      this.conn.write(Buffer.from([first, 3, mid >> 8, mid & 0xff, reasonCode]));
+      return;
     }
+    // As Mosquitto: the reason code and no property length, which MQTT 5 allows when
+    // there are no properties (3.4.2.2.1). Mosquitto sends 0x95 on a PUBACK too.
+    const first = type === 'puback' ? 0x40 : type === 'pubrec' ? 0x50 : 0x70;
+    const plain = Buffer.from([first, 3, mid >> 8, mid & 0xff, reasonCode]);
+    if (reasonCode < 0x80) this.conn.write(plain);
+    else this.sendWithReasonString({ cmd: type, messageId: mid, reasonCode }, reasonString ?? serverReasonString(reasonCode), plain);
   }
 
   sendPubrel(mid: number): void {

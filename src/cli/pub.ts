@@ -140,8 +140,12 @@ function start(cfg: ClientConfig, payload: Buffer | undefined, cs: typeof Sessio
       else if (remaining > 0 && lastMid === -1) publishNext();
     },
     onMessage() {},
-    onPublish(mid, reasonCode) {
-      if (reasonCode > 127) report(cfg, `Warning: Publish ${mid} failed: ${reasonString(reasonCode)}.\n`);
+    onPublish(mid, reasonCode, properties) {
+      if (reasonCode > 127) {
+        report(cfg, `Warning: Publish ${mid} failed: ${reasonString(reasonCode)}.\n`);
+        // mosquitto_pub prints the broker's Reason String, if any, on a line of its own.
+        if (properties?.reasonString !== undefined) report(cfg, `${properties.reasonString}\n`);
+      }
       if (cfg.mode === 'stdin-line') {
         if (process.stdin.isPaused() && session.client.pendingCount < LINE_BACKLOG / 2) process.stdin.resume();
         return finishIfDone();

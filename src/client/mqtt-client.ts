@@ -59,8 +59,11 @@ export interface ClientEvents {
   /** CONNACK arrived; `code` is the 3.1.1 return code or the MQTT 5 reason code. */
   onConnect(code: number, sessionPresent: boolean, properties: ConnackPacket['properties']): void;
   onMessage(packet: PublishPacket): void;
-  /** A QoS 0 message was written, or a QoS 1/2 flow completed. */
-  onPublish?(mid: number, reasonCode: number): void;
+  /**
+   * A QoS 0 message was written, or a QoS 1/2 flow completed. `properties` are those of the
+   * PUBACK or PUBCOMP that ended it (its Reason String, say); libmosquitto drops a PUBREC's.
+   */
+  onPublish?(mid: number, reasonCode: number, properties?: { reasonString?: string }): void;
   onSubscribe?(mid: number, granted: number[]): void;
   onUnsubscribe?(mid: number): void;
   /** The server sent DISCONNECT (MQTT 5). */
@@ -288,9 +291,9 @@ export class MqttClient {
     switch (p.cmd) {
       case 'connack': return this.onConnack(p);
       case 'publish': return this.onPublishPacket(p);
-      case 'puback': return this.onAck(p.messageId ?? 0, "puback", p.reasonCode ?? 0);
+      case 'puback': return this.onAck(p.messageId ?? 0, "puback", p.reasonCode ?? 0, p.properties);
       case 'pubrec': return this.onPubrec(p.messageId ?? 0, p.reasonCode ?? 0);
-      case 'pubcomp': return this.onAck(p.messageId ?? 0, "pubcomp", p.reasonCode ?? 0);
+      case 'pubcomp': return this.onAck(p.messageId ?? 0, "pubcomp", p.reasonCode ?? 0, p.properties);
       case 'pubrel': return this.onPubrel(p.messageId ?? 0);
       case 'suback': return this.onSuback(p);
       case 'unsuback': return this.onUnsuback(p);
@@ -299,7 +302,10 @@ export class MqttClient {
         this.debug('received PINGRESP');
         return;
       case 'disconnect':
-        this.debug(`received DISCONNECT (${p.reasonCode ?? 0})`);
+        // libmosquitto's line has no client prefix; the server closes next, and, as with
+        // libmosquitto, that ends the session as our own disconnect would (no reconnect).
+        this.options.debug?.(`Received DISCONNECT (${p.reasonCode ?? 0})`);
+        this.disconnecting = true;
         if (this.events.onServerDisconnect !== undefined) this.events.onServerDisconnect(p.reasonCode ?? 0, p.properties);
         return;
       default:
@@ -379,16 +385,16 @@ export class MqttClient {
     this.send({ cmd: 'pubrel', messageId: mid });
   }
 
-  private onAck(mid: number, kind: 'puback' | 'pubcomp', rc: number): void {
+  private onAck(mid: number, kind: 'puback' | 'pubcomp', rc: number, properties?: { reasonString?: string }): void {
     this.debug(`received ${kind.toUpperCase()} (Mid: ${mid}, RC:${rc})`);
     const out = this.inflight.get(mid);
     if (out === undefined || out.awaiting !== kind) return;
-    this.complete(mid, rc);
+    this.complete(mid, rc, properties);
   }
 
-  private complete(mid: number, rc: number): void {
+  private complete(mid: number, rc: number, properties?: { reasonString?: string }): void {
     this.inflight.delete(mid);
-    if (this.events.onPublish !== undefined) this.events.onPublish(mid, rc);
+    if (this.events.onPublish !== undefined) this.events.onPublish(mid, rc, properties);
     this.fillInflight();
   }
 
