@@ -77,9 +77,10 @@ describe('command-line options', () => {
     expect(parse('sub', ['-L', 'ws://host:8080/s/#'])).toMatchObject({ port: 8080, websocketPath: '/mqtt', topics: ['s/#'] });
   });
   it('-D collects MQTT 5 properties per packet and implies MQTT 5', () => {
-    const c = parse('pub', ['-D', 'publish', 'user-property', 'k', 'v1', '-D', 'publish', 'user-property', 'k', 'v2', '-D', 'connect', 'receive-maximum', '10', '-D', 'publish', 'correlation-data', 'cd']);
+    const c = parse('pub', ['-D', 'publish', 'user-property', 'k', 'v1', '-D', 'publish', 'user-property', 'j', 'x', '-D', 'publish', 'user-property', 'k', 'v2', '-D', 'connect', 'receive-maximum', '10', '-D', 'publish', 'correlation-data', 'cd']);
     expect(c.protocolVersion).toBe(5);
-    expect(c.props.publish).toEqual({ userProperties: { k: ['v1', 'v2'] }, correlationData: Buffer.from('cd') });
+    // User properties in the order given, a repeated name where it was (MQTT-3.3.2-18).
+    expect(c.props.publish).toEqual({ userProperties: [['k', 'v1'], ['j', 'x'], ['k', 'v2']], correlationData: Buffer.from('cd') });
     expect(c.props.connect).toEqual({ receiveMaximum: 10 });
     expect(parse('pub', ['-D', 'publish', 'content-type', 'x', '-V', '311']).protocolVersion).toBe(4);
   });
