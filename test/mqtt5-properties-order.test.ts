@@ -152,6 +152,15 @@ describe('broker', () => {
     expect(publishPropertyBytes(got)).toEqual(willProps);
   });
 
+  it('refuses a property a PUBLISH may not carry', async () => {
+    const b = await startBroker();
+    const { client: pub } = await RawClient.connect(b.port, { version: 5, clientId: 'pub' });
+    pub.sendRaw(publishV5('order/x', 'hi', Buffer.concat([A1, prop(0x11, Buffer.from([0, 0, 0, 1]))])));
+    const d = await pub.next('disconnect');
+    expect((d as { reasonCode?: number }).reasonCode).toBeGreaterThanOrEqual(0x81);
+    await pub.closed;
+  });
+
   it('refuses a subscription identifier from a client (MQTT-3.3.4-6)', async () => {
     const b = await startBroker();
     const { client: pub } = await RawClient.connect(b.port, { version: 5, clientId: 'pub' });

@@ -11,6 +11,8 @@ import {
   decodeProperties,
   encodePacket,
   PropertyError,
+  PUBLISH_PROPERTY_IDS,
+  WILL_PROPERTY_IDS,
   readVarint,
   storedPublishProperties,
   type Packet,
@@ -76,7 +78,7 @@ function willPropertiesOf(frame: Buffer): Record<string, unknown> | undefined {
   pos += 2 + frame.readUInt16BE(pos); // client id
   [len, pos] = readVarint(frame, pos, end);
   if (pos + len > end) throw new PropertyError('Malformed packet');
-  return decodeProperties(frame, pos, pos + len);
+  return decodeProperties(frame, pos, pos + len, WILL_PROPERTY_IDS);
 }
 
 const pending: Connection[] = [];
@@ -471,7 +473,7 @@ export class Connection {
       if (messageId !== undefined) packet.messageId = messageId;
       let plain = true;
       if (propLen > 0) {
-        packet.properties = decodeProperties(buf, p, propEnd);
+        packet.properties = decodeProperties(buf, p, propEnd, PUBLISH_PROPERTY_IDS);
         const stored = storedPublishProperties(buf, p, propEnd);
         // Copied: it lives as long as the message, the socket chunk should not.
         packet.storedProperties = Buffer.from(stored);

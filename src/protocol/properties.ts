@@ -80,6 +80,11 @@ export const PropertyId = {
   UserProperty: 0x26,
 } as const;
 
+/** The properties a PUBLISH may carry (MQTT 5.0 3.3.2.3). */
+export const PUBLISH_PROPERTY_IDS: readonly number[] = [0x01, 0x02, 0x03, 0x08, 0x09, 0x0b, 0x23, 0x26];
+/** The properties a will may carry (MQTT 5.0 3.1.3.2). */
+export const WILL_PROPERTY_IDS: readonly number[] = [0x01, 0x02, 0x03, 0x08, 0x09, 0x18, 0x26];
+
 /** A malformed property section; the message is what the connection reports. */
 export class PropertyError extends Error {}
 
@@ -116,9 +121,10 @@ export function writeVarint(buf: Buffer, pos: number, n: number): number {
  * an object whose keys follow the wire order; user properties as an ordered list, a
  * repeated subscription identifier as an array. Throws PropertyError on malformed bytes,
  * an unknown identifier, a bad flag value or a repeated property that may appear once
- * (MQTT 5.0 2.2.2.2: "a Protocol Error to include the same property more than once").
+ * (MQTT 5.0 2.2.2.2: "a Protocol Error to include the same property more than once"), or
+ * one outside `allowed` (identifiers the packet may carry) when given.
  */
-export function decodeProperties(buf: Buffer, start: number, end: number): Record<string, unknown> {
+export function decodeProperties(buf: Buffer, start: number, end: number, allowed?: readonly number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   let pos = start;
   while (pos < end) {
@@ -126,6 +132,7 @@ export function decodeProperties(buf: Buffer, start: number, end: number): Recor
     [id, pos] = readVarint(buf, pos, end);
     const def = id < BY_ID.length ? BY_ID[id] : undefined;
     if (def === undefined) throw new PropertyError('Invalid property identifier');
+    if (allowed !== undefined && !allowed.includes(id)) throw new PropertyError('Protocol error');
     const [key, type] = def;
     let value: unknown;
     switch (type) {
