@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Log, LOG_ALL } from '../src/index.js';
-import { commandName, RedisLink, type RedisLinkOptions } from '../src/broker/redis/connection.js';
+import { RedisLink, type RedisLinkOptions } from '../src/broker/redis/connection.js';
+import { commandName } from '../src/broker/redis/sent-log.js';
 import { OWN_SCRIPTS } from '../src/broker/redis/own-scripts.js';
 import { compileCommand, Op } from '../src/broker/redis/hooks.js';
 import { encodeHead, RespQueue } from '../src/broker/redis/resp-queue.js';
@@ -263,19 +264,25 @@ describe.skipIf(!haveRedis())('the Redis write connection', () => {
     expect(await eventually(() => r.get('after'), (v) => v === 'yes')).toBe('yes');
   });
 
-  it('a hung Redis: writes wait in the buffer, routing does not, and they go once it answers', async () => {
+  it('a hung Redis: writes wait in the buffer, routing does not, what does not fit is dropped with one warning', async () => {
     const s = await server();
-    const { link: l } = link({ port: s.port, maxInflight: 100 });
+    const { link: l, lines } = link({ port: s.port, maxInflight: 100, maxBuffered: 500 });
     await l.connect(2000);
     s.proc!.kill('SIGSTOP');
     const t0 = Date.now();
-    for (let i = 0; i < 1000; i++) l.send(['INCR', 'hung']);
+    for (let i = 0; i < 400; i++) l.send(['INCR', 'hung']); // one turn's writes go out
     await turn();
+    await turn();
+    for (let i = 0; i < 1000; i++) l.send(['INCR', 'hung']); // 500 wait, 500 are dropped
     await turn();
     expect(Date.now() - t0).toBeLessThan(500);
+    expect(l.dropped).toBe(500);
+    expect(lines.filter((x) => x.includes('not keeping up'))).toEqual([
+      `Warning: Redis at 127.0.0.1:${s.port} is not keeping up with the broker's writes; writes beyond 500 waiting are dropped and counted.`,
+    ]);
     await expect(l.read((r) => r.get('hung'), 200)).rejects.toThrow('Redis timeout');
     s.proc!.kill('SIGCONT');
-    expect(await eventually(() => s.client().get('hung'), (v) => v === '1000')).toBe('1000');
+    expect(await eventually(() => s.client().get('hung'), (v) => v === '900')).toBe('900');
   });
 
   it('AUTH and SELECT: redis_password and redis_db, or the URL; a refused password is a warning without it', async () => {

@@ -20,6 +20,7 @@ import type { Log } from '../log.js';
 import { OWN_SCRIPTS } from './own-scripts.js';
 import { RespQueue } from './resp-queue.js';
 import { parseRedisUrl, RespSocket } from './resp-socket.js';
+import { SentLog } from './sent-log.js';
 
 /** A Redis command and its arguments, each argument one Redis argument (never a command line). */
 export type RedisCommand = (string | Buffer | number)[];
@@ -78,16 +79,8 @@ export class RedisLink {
    */
   readonly out = new RespQueue();
   private readonly writer: RespSocket | null;
-  /**
-   * What was written and not yet answered, oldest at `sentHead`, with its command counts:
-   * the command an error reply answers is read back from these bytes (only then), so
-   * that nothing is recorded per command for error lines.
-   */
-  private sent: Buffer[] = [];
-  private sentCounts: number[] = [];
-  private sentHead = 0;
-  /** Replies already counted for sent[sentHead]. */
-  private sentAnswered = 0;
+  /** What was written and not yet answered, to name the command of an error reply. */
+  private readonly sent = new SentLog();
   /** Commands written and not yet answered. */
   private inflight = 0;
   /** Replies counted since the write connection opened; reads wait for a count (see read()). */
@@ -97,6 +90,8 @@ export class RedisLink {
   private readonly sources: { encodePending(): void }[] = [];
   /** A source has writes not yet encoded (see addSource). */
   private deferred = false;
+  /** Logged that Redis, while connected, cannot keep up (once per link). */
+  private lagWarned = false;
   /** Inside essential(): writes ignore maxBuffered. */
   private unbounded = false;
   /** The ready callbacks ran for the current connections: buffered writes may go out. */
@@ -217,6 +212,13 @@ export class RedisLink {
     if (this.deferred) this.materialize();
     if ((this.out.queued >= this.maxBuffered && !this.unbounded) || this.writer === null) {
       this.dropped++;
+      if (this.synced && !this.lagWarned && this.writer !== null) {
+        // Connected, but Redis answers slower than the broker writes: say so once.
+        this.lagWarned = true;
+        this.log.warning(
+          `Warning: Redis at ${this.label} is not keeping up with the broker's writes; writes beyond ${this.maxBuffered} waiting are dropped and counted.`,
+        );
+      }
       return false;
     }
     this.out.begin();
@@ -279,26 +281,11 @@ export class RedisLink {
 
   /** Queues a write for this turn's batch. Never blocks, never throws. */
   send(cmd: RedisCommand): void {
-    const name = String(cmd[0]);
     if (!this.begin()) return;
-    const out = this.out;
-    const script = name.charCodeAt(0) === 64 ? OWN_SCRIPTS[name] : undefined;
-    if (script !== undefined) {
-      // @offline ARG... -> EVAL <script> 0 ARG...
-      out.raw(arrayHeader(cmd.length + 2));
-      out.str('EVAL');
-      out.str(script);
-      out.str('0');
-    } else {
-      out.raw(arrayHeader(cmd.length));
-      out.str(name);
-    }
-    for (let i = 1; i < cmd.length; i++) {
-      const a = cmd[i];
-      if (typeof a === 'string') out.str(a);
-      else if (typeof a === 'number') out.int(a);
-      else out.bytes(a);
-    }
+    const name = cmd[0];
+    const script = typeof name === 'string' && name.charCodeAt(0) === 64 ? OWN_SCRIPTS[name] : undefined;
+    // @offline ARG... -> EVAL <script> 0 ARG...
+    this.out.command(script !== undefined ? ['EVAL', script, '0', ...cmd.slice(1)] : cmd);
     this.end();
   }
 
@@ -352,8 +339,7 @@ export class RedisLink {
       if (b !== null) w.write(b, false);
       b = out.shift();
       this.inflight += n;
-      this.sent.push(b);
-      this.sentCounts.push(n);
+      this.sent.push(b, n);
     }
     if (b !== null) w.write(b, true);
   }
@@ -361,18 +347,7 @@ export class RedisLink {
   private replies(n: number): void {
     this.inflight -= n;
     this.answered += n;
-    let a = this.sentAnswered + n;
-    let h = this.sentHead;
-    const counts = this.sentCounts;
-    while (h < counts.length && a >= counts[h]) a -= counts[h++];
-    this.sentAnswered = a;
-    this.sentHead = h;
-    if (h === counts.length) this.forgetSent();
-    else if (h >= 64) {
-      this.sent = this.sent.slice(h);
-      this.sentCounts = counts.slice(h);
-      this.sentHead = 0;
-    }
+    this.sent.answered(n);
     const b = this.barriers;
     while (b.length > 0 && b[0].at <= this.answered) b.shift()!.go();
     if (this.out.ready && !this.flushScheduled) this.schedule();
@@ -380,10 +355,7 @@ export class RedisLink {
 
   private replyError(index: number, message: string): void {
     this.errors++;
-    let k = this.sentAnswered + index;
-    let h = this.sentHead;
-    while (h < this.sentCounts.length && k >= this.sentCounts[h]) k -= this.sentCounts[h++];
-    this.commandError(h < this.sent.length ? commandName(this.sent[h], k) : '?', message);
+    this.commandError(this.sent.commandAt(index), message);
   }
 
   private commandError(name: string, message: string): void {
@@ -397,20 +369,13 @@ export class RedisLink {
 
   private writerDown(err: Error): void {
     // What was in flight is gone, and reads waiting on it may proceed.
-    this.forgetSent();
+    this.sent.clear();
     this.answered += this.inflight;
     this.inflight = 0;
     for (const b of this.barriers.splice(0)) b.go();
     this.answered = 0;
     if (!this.closed) this.warnOnce(err);
     this.lost();
-  }
-
-  private forgetSent(): void {
-    this.sent = [];
-    this.sentCounts = [];
-    this.sentHead = 0;
-    this.sentAnswered = 0;
   }
 
   /** Either connection went away: the next time both are up, the ready callbacks run again. */
@@ -472,42 +437,4 @@ export class RedisLink {
     this.writer?.close();
     this.redis.disconnect();
   }
-}
-
-/** Names of the integration's own scripts by their text, for error lines. */
-const SCRIPT_NAMES = new Map(Object.entries(OWN_SCRIPTS).map(([name, text]) => [text, name]));
-
-/**
- * The name of the `k`-th command in `b` (RESP arrays of bulk strings, as written), or of
- * the own script it runs with EVAL. Only read for error replies.
- */
-export function commandName(b: Buffer, k: number): string {
-  let p = 0;
-  const num = (): number => {
-    const e = b.indexOf(13, p);
-    const v = Number(b.toString('latin1', p + 1, e));
-    p = e + 2;
-    return v;
-  };
-  const bulk = (): Buffer => {
-    const len = num();
-    const v = b.subarray(p, p + len);
-    p += len + 2;
-    return v;
-  };
-  for (let i = 0; i < k; i++) {
-    const argc = num();
-    for (let j = 0; j < argc; j++) bulk();
-  }
-  const argc = num();
-  const name = bulk().toString();
-  if (name.toUpperCase() === 'EVAL' && argc > 1) return SCRIPT_NAMES.get(bulk().toString()) ?? name;
-  return name;
-}
-
-const arrayHeaders: Buffer[] = [];
-
-/** `*<n>\r\n`, made once per n. */
-function arrayHeader(n: number): Buffer {
-  return (arrayHeaders[n] ??= Buffer.from(`*${n}\r\n`));
 }

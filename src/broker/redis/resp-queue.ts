@@ -111,6 +111,17 @@ export class RespQueue {
     this.str(String(v));
   }
 
+  /** A whole command given as its arguments (the caller begins and ends it). */
+  command(args: readonly (string | Buffer | number)[]): void {
+    this.raw(arrayHeader(args.length));
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (typeof a === 'string') this.str(a);
+      else if (typeof a === 'number') this.int(a);
+      else this.bytes(a);
+    }
+  }
+
   /**
    * Makes the complete commands appended so far into a chunk. Call between commands.
    * Commands that follow an unsent chunk in the same buffer extend that chunk, so that
@@ -196,4 +207,11 @@ export class RespQueue {
     this.cmdStart = 0;
     this.off = partial;
   }
+}
+
+const arrayHeaders: Buffer[] = [];
+
+/** `*<n>\r\n`, made once per n. */
+function arrayHeader(n: number): Buffer {
+  return (arrayHeaders[n] ??= Buffer.from(`*${n}\r\n`));
 }
