@@ -110,6 +110,27 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
     expect(await r.exists('published:other/x')).toBe(0);
   });
 
+  it('publish hooks, encoded after delivery, still reach Redis in event order with the other writes', async () => {
+    const b = await broker([
+      hook('message.publish', 'RPUSH', ['events', 'pub ${payload}']),
+      hook('client.disconnected', 'RPUSH', ['events', 'gone ${clientid}']),
+      hook('client.connected', 'RPUSH', ['events', 'hello ${clientid}']),
+    ]);
+    const r = redis.client();
+    for (let round = 0; round < 3; round++) {
+      const c = await b.connect({ clientId: `c${round}` });
+      for (let i = 0; i < 50; i++) c.publish('t', `${round}.${i}`);
+      c.disconnect(); // same turn as the last publishes, most likely
+      await b.waitForLine(`Client c${round} disconnected.`);
+    }
+    const want = [0, 1, 2].flatMap((round) => [
+      `hello c${round}`,
+      ...Array.from({ length: 50 }, (_, i) => `pub ${round}.${i}`),
+      `gone c${round}`,
+    ]);
+    expect(await eventually(() => r.lrange('events', 0, -1), (v) => v.length === want.length)).toEqual(want);
+  });
+
   it('pool=NAME runs the command on the named connection', async () => {
     const b = await broker([hook('message.publish', 'SET', ['pooled:${topic}', '${payload}'], { pool: 'side' })], {
       pools: { side: `redis://127.0.0.1:${redis.port}/3` },
