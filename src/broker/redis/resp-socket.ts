@@ -129,10 +129,10 @@ export class RespSocket {
 
   /**
    * Writes commands; false if not connected (the caller holds them until `ready`). One
-   * write (or several ending with `last`) at a time: the caller keeps appending to its buffer meanwhile, and
-   * `handler.drained()` tells it when to write again, so that what piles up while Redis
-   * is slow goes out as one larger write, not as many small ones that the stream would
-   * gather into a costly writev.
+   * write (or several, the last with `last`) at a time: the caller keeps appending to its
+   * buffer meanwhile, and `handler.drained()` tells it when to write again, so that what
+   * piles up while Redis is slow goes out as one larger write, not as many small ones
+   * that the stream would gather into a costly writev.
    */
   write(b: Buffer, last = true): boolean {
     if (!this.isReady || this.socket === null) return false;
