@@ -180,10 +180,22 @@ export class MqttClient {
     return this.lastMid;
   }
 
-  /** Publish a message; returns its message id (also counted for QoS 0, as libmosquitto does). */
-  publish(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties?: PublishProperties): number {
-    const mid = this.nextMid();
-    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false, messageId: mid };
+  /**
+   * Publish a message; returns its message id (also counted for QoS 0, as libmosquitto does).
+   * `resendMid`: a QoS 1/2 message that was in flight under that id before (a bridge's
+   * session restored from persistence) goes again with the same id and DUP set (MQTT-4.4.0-1).
+   */
+  publish(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties?: PublishProperties, resendMid?: number): number {
+    let mid: number;
+    let dup = false;
+    if (resendMid !== undefined && qos > 0 && resendMid > 0 && !this.inflight.has(resendMid)) {
+      mid = resendMid;
+      dup = true;
+      if (mid > this.lastMid) this.lastMid = mid;
+    } else {
+      mid = this.nextMid();
+    }
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup, messageId: mid };
     if (properties !== undefined && this.options.protocolVersion === 5) packet.properties = properties;
     if (qos === 0) {
       // Not connected: a QoS 0 message is simply lost, as with libmosquitto (MOSQ_ERR_NO_CONN).
