@@ -37,6 +37,11 @@ export class Broker {
   readonly router = new Router<Session>();
   readonly retained = new RetainTree();
   readonly sessions = new Map<string, Session>();
+  /**
+   * The local sessions of bridges (cleansession false) under persistence: persisted like
+   * client sessions, but no client's, so neither expired nor counted as clients.
+   */
+  readonly bridgeSessions = new Map<string, Session>();
   readonly clients = new Set<Client>();
   readonly listeners: ListenerRuntime[] = [];
   readonly plugins: BrokerPlugin[] = [];

@@ -246,7 +246,11 @@ class Persistence implements PersistencePlugin {
 
   onOutgoing(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void {
     const id = session.clientId;
-    if (!this.sessions.has(id)) return;
+    if (!this.sessions.has(id)) {
+      // A bridge's local session has no CONNECT to write its SESSION record: its first message does.
+      if (this.stopped || this.broker!.bridgeSessions.get(id) !== session) return;
+      this.writeSessionRecord(session);
+    }
     const w = this.journal.writer;
     switch (event) {
       case 'queued':

@@ -69,7 +69,8 @@ export function writeSnapshot(file: string, broker: Broker, generation: number, 
   try {
     writeHeader(w, FileKind.Snapshot, generation);
     drain(true);
-    for (const s of broker.sessions.values()) {
+    // Client sessions, then the bridges' local sessions (kept by the bridges, not in broker.sessions).
+    for (const s of [...broker.sessions.values(), ...broker.bridgeSessions.values()]) {
       if (s.clean) continue;
       drain(true);
       sessions.add(s.clientId);
