@@ -16,6 +16,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import type { Subscriber } from '../router.js';
+import { BridgeSession } from './bridge-session.js';
 import { Outbox, outgoingProperties, publishSize, type HeldMessage } from './outbox.js';
 import { AddressProbe, Backoff } from './restart.js';
 import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
@@ -61,6 +62,8 @@ export class Bridge implements Subscriber {
   /** Largest PUBLISH the remote takes (bridge_max_packet_size, MQTT 5 Maximum Packet Size), 0 for any. */
   private maxPacket = 0;
   private closed: (() => void) | undefined;
+  /** The local session under persistence (cleansession false): what is held and in flight, journaled. */
+  private persisted: BridgeSession | undefined;
 
   constructor(broker: Broker, config: BridgeConfig) {
     this.broker = broker;
@@ -80,9 +83,27 @@ export class Bridge implements Subscriber {
     return this.config.localCleansession ?? this.config.cleansession;
   }
 
+  /**
+   * Before the broker starts, after persistence restored its state: with persistence, a
+   * cleansession false bridge keeps its local session there (and gets back what the last
+   * run held or had in flight); a clean one discards what an earlier run left.
+   */
+  openSession(persists: boolean): void {
+    if (!persists) return;
+    if (this.localClean) {
+      BridgeSession.discard(this.broker, this.clientId);
+      return;
+    }
+    this.persisted = BridgeSession.open(this.broker, this.clientId, this.config.localUsername ?? undefined);
+    const { inflight, queued } = this.persisted.restored();
+    for (const out of inflight) this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out, resendMid: out.mid });
+    for (const out of queued) this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out });
+  }
+
   /** With the broker: automatic and once connect now, lazy waits for its threshold. */
   start(): void {
-    if (this.config.startType !== 'lazy') this.connect();
+    const b = this.config;
+    if (b.startType !== 'lazy' || (this.outbox.length > 0 && this.outbox.length >= b.threshold)) this.connect();
   }
 
   connect(): void {
@@ -130,7 +151,8 @@ export class Bridge implements Subscriber {
   }
 
   private events(): ClientEvents {
-    return {
+    const persisted = this.persisted;
+    const events: ClientEvents = {
       onConnect: (code, _present, props) => this.onConnack(code, props?.maximumPacketSize),
       onMessage: (p) => this.onRemoteMessage(p),
       onSubscribe: () => {
@@ -141,6 +163,9 @@ export class Bridge implements Subscriber {
       },
       onClose: () => this.onConnectionClosed(),
     };
+    // Under persistence, an acknowledged message leaves the journaled session.
+    if (persisted !== undefined) events.onPublish = (mid) => persisted.completed(mid);
+    return events;
   }
 
   /** No connection or no CONNACK within keepalive_interval. */
@@ -199,7 +224,10 @@ export class Bridge implements Subscriber {
     }
     const now = Date.now();
     for (const m of this.outbox.drain()) {
+      const out = m.out;
+      if (out !== undefined && m.resendMid === undefined) this.persisted!.unqueued(out);
       if (m.expiresAt === 0 || m.expiresAt > now) this.send(m);
+      else if (out !== undefined) this.persisted!.dropped(out);
     }
     this.dropWarned = false;
     this.forwardRetained();
@@ -217,20 +245,27 @@ export class Bridge implements Subscriber {
     }
   }
 
+  /** A local message as it goes to the remote broker: remapped, its MQTT 5 properties recomputed. */
+  private held(msg: Message, qos: QoS, retain: boolean): HeldMessage {
+    return {
+      topic: toRemote(this.map, msg.topic),
+      payload: msg.payload,
+      qos,
+      retain,
+      properties: this.version === 5 ? outgoingProperties(msg) : undefined,
+      expiresAt: msg.expiresAt,
+    };
+  }
+
   /** A local message for the remote broker (the plugin matched it against the out topics). */
   forward(msg: Message, qos: QoS): void {
     if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) return;
     const b = this.config;
-    const held: HeldMessage = {
-      topic: toRemote(this.map, msg.topic),
-      payload: msg.payload,
-      qos,
-      retain: b.outgoingRetain && msg.retain,
-      properties: this.version === 5 ? outgoingProperties(msg) : undefined,
-      expiresAt: msg.expiresAt,
-    };
+    const held = this.held(msg, qos, b.outgoingRetain && msg.retain);
     if (this.state === 'connected') {
-      this.send(held);
+      const mid = this.send(held);
+      // Journaled in this turn, so before the local publisher's PUBACK is written.
+      if (mid > 0 && qos > 0 && this.persisted !== undefined) this.persisted.sent(mid, msg, qos, held.retain);
       return;
     }
     // Not connected: Mosquitto keeps QoS 1 and 2 in the bridge's local session unless it
@@ -242,28 +277,35 @@ export class Bridge implements Subscriber {
       this.dropped();
       return;
     }
+    if (qos > 0 && this.persisted !== undefined) held.out = this.persisted.queued(msg, qos, held.retain);
     if (b.startType === 'lazy' && this.state === 'idle' && this.outbox.length >= b.threshold) this.connect();
   }
 
-  private send(m: HeldMessage): void {
+  /** Hands a message to the client engine; its packet id, or 0 if it was dropped. */
+  private send(m: HeldMessage): number {
     const client = this.client!;
+    const out = m.out;
     if (this.maxPacket > 0 && publishSize(m, this.version) > this.maxPacket) {
       this.broker.stats.publishDropped++;
-      return;
+      if (out !== undefined) this.persisted!.dropped(out);
+      return 0;
     }
-    // The engine's own window is the inflight limit; behind it at most max_queued_messages wait.
+    // The engine's own window is the inflight limit; behind it at most max_queued_messages
+    // wait. A journaled message was let in when it was held: it is not dropped now.
     const maxQueued = this.broker.options.maxQueuedMessages;
-    if (m.qos > 0 && maxQueued > 0 && client.pendingCount >= client.options.maxInflight + maxQueued) {
+    if (out === undefined && m.qos > 0 && maxQueued > 0 && client.pendingCount >= client.options.maxInflight + maxQueued) {
       this.dropped();
-      return;
+      return 0;
     }
     this.lastActivity = Date.now();
-    const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties);
+    const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties, m.resendMid);
+    if (out !== undefined) this.persisted!.sent(mid, out.msg, out.qos, out.retain, out);
     if (this.log.enabled(LogType.Debug)) {
       this.log.debug(
-        `Sending PUBLISH to ${this.clientId} (d0, q${m.qos}, r${flagBit(m.retain)}, m${m.qos === 0 ? 0 : mid}, '${m.topic}', ... (${m.payload.length} bytes))`,
+        `Sending PUBLISH to ${this.clientId} (d${flagBit(m.resendMid === mid)}, q${m.qos}, r${flagBit(m.retain)}, m${m.qos === 0 ? 0 : mid}, '${m.topic}', ... (${m.payload.length} bytes))`,
       );
     }
+    return mid;
   }
 
   private dropped(): void {

@@ -1,11 +1,13 @@
 /**
  * Messages for the remote broker held while the bridge is not connected: the bridge's
  * local session in Mosquitto's terms. Bounded by max_queued_messages and max_queued_bytes
- * like any client's queue; what does not fit is dropped and counted.
+ * like any client's queue; what does not fit is dropped and counted. Under persistence the
+ * QoS 1/2 ones are also in the bridge's Session (its queue), which the journal records.
  */
 import type { QoS } from '../../protocol/index.js';
 import type { PublishProperties } from '../../client/mqtt-client.js';
 import type { Message } from '../message.js';
+import type { Outgoing } from '../session.js';
 
 export interface HeldMessage {
   /** The remote topic, already remapped. */
@@ -16,6 +18,10 @@ export interface HeldMessage {
   properties: PublishProperties | undefined;
   /** Unix ms after which it is not sent (MQTT 5 message expiry), 0 for never. */
   expiresAt: number;
+  /** Its entry in the bridge's persisted session (QoS 1/2 under persistence), if any. */
+  out?: Outgoing;
+  /** In flight under this packet id before a restart: sent again with it, DUP set. */
+  resendMid?: number;
 }
 
 export class Outbox {
@@ -44,6 +50,12 @@ export class Outbox {
     this.items.push(m);
     this.bytes += m.payload.length;
     return true;
+  }
+
+  /** Puts back a message restored from persistence: what was acknowledged locally is kept regardless of the limits. */
+  restore(m: HeldMessage): void {
+    this.items.push(m);
+    this.bytes += m.payload.length;
   }
 
   /** Takes every held message, oldest first. */

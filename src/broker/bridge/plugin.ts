@@ -13,6 +13,7 @@ import type { Message } from '../message.js';
 import type { BrokerPlugin } from '../plugin.js';
 import { Router } from '../router.js';
 import { Bridge } from './bridge.js';
+import { brokerPersists } from './bridge-session.js';
 import { localSubscriptions } from './topic-map.js';
 
 export interface BridgePlugin extends BrokerPlugin {
@@ -42,9 +43,13 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
     bridges,
     init(b: Broker): void {
       broker = b;
+      // Runs after the persistence plugin's init (it comes first in broker.plugins), so
+      // that a bridge finds the local session persistence restored.
+      const persists = brokerPersists(b);
       for (const config of configs) {
         const bridge = new Bridge(b, config);
         bridges.push(bridge);
+        bridge.openSession(persists);
         for (const s of localSubscriptions(config.topics)) {
           router.subscribe(bridge, s.topic, { qos: s.qos, noLocal: true, retainAsPublished: true, retainHandling: 0, identifier: 0 });
         }
