@@ -19,7 +19,7 @@ import { Stats } from './stats.js';
 import { SysTree } from './sys-tree.js';
 import { logClientGone, publishWill } from './disconnect.js';
 import { BindInterfaceError, interfaceAddress } from './bind-interface.js';
-import type { BrokerPlugin } from './plugin.js';
+import type { BrokerPlugin, OutgoingEvent } from './plugin.js';
 import type { EnhancedAuthenticator } from './security.js';
 
 export { VERSION } from './version.js';
@@ -248,7 +248,7 @@ export class Broker {
     this.publish(will, session.clientId);
   }
 
-  notifyOutgoing(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void {
+  notifyOutgoing(session: Session, out: Outgoing, event: OutgoingEvent): void {
     const hooks = this.persistHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onOutgoing?.(session, out, event);
   }

@@ -60,7 +60,7 @@ export function deliverToSession(
   const out: Outgoing = { mid: 0, msg, qos, retain, identifiers, state: 0 };
   if (share !== undefined) out.share = share;
   if (online && session.queue.length === 0 && hasInflightRoom(broker, session, client, msg)) {
-    startInflight(broker, session, client, out);
+    startInflight(broker, session, client, out, 'inflight');
     return;
   }
   enqueue(broker, session, out);
@@ -102,11 +102,17 @@ function enqueue(broker: Broker, session: Session, out: Outgoing): void {
   if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'queued');
 }
 
-function startInflight(broker: Broker, session: Session, client: Client, out: Outgoing): void {
+function startInflight(
+  broker: Broker,
+  session: Session,
+  client: Client,
+  out: Outgoing,
+  event: 'inflight' | 'dequeued',
+): void {
   out.mid = session.nextMid();
   session.inflight.set(out.mid, out);
   session.inflightBytes += out.msg.payload.length;
-  if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'inflight');
+  if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, event);
   sendPublish(broker, client, out.msg, out.qos, out.retain, out.mid, false, out.identifiers);
 }
 
@@ -122,7 +128,7 @@ export function pumpQueue(broker: Broker, session: Session): void {
     broker.stats.storedMessages--;
     const expired = next.msg.expiresAt !== 0 && next.msg.expiresAt <= Date.now();
     if (next.qos > 0 && !expired) {
-      startInflight(broker, session, client, next);
+      startInflight(broker, session, client, next, 'dequeued');
       continue;
     }
     // Sent at QoS 0, or expired: it leaves the queue without going in flight.

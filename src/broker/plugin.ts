@@ -10,6 +10,9 @@ import type { Message } from './message.js';
 import type { Outgoing, Session } from './session.js';
 import type { SubscriptionOptions } from './router.js';
 
+/** What happened to an outgoing message of a persistent session (BrokerPlugin.onOutgoing). */
+export type OutgoingEvent = 'queued' | 'inflight' | 'dequeued' | 'pubrel' | 'done';
+
 export interface BrokerPlugin {
   /** Awaited before the listeners open: load state (retained messages, sessions). */
   init?(broker: Broker): Promise<void> | void;
@@ -32,9 +35,10 @@ export interface BrokerPlugin {
   onSessionCreated?(session: Session): void;
   /**
    * Persistent sessions only (not clean): an outgoing QoS>0 message was queued, put in
-   * flight (mid assigned), moved to PUBREL, or completed (acked or dropped).
+   * flight (mid assigned) straight away or from the queue ('dequeued'), moved to PUBREL, or
+   * completed (acked or dropped).
    */
-  onOutgoing?(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void;
+  onOutgoing?(session: Session, out: Outgoing, event: OutgoingEvent): void;
   /** Persistent sessions only: a QoS 2 message from the client was stored (msg) or released (undefined). */
   onIncoming?(session: Session, mid: number, msg: Message | undefined): void;
   onSweep?(now: number): void;

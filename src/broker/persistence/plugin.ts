@@ -14,7 +14,7 @@ import type { Broker } from '../broker.js';
 import type { Client } from '../client.js';
 import type { BrokerConfig } from '../config/types.js';
 import type { Message } from '../message.js';
-import type { BrokerPlugin } from '../plugin.js';
+import type { BrokerPlugin, OutgoingEvent } from '../plugin.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { Outgoing, Session } from '../session.js';
 import { addPreFlushHook, removePreFlushHook } from '../../net/connection.js';
@@ -62,6 +62,12 @@ export function persistencePath(config: PersistenceConfig): string {
 }
 
 const DEFAULT_COMPACT_BYTES = 64 * 1024 * 1024;
+/**
+ * Records that only spare a duplicate after a crash (a QoS 1 message taken from the queue
+ * into flight, a completed message) need not reach the file before the turn's packets:
+ * they go with the next write that must, or after at most this long.
+ */
+const LAZY_MS = 50;
 const RETRY_MS = 10_000;
 
 export function createPersistencePlugin(config: PersistenceConfig, tuning: PersistenceTuning = {}): PersistencePlugin {
@@ -91,10 +97,19 @@ class Persistence implements PersistencePlugin {
   private lastSave = Date.now();
   private lastAttempt = 0;
   private scheduled = false;
+  /** A record that must be in the file before this turn's packets go out is waiting. */
+  private strict = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly flushHook = (): void => this.journal.flush();
+  private readonly flushHook = (): void => {
+    if (this.strict) this.flushNow();
+  };
   private readonly flushSoon = (): void => {
     this.scheduled = false;
+    if (this.strict) this.flushNow();
+  };
+  private readonly flushLazy = (): void => {
+    this.lazyTimer = undefined;
     this.journal.flush();
   };
 
@@ -142,6 +157,7 @@ class Persistence implements PersistencePlugin {
     if (this.stopped) return;
     this.save();
     this.stopped = true;
+    if (this.lazyTimer !== undefined) clearTimeout(this.lazyTimer);
     removePreFlushHook(this.flushHook);
     this.journal.close();
   }
@@ -172,10 +188,28 @@ class Persistence implements PersistencePlugin {
     this.journal.restart(this.generation);
   }
 
+  private flushNow(): void {
+    this.strict = false;
+    this.journal.flush();
+  }
+
+  /** The records just written go to the file before this turn's packets. */
   private schedule(): void {
+    this.strict = true;
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.flushSoon);
+  }
+
+  /**
+   * The records just written go with the next strict write, or within LAZY_MS. Losing them
+   * in a crash (kill -9) costs a duplicate delivery, never a message: the QUEUED record
+   * before a dequeued one, and the INFLIGHT record before a DONE, were written strictly.
+   */
+  private scheduleLazy(): void {
+    if (this.lazyTimer !== undefined) return;
+    this.lazyTimer = setTimeout(this.flushLazy, LAZY_MS);
+    this.lazyTimer.unref();
   }
 
   /** Writes the MESSAGE record unless this generation already has it. */
@@ -244,7 +278,7 @@ class Persistence implements PersistencePlugin {
     this.schedule();
   }
 
-  onOutgoing(session: Session, out: Outgoing, event: 'queued' | 'inflight' | 'pubrel' | 'done'): void {
+  onOutgoing(session: Session, out: Outgoing, event: OutgoingEvent): void {
     const id = session.clientId;
     if (!this.sessions.has(id)) {
       // A bridge's local session has no CONNECT to write its SESSION record: its first message does.
@@ -263,12 +297,29 @@ class Persistence implements PersistencePlugin {
         writeOutgoing(w, RecordType.Inflight, id, out);
         this.changes++;
         break;
+      case 'dequeued':
+        this.ref(out.msg);
+        writeOutgoing(w, RecordType.Inflight, id, out);
+        this.changes++;
+        // Lost, the message is still queued after a restart and goes out again (QoS 1 allows
+        // that). A QoS 2 message must not: its packet id has to survive.
+        if (out.qos === 1) {
+          this.scheduleLazy();
+          return;
+        }
+        break;
       case 'pubrel':
         writeMid(w, RecordType.Pubrel, id, out.mid);
         break;
       case 'done':
         writeMidMessage(w, RecordType.Done, id, out.mid, out.msg.storeId);
         out.msg.journalMark = -1;
+        // Lost, a QoS 1 message is sent again, which QoS 1 allows. QoS 0 must not repeat, and
+        // a QoS 2 flow's end stays exact: strict.
+        if (out.qos === 1) {
+          this.scheduleLazy();
+          return;
+        }
         break;
     }
     this.schedule();
