@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runProgram, stopPrograms, tempDir, type RunningProgram } from './helpers/conf-program.js';
 import { freePort, publisher, sleep, startBroker, stopAll, subscriber } from './bridge-helpers.js';
 import type { RawClient } from './helpers/raw-client.js';
+import { publishQos2, receiveAll } from './helpers/persist-flows.js';
 import { Broker, Log, LOG_ALL } from '../src/index.js';
 import { parseConfigText } from '../src/broker/config/index.js';
 import { createBridgePlugin } from '../src/broker/bridge/plugin.js';
@@ -158,6 +159,24 @@ describe('bridge: the local session under persistence true', () => {
     await startLocal(lport, rport, dir);
     const got = await receivedAtRemote(rsub, sent.length);
     expect(payloadsOf(got)).toEqual([...sent].sort());
+  });
+
+  it('keeps a QoS 2 message held for the remote across kill -9 right after its PUBCOMP, and delivers it once', async () => {
+    const [lport, rport] = [await freePort(), await freePort()];
+    const dir = stateDir();
+    const local = await startLocal(lport, rport, dir, ['topic q2/# out 2']);
+    const pub = await publisher(lport);
+    for (const [i, payload] of ['x1', 'x2', 'x3'].entries()) await publishQos2(pub, `q2/${payload}`, payload, i + 1);
+    await local.stop('SIGKILL');
+
+    await startBroker({ port: rport });
+    const rsub = await subscriber(rport, ['q2/#'], 2);
+    await startLocal(lport, rport, dir, ['topic q2/# out 2']);
+    const got = await receiveAll(rsub, 3, 8000);
+    await sleep(800);
+    for (const p of rsub.inbox) if (p.cmd === 'publish') got.push(p as IPublishPacket);
+    expect(got.map((p) => String(p.payload)).sort()).toEqual(['x1', 'x2', 'x3']);
+    expect(got.every((p) => p.qos === 2)).toBe(true);
   });
 
   it('sends what was in flight at kill -9 again with DUP and its packet id, and what the remote acknowledged never again', async () => {
