@@ -191,7 +191,8 @@ export class MqttClient {
     if (resendMid !== undefined && qos > 0 && resendMid > 0 && !this.inflight.has(resendMid)) {
       mid = resendMid;
       dup = true;
-      if (mid > this.lastMid) this.lastMid = mid;
+      // Resent oldest first: new ids follow the newest, even across the wrap from 65535 to 1.
+      this.lastMid = mid;
     } else {
       mid = this.nextMid();
     }
