@@ -104,6 +104,22 @@ async function waitForCount(p: RunningProgram, match: RegExp, count: number, tim
   }
 }
 
+/** The local broker in process, with persistence and the bridge; `bridgesFirst` pushes the bridge plugin before persistence. */
+async function startInProcess(lport: number, rport: number, dir: string, bridgesFirst = false): Promise<Broker> {
+  const { config } = parseConfigText(localConf(lport, rport, dir).join('\n') + '\n', 'local.conf', { hostname: 'testhost' });
+  const broker = new Broker(
+    { listeners: [{ port: lport, host: '127.0.0.1' }], sysInterval: 1, persistentClientExpiration: 1 },
+    new Log(LOG_ALL, []),
+  );
+  const persistence = createPersistencePlugin(config);
+  const bridges = createBridgePlugin(config.bridges);
+  if (bridgesFirst) broker.plugins.push(bridges, persistence);
+  else broker.plugins.push(persistence, bridges);
+  await broker.start();
+  inProcess.push(broker);
+  return broker;
+}
+
 const CONNACK = /Received CONNACK on connection local\.site\.b1\./;
 
 const payloadsOf = (got: IPublishPacket[]): string[] => got.map((p) => String(p.payload)).sort();
@@ -246,17 +262,7 @@ describe('bridge: the local session under persistence true', () => {
     const [lport, rport] = [await freePort(), await freePort()];
     const dir = stateDir();
     // In process, to set persistent_client_expiration to one second (the file takes hours at least).
-    const start = async (): Promise<Broker> => {
-      const { config } = parseConfigText(localConf(lport, rport, dir).join('\n') + '\n', 'local.conf', { hostname: 'testhost' });
-      const broker = new Broker(
-        { listeners: [{ port: lport, host: '127.0.0.1' }], sysInterval: 1, persistentClientExpiration: 1 },
-        new Log(LOG_ALL, []),
-      );
-      broker.plugins.push(createPersistencePlugin(config), createBridgePlugin(config.bridges));
-      await broker.start();
-      inProcess.push(broker);
-      return broker;
-    };
+    const start = (): Promise<Broker> => startInProcess(lport, rport, dir);
     let broker = await start();
     await publishAcked(await publisher(lport), ['e1', 'e2']);
     await broker.close();
@@ -280,5 +286,20 @@ describe('bridge: the local session under persistence true', () => {
     // Acknowledged by the remote: gone from the session.
     expect(bridgeSession?.queue.length).toBe(0);
     expect(bridgeSession?.inflight.size).toBe(0);
+  });
+
+  it('takes over its restored session also when embedded with the bridge plugin before the persistence plugin', async () => {
+    const [lport, rport] = [await freePort(), await freePort()];
+    const dir = stateDir();
+    let broker = await startInProcess(lport, rport, dir, true);
+    await publishAcked(await publisher(lport), ['r1', 'r2']);
+    await broker.close();
+    inProcess.splice(0);
+    broker = await startInProcess(lport, rport, dir, true);
+    expect(broker.sessions.has('local.site.b1')).toBe(false);
+    expect(broker.bridgeSessions.get('local.site.b1')?.queue.length).toBe(2);
+    await startBroker({ port: rport });
+    const rsub = await subscriber(rport, ['t/#'], 1);
+    expect(payloadsOf(await receivedAtRemote(rsub, 2, 300, 10000))).toEqual(['r1', 'r2']);
   });
 });

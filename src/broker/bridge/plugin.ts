@@ -39,23 +39,28 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
     }
   };
 
-  return {
+  let sessionsLater = false;
+
+  const plugin: BridgePlugin = {
     bridges,
     init(b: Broker): void {
       broker = b;
-      // Runs after the persistence plugin's init (it comes first in broker.plugins), so
-      // that a bridge finds the local session persistence restored.
+      // A bridge takes over the local session persistence restored, so this must follow the
+      // persistence plugin's init (the program pushes that plugin first). An embedding
+      // program that pushed persistence after the bridges gets it done in start() instead.
       const persists = brokerPersists(b);
+      sessionsLater = persists && b.plugins.slice(b.plugins.indexOf(plugin) + 1).some((p) => p.onOutgoing !== undefined);
       for (const config of configs) {
         const bridge = new Bridge(b, config);
         bridges.push(bridge);
-        bridge.openSession(persists);
+        if (!sessionsLater) bridge.openSession(persists);
         for (const s of localSubscriptions(config.topics)) {
           router.subscribe(bridge, s.topic, { qos: s.qos, noLocal: true, retainAsPublished: true, retainHandling: 0, identifier: 0 });
         }
       }
     },
     start(): void {
+      if (sessionsLater) for (const bridge of bridges) bridge.openSession(true);
       for (const bridge of bridges) bridge.start();
     },
     async stop(): Promise<void> {
@@ -66,4 +71,5 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
       for (const bridge of bridges) bridge.tick(now);
     },
   };
+  return plugin;
 }
