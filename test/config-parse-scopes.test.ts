@@ -232,7 +232,7 @@ describe('bridges', () => {
         'bridge_keyfile /k.pem',
         'bridge_alpn mqtt',
         'bridge_tls_version tlsv1.3',
-        'bridge_require_ocsp true',
+        'bridge_require_ocsp false',
         '',
       ].join('\n'),
     );
@@ -290,7 +290,7 @@ describe('bridges', () => {
       keyfile: '/k.pem',
       alpn: 'mqtt',
       tlsVersion: 'tlsv1.3',
-      requireOcsp: true,
+      requireOcsp: false,
     });
     expect(two!.topics[0]).toMatchObject({ pattern: '#', direction: 'both', qos: 0 });
   });

@@ -250,12 +250,14 @@ describe('general options', () => {
       ['auth_plugin /usr/lib/x.so', 'auth_plugin'],
       ['plugin /usr/lib/x.so', 'plugin'],
       ['log_dest dlt', 'log_dest dlt'],
+      ['connection b\naddress 127.0.0.1\ntopic t\nbridge_require_ocsp true', 'bridge_require_ocsp'],
     ] as const) {
       const e = parseError(line);
       expect(e.lines[0]).toMatch(new RegExp(`^Error: The ${opt} option is not supported by ts-mosquitto \\(.+\\)\\.$`));
       expect(e.lines[1]).toMatch(/^Error found at test\.conf:\d+\.$/);
     }
     expect(parse('listener 1884\ntls_keyform pem\n').config.listeners).toHaveLength(1);
+    expect(parse('connection b\naddress 127.0.0.1\ntopic t\nbridge_require_ocsp false\n').config.bridges[0]!.requireOcsp).toBe(false);
   });
 });
 
