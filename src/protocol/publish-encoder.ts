@@ -6,21 +6,7 @@
  * (properties.ts).
  */
 import type { ProtocolVersion, QoS } from './packets.js';
-import { encodeProperties, type PublishProperties } from './properties.js';
-
-function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    buf[pos++] = byte;
-  } while (n > 0);
-  return pos;
-}
+import { encodeProperties, type PublishProperties, varintSize, writeVarint } from './properties.js';
 
 /** Largest remaining length MQTT can express (MQTT-2.2.3). */
 export const MAX_REMAINING_LENGTH = 268435455;

@@ -7,21 +7,7 @@
  */
 import type { Packet } from './packets.js';
 import { encodePublish } from './publish-encoder.js';
-import { encodeProperties } from './properties.js';
-
-function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    buf[pos++] = byte;
-  } while (n > 0);
-  return pos;
-}
+import { encodeProperties, varintSize, writeVarint } from './properties.js';
 
 const PINGREQ = Buffer.from([0xc0, 0x00]);
 const DISCONNECT = Buffer.from([0xe0, 0x00]);
