@@ -171,7 +171,8 @@ describe.skipIf(!have)('Mosquitto bridged to ts-mosquitto over MQTT 5', () => {
 
 describe.skipIf(!have)('bridge log lines', () => {
   it('are Mosquitto\'s for the same configuration', async () => {
-    const filter = /^(Bridge |Connecting bridge|Received CONNACK on connection|Received SUBACK from local|Received UNSUBACK from local|Sending PUBLISH to local|Received PUBLISH from local)/;
+    const filter =
+      /^(Bridge |Connecting bridge|Received CONNACK on connection|Received SUBACK from local|Received UNSUBACK from local|Sending PUBLISH to local|Received PUBLISH from local|Received PUBACK from local|Sending PUBACK to local)/;
     const run = async (which: 'ts' | 'mosquitto'): Promise<string[]> => {
       const remote = await startBroker();
       const conf = [
@@ -198,12 +199,15 @@ describe.skipIf(!have)('bridge log lines', () => {
       await publishAndWait(await publisher(localPort), 'loc/a/b', 'hello', { qos: 1, retain: true });
       await nextOn(sub, 'rem/a/b');
       await publishAndWait(await publisher(remote.port), 'rem/a/c', 'fromremote', { qos: 1 });
-      for (let i = 0; i < 50 && !lines.some((l) => l.includes("'loc/a/c'")); i++) await sleep(50);
-      return lines.filter((l) => filter.test(l)).map((l) => l.replace(/:\d+\)/, ':PORT)'));
+      for (let i = 0; i < 50 && !lines.some((l) => l.startsWith(`Sending PUBACK to ${ID}`)); i++) await sleep(50);
+      return lines.filter((l) => filter.test(l)).map((l) => l.replace(/127\.0\.0\.1:\d+\)/, '127.0.0.1:PORT)'));
     };
     const ours = await run('ts');
     const theirs = await run('mosquitto');
     expect(ours).toEqual(theirs);
     expect(ours).toContain(`Bridge ${ID} sending SUBSCRIBE (Mid: 2, Topic: rem/a/#, QoS: 1, Options: 0x00)`);
+    // The remote's acknowledgements, and ours of what came in, as Mosquitto logs them.
+    expect(ours.some((l) => /^Received PUBACK from \S+ \(Mid: \d+, RC:0\)$/.test(l))).toBe(true);
+    expect(ours.some((l) => /^Sending PUBACK to \S+ \(m\d+, rc0\)$/.test(l))).toBe(true);
   });
 });

@@ -201,7 +201,7 @@ export class MqttClient {
     if (qos === 0) {
       // Not connected: a QoS 0 message is simply lost, as with libmosquitto (MOSQ_ERR_NO_CONN).
       if (!this.connected) return mid;
-      this.debug(publishSummary('sending', packet, mid));
+      if (this.options.debug !== undefined) this.debug(publishSummary('sending', packet, mid));
       this.send(packet);
       if (this.events.onPublish !== undefined) this.reportQos0(mid);
       return mid;
@@ -224,7 +224,7 @@ export class MqttClient {
   private sendQos(packet: PublishPacket): void {
     const mid = packet.messageId as number;
     this.inflight.set(mid, { packet, awaiting: packet.qos === 1 ? 'puback' : 'pubrec' });
-    this.debug(publishSummary('sending', packet, mid));
+    if (this.options.debug !== undefined) this.debug(publishSummary('sending', packet, mid));
     this.send(packet);
   }
 
@@ -342,7 +342,7 @@ export class MqttClient {
           this.send({ cmd: 'pubrel', messageId: out.packet.messageId });
         } else {
           out.packet.dup = true;
-          this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
+          if (this.options.debug !== undefined) this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
           this.send(out.packet);
         }
       }
@@ -359,7 +359,7 @@ export class MqttClient {
       else this.inboundAliases.set(alias, p.topic);
     }
     const mid = p.messageId ?? 0;
-    this.debug(publishSummary('received', p, p.qos === 0 ? 0 : mid));
+    if (this.options.debug !== undefined) this.debug(publishSummary('received', p, p.qos === 0 ? 0 : mid));
     if (typeof p.payload === 'string') p.payload = Buffer.from(p.payload);
     if (p.qos === 0) return this.events.onMessage(p);
     if (p.qos === 1) {

@@ -28,6 +28,9 @@ function flagBit(b: boolean): number {
   return b ? 1 : 0;
 }
 
+/** An acknowledgement line of the client engine: "Client ID received PUBACK (Mid: 3, RC:0)". */
+const ACK_LINE = /^Client \S* (received|sending) (PUBACK|PUBREC|PUBREL|PUBCOMP) \((.*)\)$/;
+
 export class Bridge implements Subscriber {
   /** The bridge's client id on the local broker (local_clientid): its messages are not sent back. */
   readonly clientId: string;
@@ -51,6 +54,8 @@ export class Bridge implements Subscriber {
   private privateAccepted = true;
   private dropWarned = false;
   /** Unix ms of the last message in either direction (lazy bridges' idle_timeout). */
+  /** A "Sending PUBACK/PUBREC/PUBCOMP" line waiting for the "Received PUBLISH" it answers. */
+  private pendingAckLine: string | undefined;
   private lastActivity = 0;
   /** The notification last published locally. */
   private localState: string | undefined;
@@ -141,13 +146,37 @@ export class Bridge implements Subscriber {
     const maxInflight = this.broker.options.maxInflightMessages > 0 ? Math.min(this.broker.options.maxInflightMessages, 65535) : 65535;
     // A clean local session (local_cleansession) forgets what was in flight with the connection.
     if (this.client === undefined || this.localClean) {
-      this.client = new MqttClient(clientOptions(b, maxInflight, b.tryPrivate && this.privateAccepted), this.events());
+      const opts = clientOptions(b, maxInflight, b.tryPrivate && this.privateAccepted);
+      if (this.log.enabled(LogType.Debug)) opts.debug = (line) => this.engineLine(line);
+      this.client = new MqttClient(opts, this.events());
     } else {
       this.client.options.bridgeMode = b.tryPrivate && this.privateAccepted && this.version !== 5 ? true : undefined;
     }
     this.conn = conn;
     if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${b.remoteClientid} sending CONNECT`);
     this.client.start(conn);
+  }
+
+  /**
+   * The client engine's lines about acknowledgements, as Mosquitto's broker words them for
+   * a bridge ("Received PUBACK from local.host.b1 (Mid: 3, RC:0)"); its other lines (CONNECT,
+   * SUBSCRIBE, PUBLISH) are logged by the bridge itself.
+   */
+  private engineLine(line: string): void {
+    const m = ACK_LINE.exec(line);
+    if (m === null) return;
+    this.flushAckLine();
+    if (m[1] === 'received') this.log.debug(`Received ${m[2]} from ${this.clientId} (${m[3]})`);
+    // The engine acknowledges an incoming PUBLISH before handing it over; Mosquitto logs
+    // "Received PUBLISH" first, so the acknowledgement's line waits for that one.
+    else this.pendingAckLine = `Sending ${m[2]} to ${this.clientId} (${m[3]})`;
+  }
+
+  private flushAckLine(): void {
+    const line = this.pendingAckLine;
+    if (line === undefined) return;
+    this.pendingAckLine = undefined;
+    this.log.debug(line);
   }
 
   private events(): ClientEvents {
@@ -328,11 +357,13 @@ export class Bridge implements Subscriber {
     if (authorizer !== undefined && !authorizer.canWrite(this.clientId, username, topic)) {
       if (log.enabled(LogType.Debug)) {
         log.debug(`Denied PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
+        this.flushAckLine();
       }
       return;
     }
     if (log.enabled(LogType.Debug)) {
       log.debug(`Received PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
+      this.flushAckLine();
     }
     let props: PublishProperties | undefined;
     if (p.properties !== undefined) {
@@ -352,6 +383,7 @@ export class Bridge implements Subscriber {
   }
 
   private onConnectionClosed(): void {
+    this.flushAckLine();
     this.clearAttempt();
     this.conn = undefined;
     this.probe.stop();
