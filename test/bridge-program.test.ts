@@ -46,5 +46,7 @@ describe('ts-mosquitto program with a bridge', () => {
 
     expect(await local.stop('SIGTERM')).toBe(0);
     expect(String((await nextOn(rsub, '$SYS/broker/connection/proc.b1/state')).payload)).toBe('0');
+    // As Mosquitto, the bridge's connection is reported closed at shutdown.
+    expect(local.lines.some((l) => /Client local\.proc\.b1 closed its connection\.$/.test(l))).toBe(true);
   });
 });

@@ -387,11 +387,12 @@ export class Bridge implements Subscriber {
     this.clearAttempt();
     this.conn = undefined;
     this.probe.stop();
+    // Logged at shutdown too, as Mosquitto does when it disconnects its bridges.
+    if (this.log.connectionMessages) this.log.notice(`Client ${this.clientId} closed its connection.`);
     if (this.state === 'stopped') {
       this.closed?.();
       return;
     }
-    if (this.log.connectionMessages) this.log.notice(`Client ${this.clientId} closed its connection.`);
     if (this.localClean) this.client = undefined;
     this.failed();
   }
