@@ -224,6 +224,42 @@ describe('WebSocket listener', () => {
   });
 });
 
+describe('websockets_headers_size', () => {
+  /** An upgrade request with `pad` bytes of extra header; resolves with the HTTP status line. */
+  function upgrade(port: number, pad: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () =>
+        s.write(
+          'GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+            'Sec-WebSocket-Protocol: mqtt\r\n' +
+            `X-Pad: ${'a'.repeat(pad)}\r\n\r\n`,
+        ),
+      );
+      sockets.push(s);
+      let data = '';
+      s.on('data', (d) => {
+        data += d.toString();
+        if (data.includes('\r\n')) {
+          resolve(data.split('\r\n')[0]!);
+          s.destroy();
+        }
+      });
+      s.on('error', reject);
+      s.on('close', () => resolve(data.split('\r\n')[0] ?? ''));
+    });
+  }
+
+  it('refuses an upgrade whose headers are larger than the limit, and takes one within it', async () => {
+    const tb = await wsBroker(undefined, { websocketsHeadersSize: 1024 });
+    expect(await upgrade(tb.port, 100)).toMatch(/^HTTP\/1\.1 101 /);
+    expect(await upgrade(tb.port, 2000)).toMatch(/^HTTP\/1\.1 431 /);
+    // Without the option Node's own limit (16 KiB) applies: 2,000 bytes go through.
+    const plain = await wsBroker();
+    expect(await upgrade(plain.port, 2000)).toMatch(/^HTTP\/1\.1 101 /);
+  });
+});
+
 describe('WebSocket listener http_dir', () => {
   it('serves files and a directory index for plain HTTP requests', async () => {
     const tb = await wsBroker((l) => (l.httpDir = www));
