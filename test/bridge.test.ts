@@ -410,15 +410,19 @@ describe('bridge connection', () => {
       bridgeConf: [...bridgeConf(remote.port, 'topic z/# out 1'), 'start_type lazy', 'threshold 2', 'idle_timeout 1'],
     });
     await sleep(300);
-    expect(local.count(/Connecting bridge/)).toBe(0);
+    // As Mosquitto: step 1 at start, step 2 (the connection) once the threshold is met.
+    expect(local.count(/Connecting bridge \(step 1\)/)).toBe(1);
+    expect(local.count(/Connecting bridge \(step 2\)/)).toBe(0);
     const rsub = await subscriber(remote.port, ['z/#']);
     const lpub = await publisher(local.port);
     await publishAndWait(lpub, 'z/1', 'one', { qos: 1 });
     await sleep(200);
-    expect(local.count(/Connecting bridge/)).toBe(0);
+    expect(local.count(/Connecting bridge \(step 2\)/)).toBe(0);
     await publishAndWait(lpub, 'z/2', 'two', { qos: 1 });
     expect(String((await nextOn(rsub, 'z/1')).payload)).toBe('one');
     expect(String((await nextOn(rsub, 'z/2')).payload)).toBe('two');
+    expect(local.count(/Connecting bridge \(step 1\)/)).toBe(1);
+    expect(local.count(/Connecting bridge \(step 2\)/)).toBe(1);
     await local.waitForLine(`Bridge ${ID} idle timeout reached, disconnecting.`, 4000);
     await local.waitForLine(`Client ${ID} closed its connection.`);
   });

@@ -56,6 +56,8 @@ export class Bridge implements Subscriber {
   /** Unix ms of the last message in either direction (lazy bridges' idle_timeout). */
   /** A "Sending PUBACK/PUBREC/PUBCOMP" line waiting for the "Received PUBLISH" it answers. */
   private pendingAckLine: string | undefined;
+  /** A lazy bridge logged step 1 at start; its first connection goes on with step 2. */
+  private step1Done = false;
   private lastActivity = 0;
   /** The notification last published locally. */
   private localState: string | undefined;
@@ -108,7 +110,23 @@ export class Bridge implements Subscriber {
   /** With the broker: automatic and once connect now, lazy waits for its threshold. */
   start(): void {
     const b = this.config;
-    if (b.startType !== 'lazy' || (this.outbox.length > 0 && this.outbox.length >= b.threshold)) this.connect();
+    if (b.startType !== 'lazy' || (this.outbox.length > 0 && this.outbox.length >= b.threshold)) {
+      this.connect();
+      return;
+    }
+    // As Mosquitto, a lazy bridge does step 1 at start and step 2 once its threshold is met.
+    this.logStep1();
+    this.step1Done = true;
+  }
+
+  /** The local subscriptions and "step 1" lines of a connection attempt. */
+  private logStep1(): void {
+    const b = this.config;
+    const addr = b.addresses[this.addressIndex];
+    if (this.log.enabled(LogType.Debug)) {
+      for (const s of localSubscriptions(b.topics)) this.log.debug(`Bridge ${this.clientId} doing local SUBSCRIBE on topic ${s.topic}`);
+    }
+    this.log.notice(`Connecting bridge (step 1) ${b.name} (${addr.host}:${addr.port})`);
   }
 
   connect(): void {
@@ -117,10 +135,8 @@ export class Bridge implements Subscriber {
     const b = this.config;
     const addr = b.addresses[this.addressIndex];
     this.state = 'connecting';
-    if (this.log.enabled(LogType.Debug)) {
-      for (const s of localSubscriptions(b.topics)) this.log.debug(`Bridge ${this.clientId} doing local SUBSCRIBE on topic ${s.topic}`);
-    }
-    this.log.notice(`Connecting bridge (step 1) ${b.name} (${addr.host}:${addr.port})`);
+    if (this.step1Done) this.step1Done = false;
+    else this.logStep1();
     this.log.notice(`Connecting bridge (step 2) ${b.name} (${addr.host}:${addr.port})`);
     const options = dialOptions(b, addr, this.broker.options.setTcpNodelay);
     const attempt = ++this.attempt;
