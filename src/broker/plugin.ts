@@ -19,6 +19,12 @@ export interface BrokerPlugin {
   /** After the listeners opened. */
   start?(broker: Broker): void;
   stop?(): Promise<void> | void;
+  /**
+   * The program was asked to stop (SIGINT, SIGTERM) and has not yet logged that it is
+   * terminating: bridges disconnect here, as Mosquitto's do, so that what they finish is
+   * in the save that follows.
+   */
+  onTerminate?(): Promise<void>;
   /** After authentication, before the session is attached; a returned promise delays CONNACK (provisioning reads). */
   onClientConnecting?(client: Client): Promise<void> | void;
   /** Session attached, CONNACK not yet sent: subscriptions made here are in place before the client hears back. */

@@ -19,6 +19,10 @@ export function installSignals(broker: Broker, config: BrokerConfig, configFile:
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    const first = broker.plugins.map((p) => p.onTerminate?.());
+    Promise.all(first).then(terminate, terminate);
+  };
+  const terminate = (): void => {
     broker.log.notice(`mosquitto version ${VERSION} terminating`);
     broker.close().then(
       () => {

@@ -66,6 +66,9 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
     async stop(): Promise<void> {
       await Promise.all(bridges.map((bridge) => bridge.stop()));
     },
+    onTerminate(): Promise<void> {
+      return plugin.stop!() as Promise<void>;
+    },
     onPublish,
     onSweep(now: number): void {
       for (const bridge of bridges) bridge.tick(now);
