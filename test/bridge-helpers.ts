@@ -9,6 +9,7 @@ import type { BrokerOptions } from '../src/index.js';
 import { parseConfigText } from '../src/broker/config/index.js';
 import { createBridgePlugin, type BridgePlugin } from '../src/broker/bridge/plugin.js';
 import { RawClient } from './helpers/raw-client.js';
+import { LogLines } from './helpers/log-lines.js';
 import type { IPublishPacket } from 'mqtt-packet';
 
 /** The host name the bridge tests parse with: remote client ids are "testhost.<name>". */
@@ -29,26 +30,13 @@ export interface RunningBroker {
 const running: RunningBroker[] = [];
 const clients: RawClient[] = [];
 
-function matches(line: string, m: string | RegExp): boolean {
-  return typeof m === 'string' ? line === m : m.test(line);
-}
-
 /**
  * Starts a Broker on `port` (0: any free port) with the bridges of `bridgeConf` (lines of
  * mosquitto.conf from `connection` on), logging every type.
  */
 export async function startBroker(opts: { port?: number; bridgeConf?: string[]; options?: Partial<BrokerOptions> } = {}): Promise<RunningBroker> {
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  const log = new Log(LOG_ALL, [
-    {
-      write: (_t, line) => {
-        lines.push(line.replace(/^\d+: /, ''));
-        for (const w of waiters.splice(0)) w();
-      },
-    },
-  ]);
-  const broker = new Broker({ listeners: [{ port: opts.port ?? 0, host: '127.0.0.1' }], sysInterval: 0, ...opts.options }, log);
+  const log = new LogLines();
+  const broker = new Broker({ listeners: [{ port: opts.port ?? 0, host: '127.0.0.1' }], sysInterval: 0, ...opts.options }, new Log(LOG_ALL, [log.sink]));
   let plugin: BridgePlugin | undefined;
   if (opts.bridgeConf !== undefined) {
     const { config } = parseConfigText(opts.bridgeConf.join('\n') + '\n', 'bridge.conf', { hostname: HOST });
@@ -56,37 +44,15 @@ export async function startBroker(opts: { port?: number; bridgeConf?: string[]; 
     broker.plugins.push(plugin);
   }
   await broker.start();
-  const count = (m: string | RegExp): number => lines.filter((l) => matches(l, m)).length;
   const rb: RunningBroker = {
     broker,
     port: broker.port(),
-    lines,
+    lines: log.lines,
     plugin,
-    count,
-    waitForLine(m, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(m)}; log:\n${lines.join('\n')}`)), timeoutMs);
-        const check = (): void => {
-          const found = lines.find((l) => matches(l, m));
-          if (found !== undefined) {
-            clearTimeout(timer);
-            resolve(found);
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
-    waitForLines(m, n, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} x ${String(m)}; log:\n${lines.join('\n')}`)), timeoutMs);
-        const check = (): void => {
-          if (count(m) >= n) {
-            clearTimeout(timer);
-            resolve();
-          } else waiters.push(check);
-        };
-        check();
-      });
+    count: (m) => log.count(m),
+    waitForLine: (m, timeoutMs = 5000) => log.waitFor(m, timeoutMs),
+    waitForLines: async (m, n, timeoutMs = 5000) => {
+      await log.waitFor(m, timeoutMs, n);
     },
     async close() {
       const i = running.indexOf(rb);

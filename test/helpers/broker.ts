@@ -5,6 +5,7 @@
 import { Broker, Log, LOG_ALL } from '../../src/index.js';
 import type { BrokerOptions } from '../../src/index.js';
 import { RawClient } from './raw-client.js';
+import { LogLines } from './log-lines.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -23,50 +24,19 @@ export interface TestBroker {
 const running: Broker[] = [];
 const clients: RawClient[] = [];
 
-function matches(line: string, m: string | RegExp): boolean {
-  return typeof m === 'string' ? line === m : m.test(line);
-}
-
 export async function startBroker(options: Partial<BrokerOptions> = {}, logMask = LOG_ALL): Promise<TestBroker> {
-  const lines: string[] = [];
-  const rawLines: string[] = [];
-  const waiters: (() => void)[] = [];
-  const log = new Log(logMask, [
-    {
-      write: (_type, line) => {
-        rawLines.push(line);
-        lines.push(line.replace(/^\d+: /, ''));
-        for (const w of waiters.splice(0)) w();
-      },
-    },
-  ]);
-  const broker = new Broker({ listeners: [{ port: 0, host: '127.0.0.1' }], sysInterval: 0, ...options }, log);
+  const log = new LogLines();
+  const broker = new Broker({ listeners: [{ port: 0, host: '127.0.0.1' }], sysInterval: 0, ...options }, new Log(logMask, [log.sink]));
   await broker.start();
   running.push(broker);
   const port = broker.port();
   const tb: TestBroker = {
     broker,
     port,
-    lines,
-    rawLines,
-    hasLine: (m) => lines.some((l) => matches(l, m)),
-    waitForLine(m, timeoutMs = 3000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const i = waiters.indexOf(check);
-          if (i !== -1) waiters.splice(i, 1);
-          reject(new Error(`timed out waiting for log line ${String(m)}; log:\n${lines.join('\n')}`));
-        }, timeoutMs);
-        const check = (): void => {
-          const found = lines.find((l) => matches(l, m));
-          if (found !== undefined) {
-            clearTimeout(timer);
-            resolve(found);
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    lines: log.lines,
+    rawLines: log.rawLines,
+    hasLine: (m) => log.has(m),
+    waitForLine: (m, timeoutMs = 3000) => log.waitFor(m, timeoutMs),
     async connect(opts = {}) {
       const { client, connack } = await RawClient.connect(port, opts);
       clients.push(client);

@@ -13,6 +13,7 @@ import type { RedisConfig } from '../../src/broker/config/types.js';
 import { createRedisPlugin, type RedisPlugin, type RedisPluginOptions } from '../../src/broker/redis/index.js';
 import { freePort, haveProgram } from './mosquitto.js';
 import { RawClient, type ConnectOptions } from './raw-client.js';
+import { LogLines } from './log-lines.js';
 
 export const REDIS_SERVER = 'redis-server';
 
@@ -99,42 +100,18 @@ export async function startRedisBroker(
   opts: RedisPluginOptions = {},
   options: Partial<BrokerOptions> = {},
 ): Promise<RedisBroker> {
-  const lines: string[] = [];
-  let waiters: (() => void)[] = [];
-  const log = new Log(LOG_ALL, [
-    {
-      write: (_t, line) => {
-        lines.push(line.replace(/^\d+: /, ''));
-        const w = waiters;
-        waiters = [];
-        for (const f of w) f();
-      },
-    },
-  ]);
-  const broker = new Broker({ listeners: [{ port: 0, host: '127.0.0.1' }], sysInterval: 0, ...options }, log);
+  const log = new LogLines();
+  const broker = new Broker({ listeners: [{ port: 0, host: '127.0.0.1' }], sysInterval: 0, ...options }, new Log(LOG_ALL, [log.sink]));
   const plugin = createRedisPlugin(config, { nodeName: 'test-node', readTimeoutMs: 500, startTimeoutMs: 2000, maxBackoffMs: 200, ...opts });
   broker.plugins.push(plugin);
   await broker.start();
   const clients: RawClient[] = [];
-  const matches = (l: string, m: string | RegExp): boolean => (typeof m === 'string' ? l === m : m.test(l));
   return {
     broker,
     plugin,
     port: broker.port(),
-    lines,
-    waitForLine(m, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(m)}; log:\n${lines.join('\n')}`)), timeoutMs);
-        const check = (): void => {
-          const found = lines.find((l) => matches(l, m));
-          if (found !== undefined) {
-            clearTimeout(timer);
-            resolve(found);
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    lines: log.lines,
+    waitForLine: (m, timeoutMs = 5000) => log.waitFor(m, timeoutMs),
     async connect(o = {}) {
       const { client, connack } = await RawClient.connect(broker.port(), o);
       clients.push(client);
