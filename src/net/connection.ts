@@ -457,8 +457,10 @@ export class Connection {
         messageId = (buf[p] << 8) | buf[p + 1];
         p += 2;
       }
+      // The property length nearly always fits one byte: no tuple for it on the message path.
       let propLen: number;
-      [propLen, p] = readVarint(buf, p, end);
+      if (p < end && buf[p] < 0x80) propLen = buf[p++];
+      else [propLen, p] = readVarint(buf, p, end);
       const propEnd = p + propLen;
       if (propEnd > end) throw new PropertyError('Malformed packet');
       const packet: PublishPacket = {

@@ -27,17 +27,8 @@ export function encodePublish(
   const topicLen = Buffer.byteLength(topic);
   const propsLen = version === 5 ? 1 : 0;
   const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + propsLen + payload.length;
-  const total = 1 + varintSize(remaining) + remaining;
-  const buf = Buffer.allocUnsafe(total);
-  buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let pos = writeVarint(buf, 1, remaining);
-  buf[pos++] = topicLen >> 8;
-  buf[pos++] = topicLen & 0xff;
-  pos += buf.write(topic, pos, 'utf8');
-  if (qos > 0) {
-    buf[pos++] = messageId >> 8;
-    buf[pos++] = messageId & 0xff;
-  }
+  const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  let pos = writeHead(buf, topic, topicLen, qos, retain, dup, messageId, remaining);
   if (version === 5) buf[pos++] = 0;
   payload.copy(buf, pos);
   return buf;
@@ -64,6 +55,29 @@ export function encodePublishV5(
   const propLen = props.length + (before !== undefined ? before.length : 0) + (after !== undefined ? after.length : 0);
   const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + varintSize(propLen) + propLen + payload.length;
   const buf = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  let pos = writeHead(buf, topic, topicLen, qos, retain, dup, messageId, remaining);
+  pos = writeVarint(buf, pos, propLen);
+  if (before !== undefined) pos += before.copy(buf, pos);
+  pos += props.copy(buf, pos);
+  if (after !== undefined) pos += after.copy(buf, pos);
+  payload.copy(buf, pos);
+  return buf;
+}
+
+/**
+ * Fixed header, topic name and packet identifier (QoS > 0) of a PUBLISH (MQTT-3.3.1,
+ * 3.3.2); returns where the properties or the payload go.
+ */
+function writeHead(
+  buf: Buffer,
+  topic: string,
+  topicLen: number,
+  qos: QoS,
+  retain: boolean,
+  dup: boolean,
+  messageId: number,
+  remaining: number,
+): number {
   buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
   let pos = writeVarint(buf, 1, remaining);
   buf[pos++] = topicLen >> 8;
@@ -73,12 +87,7 @@ export function encodePublishV5(
     buf[pos++] = messageId >> 8;
     buf[pos++] = messageId & 0xff;
   }
-  pos = writeVarint(buf, pos, propLen);
-  if (before !== undefined) pos += before.copy(buf, pos);
-  pos += props.copy(buf, pos);
-  if (after !== undefined) pos += after.copy(buf, pos);
-  payload.copy(buf, pos);
-  return buf;
+  return pos;
 }
 
 /** Offset of the packet identifier in an encoded QoS>0 PUBLISH. */
