@@ -113,11 +113,61 @@ describe('arguments, messages and exit codes', () => {
 });
 
 describe('editing files', () => {
-  it('creates with bcrypt by default, mode 0600, and adds, updates and deletes users', async () => {
+  it.skipIf(!haveProgram('mosquitto_passwd'))('creates a new file with the same mode as mosquitto_passwd -c', () => {
+    const dir = tmpDir();
+    expect(ours(['-c', '-b', path.join(dir, 'ours'), 'alice', 'pw']).status).toBe(0);
+    expect(theirs(['-c', '-b', path.join(dir, 'theirs'), 'alice', 'pw']).status).toBe(0);
+    const mode = (n: string): number => fs.statSync(path.join(dir, n)).mode & 0o7777;
+    expect(mode('ours')).toBe(mode('theirs'));
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('as root, keeps the owner, group and mode of the file it rewrites (-b, -D, -U, -c), as mosquitto_passwd', () => {
     const dir = tmpDir();
     const f = path.join(dir, 'pw');
     expect(ours(['-c', '-b', f, 'alice', 'a-pw']).status).toBe(0);
-    expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+    fs.chownSync(f, 4321, 8765);
+    fs.chmodSync(f, 0o640);
+    const owner = (): number[] => {
+      const st = fs.statSync(f);
+      return [st.uid, st.gid, st.mode & 0o7777];
+    };
+    for (const args of [['-b', f, 'bob', 'b-pw'], ['-D', f, 'bob'], ['-U', f], ['-c', '-b', f, 'carol', 'c-pw']]) {
+      expect(ours(args).status, args.join(' ')).toBe(0);
+      expect(owner(), args.join(' ')).toEqual([4321, 8765, 0o640]);
+    }
+    expect(fs.readdirSync(dir)).toEqual(['pw']);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('run by a user who cannot give the file to its owner, rewrites it in place: the owner stays', async () => {
+    // A directory and file that user "nobody" may write, owned by root: a renamed
+    // temporary file would belong to nobody, so the program writes the file itself.
+    const dir = tmpDir();
+    fs.chmodSync(dir, 0o777);
+    const f = path.join(dir, 'pw');
+    fs.writeFileSync(f, '');
+    expect(ours(['-b', f, 'alice', 'a-pw']).status).toBe(0);
+    fs.chmodSync(f, 0o666);
+    const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim());
+    const r = spawnSync(process.execPath, [BIN, '-b', f, 'bob', 'b-pw'], { encoding: 'utf8', uid: nobody, gid: nobody });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const st = fs.statSync(f);
+    expect([st.uid, st.mode & 0o777]).toEqual([0, 0o666]);
+    expect(await userVerifies(f, 'alice', 'a-pw')).toBe(true);
+    expect(await userVerifies(f, 'bob', 'b-pw')).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['pw']);
+  });
+
+  it('creates with bcrypt by default, with the mode fopen(3) gives, and adds, updates and deletes users', async () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'pw');
+    expect(ours(['-c', '-b', f, 'alice', 'a-pw']).status).toBe(0);
+    // mosquitto_passwd -c creates its file with fopen(3): 0666 less the umask, which the
+    // spawned program shares with this process.
+    const ref = path.join(dir, 'ref');
+    fs.writeFileSync(ref, '');
+    expect(fs.statSync(f).mode & 0o777).toBe(fs.statSync(ref).mode & 0o777);
+    fs.rmSync(ref);
     expect(fs.readFileSync(f, 'utf8')).toMatch(/^alice:\$2b\$10\$[./A-Za-z0-9]{53}\n$/);
     expect(ours(['-H', 'sha512', '-b', f, 'bob', 'b-pw']).status).toBe(0);
     expect(ours(['-H', 'sha512-pbkdf2', '-b', f, 'carol', 'c-pw']).status).toBe(0);
@@ -209,8 +259,8 @@ describe('interop with Mosquitto', () => {
     expect(ours(['-H', 'sha512', '-b', f, 'legacy', 'old pw']).status).toBe(0);
     const port = await freePort();
     const conf = path.join(dir, 'mosquitto.conf');
-    // The file is ours, mode 0600: a broker started as root would switch to the user
-    // "mosquitto" and could not read it, so it stays the user who made the file.
+    // Run as the user who made the file, not dropped to "mosquitto": the temporary
+    // directory need not be open to that user.
     fs.writeFileSync(conf, `listener ${port} 127.0.0.1\npassword_file ${f}\nallow_anonymous false\nuser ${os.userInfo().username}\n`);
     const broker = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(broker);

@@ -174,11 +174,15 @@ describe('password file model', () => {
 });
 
 describe('atomic replacement', () => {
-  it('creates a new file with mode 0600 and leaves no temporary file behind', () => {
+  it('creates a new file as fopen(3) does (0666 less the umask) and leaves no temporary file behind', () => {
     const dir = tmpDir();
     const f = path.join(dir, 'pw');
     writeFileAtomic(f, 'a:b\n');
-    expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+    // What mosquitto_passwd gets from fopen(3) under this process's umask.
+    const ref = path.join(dir, 'ref');
+    fs.writeFileSync(ref, '');
+    expect(fs.statSync(f).mode & 0o777).toBe(fs.statSync(ref).mode & 0o777);
+    fs.rmSync(ref);
     expect(fs.readFileSync(f, 'utf8')).toBe('a:b\n');
     expect(fs.readdirSync(dir)).toEqual(['pw']);
   });
@@ -195,6 +199,19 @@ describe('atomic replacement', () => {
     expect(fs.readFileSync(real, 'utf8')).toBe('new\n');
     expect(fs.statSync(real).mode & 0o777).toBe(0o640);
     expect(fs.readdirSync(dir).sort()).toEqual(['link', 'real']);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('as root, keeps the owner and group of an existing file (chown survives the rename)', () => {
+    const dir = tmpDir();
+    const f = path.join(dir, 'pw');
+    fs.writeFileSync(f, 'old\n');
+    fs.chownSync(f, 12345, 23456);
+    fs.chmodSync(f, 0o640);
+    writeFileAtomic(f, 'new\n');
+    const st = fs.statSync(f);
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([12345, 23456, 0o640]);
+    expect(fs.readFileSync(f, 'utf8')).toBe('new\n');
+    expect(fs.readdirSync(dir)).toEqual(['pw']);
   });
 
   it('leaves the original untouched when the write cannot happen', () => {

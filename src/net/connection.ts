@@ -255,6 +255,10 @@ export class Connection {
     if (this.queue.length > 0) runPreFlushHooks();
     this.flush();
     this.stream.end();
+    // Our side is closed once what was queued has left: the close is reported then, as
+    // Mosquitto frees a client at once (`Client X disconnected.`), not when the peer
+    // gets round to closing its side.
+    this.stream.once('finish', () => this.reportClose());
     // A peer that never reads must not keep the socket half-open forever.
     const timer = setTimeout(() => this.stream.destroy(), 2000);
     timer.unref();
