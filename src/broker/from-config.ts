@@ -8,6 +8,7 @@ import { Log, logTypeFromName, LOG_ALL, type LogSink } from './log.js';
 import { LogFileError, fileSink, stderrSink, stdoutSink, syslogFacility, syslogSink, topicSink } from './log-sinks.js';
 import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
 import { strftimeFormatter } from './log-timestamp.js';
+import { OPTION_KEYS, OPTION_TABLE, type OptionKey, type OptionSpec } from './option-table.js';
 
 export function logFromConfig(config: BrokerConfig): Log {
   const lc = config.log;
@@ -68,32 +69,23 @@ function listenerSettings(l: ListenerConfig, config: BrokerConfig): ListenerSett
   };
 }
 
+/** Where a parsed mosquitto.conf keeps option `key` of the table. */
+function configValue(config: BrokerConfig, key: OptionKey): unknown {
+  const spec: OptionSpec = OPTION_TABLE[key];
+  const from = spec.scope === 'log' ? config.log : spec.scope === 'security' ? config.security : config;
+  return (from as unknown as Record<string, unknown>)[key];
+}
+
 export function optionsFromConfig(config: BrokerConfig): BrokerOptions {
   const o = defaultOptions();
   const listeners: ListenerSettings[] = [];
   for (const l of config.listeners) listeners.push(listenerSettings(l, config));
   o.listeners = listeners;
   o.localOnly = config.localOnly;
+  const target = o as unknown as Record<string, unknown>;
+  // Options without a mosquitto.conf name keep their defaults.
+  for (const key of OPTION_KEYS) if (OPTION_TABLE[key].name !== null) target[key] = configValue(config, key);
+  // Unset, allow_anonymous is true in local-only mode only (mosquitto.conf(5)).
   o.allowAnonymous = config.security.allowAnonymous ?? config.localOnly;
-  o.allowZeroLengthClientid = config.security.allowZeroLengthClientid;
-  o.autoIdPrefix = config.security.autoIdPrefix;
-  o.maxInflightMessages = config.maxInflightMessages;
-  o.maxInflightBytes = config.maxInflightBytes;
-  o.maxQueuedMessages = config.maxQueuedMessages;
-  o.maxQueuedBytes = config.maxQueuedBytes;
-  o.queueQos0Messages = config.queueQos0Messages;
-  o.messageSizeLimit = config.messageSizeLimit;
-  o.maxPacketSize = config.maxPacketSize;
-  o.maxKeepalive = config.maxKeepalive;
-  o.retainAvailable = config.retainAvailable;
-  o.responseTopicPrefix = config.responseTopicPrefix;
-  o.memoryLimit = config.memoryLimit;
-  o.upgradeOutgoingQos = config.upgradeOutgoingQos;
-  o.checkRetainSource = config.checkRetainSource;
-  o.setTcpNodelay = config.setTcpNodelay;
-  o.sysInterval = config.sysInterval;
-  o.persistentClientExpiration = config.persistentClientExpiration;
-  o.websocketsHeadersSize = config.websocketsHeadersSize;
-  o.websocketsLogLevel = config.log.websocketsLogLevel;
   return o;
 }

@@ -1,6 +1,7 @@
 /**
  * SIGHUP: what mosquitto.conf(5) marks "Reloaded on reload signal" takes effect from a
- * freshly parsed configuration. Listeners (listener, port, bind_address, bind_interface,
+ * freshly parsed configuration: the options the option table (option-table.ts) marks
+ * `reload`. Listeners (listener, port, bind_address, bind_interface,
  * socket_domain, mount_point, max_connections, protocol, use_username_as_clientid, ...),
  * pid_file and user are not reloaded, as in Mosquitto. password_file, acl_file and
  * psk_file are reloaded by their own targets (security-files.ts); persistence options by
@@ -10,28 +11,8 @@ import type { Broker } from './broker.js';
 import type { BrokerConfig } from './config/types.js';
 import { ALL_LOG_TYPES, ConfigError, parseConfigFile } from './config/index.js';
 import { logFromConfig, optionsFromConfig } from './from-config.js';
-import type { BrokerOptions, ListenerSettings } from './options.js';
-
-/** Global options that a reload replaces. */
-const RELOADED: readonly (keyof BrokerOptions)[] = [
-  'allowAnonymous',
-  'allowZeroLengthClientid',
-  'autoIdPrefix',
-  'maxInflightBytes',
-  'maxInflightMessages',
-  'maxKeepalive',
-  'maxPacketSize',
-  'maxQueuedBytes',
-  'maxQueuedMessages',
-  'memoryLimit',
-  'messageSizeLimit',
-  'persistentClientExpiration',
-  'retainAvailable',
-  'setTcpNodelay',
-  'upgradeOutgoingQos',
-  'sysInterval',
-  'websocketsLogLevel',
-];
+import { RELOADED_OPTIONS } from './option-table.js';
+import type { ListenerSettings } from './options.js';
 
 /** Per-listener settings that a reload replaces (security ones when per_listener_settings is true). */
 const RELOADED_PER_LISTENER: readonly (keyof ListenerSettings)[] = [
@@ -54,7 +35,7 @@ export function reloadConfig(broker: Broker, config: BrokerConfig): void {
   const fresh = optionsFromConfig(config);
   const o = broker.options as unknown as Record<string, unknown>;
   const oldSysInterval = broker.options.sysInterval;
-  for (const key of RELOADED) o[key] = fresh[key];
+  for (const key of RELOADED_OPTIONS) o[key] = fresh[key];
   if (broker.options.sysInterval !== oldSysInterval) broker.sys.setInterval(broker.options.sysInterval);
 
   // Listeners are matched in order, as they were opened; a listener that is not in the

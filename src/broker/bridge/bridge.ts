@@ -78,7 +78,7 @@ export class Bridge implements Subscriber {
     this.clientId = config.localClientid;
     this.map = topicMap(config.topics);
     this.version = protocolLevel(config);
-    this.outbox = new Outbox(broker.options.maxQueuedMessages, broker.options.maxQueuedBytes);
+    this.outbox = new Outbox(broker.options);
     this.backoff = new Backoff(config.restartTimeout);
   }
 

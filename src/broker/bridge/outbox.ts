@@ -24,15 +24,19 @@ export interface HeldMessage {
   resendMid?: number;
 }
 
+/** The limits an Outbox obeys, read at each push so that a SIGHUP's new values apply at once. */
+export interface OutboxLimits {
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+}
+
 export class Outbox {
   private items: HeldMessage[] = [];
   bytes = 0;
   dropped = 0;
 
-  constructor(
-    private readonly maxMessages: number,
-    private readonly maxBytes: number,
-  ) {}
+  /** @param limits the broker's live options (max_queued_messages, max_queued_bytes), not a copy. */
+  constructor(private readonly limits: OutboxLimits) {}
 
   get length(): number {
     return this.items.length;
@@ -40,10 +44,9 @@ export class Outbox {
 
   /** False when the message does not fit (0 limits mean none). */
   push(m: HeldMessage): boolean {
-    if (
-      (this.maxMessages > 0 && this.items.length >= this.maxMessages) ||
-      (this.maxBytes > 0 && this.bytes >= this.maxBytes)
-    ) {
+    const maxMessages = this.limits.maxQueuedMessages;
+    const maxBytes = this.limits.maxQueuedBytes;
+    if ((maxMessages > 0 && this.items.length >= maxMessages) || (maxBytes > 0 && this.bytes >= maxBytes)) {
       this.dropped++;
       return false;
     }

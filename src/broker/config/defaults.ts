@@ -1,6 +1,8 @@
 /**
  * Mosquitto 2.0's defaults (mosquitto.conf(5)), and ours for the Redis options (issue 7).
+ * The broker options' defaults are in the option table (../option-table.ts).
  */
+import { OPTION_TABLE, topLevelConfigDefaults } from '../option-table.js';
 import type {
   BridgeConfig,
   BrokerConfig,
@@ -41,8 +43,8 @@ export function createSecurityOptions(): SecurityOptions {
     aclFile: null,
     pskFile: null,
     allowAnonymous: null,
-    allowZeroLengthClientid: true,
-    autoIdPrefix: 'auto-',
+    allowZeroLengthClientid: OPTION_TABLE.allowZeroLengthClientid.default,
+    autoIdPrefix: OPTION_TABLE.autoIdPrefix.default,
   };
 }
 
@@ -141,6 +143,7 @@ export function createRedisConfig(): RedisConfig {
 /** The configuration Mosquitto runs on before any line of a config file is read. */
 export function createDefaultConfig(): BrokerConfig {
   return {
+    ...topLevelConfigDefaults(),
     configFile: null,
     listeners: [],
     localOnly: false,
@@ -149,7 +152,6 @@ export function createDefaultConfig(): BrokerConfig {
     allowDuplicateMessages: true,
     autosaveInterval: 1800,
     autosaveOnChanges: false,
-    checkRetainSource: true,
     clientidPrefixes: null,
     log: {
       dest: ['stderr'],
@@ -159,30 +161,14 @@ export function createDefaultConfig(): BrokerConfig {
       timestampFormat: null,
       facility: null,
       connectionMessages: true,
-      websocketsLogLevel: 0,
+      websocketsLogLevel: OPTION_TABLE.websocketsLogLevel.default,
     },
-    maxInflightBytes: 0,
-    maxInflightMessages: 20,
-    maxKeepalive: 65535,
-    maxPacketSize: 0,
-    maxQueuedBytes: 0,
-    maxQueuedMessages: 1000,
-    memoryLimit: 0,
-    messageSizeLimit: 0,
     persistence: false,
     persistenceFile: 'mosquitto.db',
     persistenceLocation: null,
-    persistentClientExpiration: 0,
     pidFile: null,
-    queueQos0Messages: false,
-    retainAvailable: true,
-    responseTopicPrefix: 'response',
-    setTcpNodelay: false,
-    sysInterval: 10,
-    upgradeOutgoingQos: false,
     user: 'mosquitto',
     userSet: false,
-    websocketsHeadersSize: 0,
     bridges: [],
     redis: createRedisConfig(),
     daemon: false,

@@ -4,7 +4,12 @@
  * Mosquitto prints each line on stderr with its log prefix ("1795394466: ") because
  * logging is not set up yet, and exits with status 3 (MOSQ_ERR_INVAL).
  */
-import type { ConfigMessage } from './types.js';
+
+/** A line Mosquitto prints while reading its configuration, without the timestamp prefix. */
+export interface ConfigMessage {
+  level: 'warning' | 'notice' | 'information' | 'error';
+  text: string;
+}
 
 /** Exit status Mosquitto uses for a bad command line or configuration. */
 export const CONFIG_ERROR_EXIT_CODE = 3;

@@ -79,7 +79,4 @@ export const logOptions: OptionTable = {
   connection_messages: (st, t, name) => {
     st.config.log.connectionMessages = parseBool(t, name);
   },
-  websockets_log_level: (st, t, name) => {
-    st.config.log.websocketsLogLevel = parseInt32(t, name);
-  },
 };

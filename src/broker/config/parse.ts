@@ -14,6 +14,7 @@ import { bridgeOptions } from './options-bridge.js';
 import { generalOptions, isPluginOption, pluginOption, securityOptions } from './options-general.js';
 import { listenerOptions } from './options-listener.js';
 import { logOptions } from './options-log.js';
+import { optionTableOptions } from './options-table.js';
 import { redisOptions } from './options-redis.js';
 import { ParseState } from './state.js';
 import type { ParsedConfig } from './types.js';
@@ -23,6 +24,7 @@ export type ParseOptions = FinalizeOptions;
 
 const OPTIONS = new Map<string, OptionHandler>(
   Object.entries({
+    ...optionTableOptions,
     ...generalOptions,
     ...securityOptions,
     ...logOptions,

@@ -5,7 +5,12 @@
  * Paths are kept exactly as written: Mosquitto resolves a relative path against the
  * broker's working directory (not the directory of the config file), and prints paths as
  * written in its messages ("Loading config file inc/a.conf"), so we do the same.
+*
+ * The broker options of the option table (../option-table.ts) are declared there: those
+ * kept at the top level come in through TopLevelConfigOptions.
  */
+import type { TopLevelConfigOptions } from '../option-table.js';
+import type { ConfigMessage } from './errors.js';
 
 /** Security settings: global, or per listener when per_listener_settings is true. */
 export interface SecurityOptions {
@@ -218,7 +223,7 @@ export interface RedisConfig {
   hooks: RedisHook[];
 }
 
-export interface BrokerConfig {
+export interface BrokerConfig extends TopLevelConfigOptions {
   /** The main config file, or null when running on the built-in defaults. */
   configFile: string | null;
   /** Every listener, in Mosquitto's order: explicit listeners first, the implicit default listener last. */
@@ -234,39 +239,17 @@ export interface BrokerConfig {
   allowDuplicateMessages: boolean;
   autosaveInterval: number;
   autosaveOnChanges: boolean;
-  checkRetainSource: boolean;
   clientidPrefixes: string | null;
   log: LogConfig;
-  maxInflightBytes: number;
-  maxInflightMessages: number;
-  maxKeepalive: number;
-  /** 0 means no limit. */
-  maxPacketSize: number;
-  maxQueuedBytes: number;
-  maxQueuedMessages: number;
-  /** Bytes; 0 means no limit. */
-  memoryLimit: number;
-  /** 0 means no limit. */
-  messageSizeLimit: number;
   persistence: boolean;
   persistenceFile: string;
   /** Directory of the persistence file; null: the working directory. */
   persistenceLocation: string | null;
-  /** Seconds; 0 means never expire. */
-  persistentClientExpiration: number;
   pidFile: string | null;
-  queueQos0Messages: boolean;
-  retainAvailable: boolean;
-  /** response_topic_prefix (a ts-mosquitto extension): MQTT 5 Response Information is PREFIX/CLIENTID. */
-  responseTopicPrefix: string;
-  setTcpNodelay: boolean;
-  sysInterval: number;
-  upgradeOutgoingQos: boolean;
   /** User to switch to when started as root. */
   user: string;
   /** True when `user` was given explicitly (Mosquitto falls back to "nobody" only for the default). */
   userSet: boolean;
-  websocketsHeadersSize: number;
   bridges: BridgeConfig[];
   redis: RedisConfig;
   /** -d on the command line. */
@@ -275,11 +258,7 @@ export interface BrokerConfig {
   verbose: boolean;
 }
 
-/** A line Mosquitto prints while reading its configuration, without the timestamp prefix. */
-export interface ConfigMessage {
-  level: 'warning' | 'notice' | 'information' | 'error';
-  text: string;
-}
+export type { ConfigMessage } from './errors.js';
 
 export interface ParsedConfig {
   config: BrokerConfig;
