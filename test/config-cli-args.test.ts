@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokerUsage, parseBrokerArgs, startupFromArgs } from '../src/broker/config/index.js';
+import { brokerUsage, parseBrokerArgs } from '../src/cli/broker-args.js';
+import { startupFromArgs } from '../src/cli/broker-startup.js';
 import { haveProgram, MOSQUITTO } from './helpers/mosquitto.js';
 
 let dir: string;

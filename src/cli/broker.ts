@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Broker, VERSION } from '../broker/broker.js';
-import { startupFromArgs } from '../broker/config/startup.js';
+import { startupFromArgs } from './broker-startup.js';
 import { LOCAL_ONLY_MESSAGES } from '../broker/config/finalize.js';
 import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';

@@ -1,15 +1,6 @@
 /**
- * The broker's configuration: mosquitto.conf parsing and the command line.
- *
- * Typical use by the program:
- *
- *   const s = startupFromArgs(process.argv.slice(2));
- *   if (!s.ok) {
- *     if (s.stdout) process.stdout.write(s.stdout);
- *     for (const l of s.stderr) process.stderr.write(`${l.logged ? `${Math.floor(Date.now() / 1000)}: ` : ''}${l.text}\n`);
- *     process.exit(s.exitCode);
- *   }
- *   // s.config is the configuration; log s.messages once logging is set up.
+ * The broker's configuration: mosquitto.conf parsing. The program's command line (argv,
+ * usage, exit codes) is in src/cli/broker-args.ts and broker-startup.ts.
  */
 export * from './types.js';
 export { ConfigError, CONFIG_ERROR_EXIT_CODE } from './errors.js';
@@ -31,13 +22,3 @@ export {
   createListener,
   createSecurityOptions,
 } from './defaults.js';
-export {
-  parseBrokerArgs,
-  brokerUsage,
-  MAX_CLI_PORTS,
-  CLI_EXIT_CODE,
-  type BrokerArgs,
-  type BrokerArgsResult,
-  type UsageNames,
-} from './cli-args.js';
-export { startupFromArgs, loadBrokerConfig, type Startup, type StderrLine } from './startup.js';

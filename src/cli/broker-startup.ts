@@ -2,11 +2,16 @@
  * From argv to a configuration, or to exactly what Mosquitto prints when it refuses to
  * start: the whole start-up decision in one call, so the program only prints and exits.
  */
-import { parseBrokerArgs, type BrokerArgs, type UsageNames } from './cli-args.js';
-import { ALL_LOG_TYPES } from './defaults.js';
-import { ConfigError } from './errors.js';
-import { defaultBrokerConfig, parseConfigFile } from './parse.js';
-import type { BrokerConfig, ConfigMessage, ParsedConfig } from './types.js';
+import {
+  ALL_LOG_TYPES,
+  ConfigError,
+  defaultBrokerConfig,
+  parseConfigFile,
+  type BrokerConfig,
+  type ConfigMessage,
+  type ParsedConfig,
+} from '../broker/config/index.js';
+import { parseBrokerArgs, type BrokerArgs, type UsageNames } from './broker-args.js';
 
 /** A line for stderr; `logged` lines get Mosquitto's log prefix ("1795394466: "). */
 export interface StderrLine {
