@@ -1,0 +1,194 @@
+/**
+ * MQTT framing of an inbound byte stream (MQTT-2.1): chunks as they arrive are split into
+ * whole frames (fixed header, remaining length as a variable byte integer), a frame still
+ * arriving is gathered and joined once, and each frame is decoded (fast-decode.ts) and
+ * handed to the packet handler.
+ *
+ * A base class rather than an object the connection holds, so that the bytes go from the
+ * socket's 'data' event to the handler without another hop per chunk or per packet; the
+ * transport (net/connection.ts) extends it and says what a protocol error does.
+ */
+import {
+  decodePublish,
+  decodePublishV5,
+  decodeSmall,
+  parseFrame,
+  REQUIRED_FLAGS,
+  willPropertiesOf,
+} from './fast-decode.js';
+import type { Packet, ProtocolVersion } from './packets.js';
+import { PropertyError } from './properties.js';
+
+/** Who gets the decoded packets. */
+export interface PacketHandler {
+  onPacket(packet: Packet): void;
+}
+
+/** Where decoded packets are counted ($SYS/broker/messages/received). */
+export interface PacketCounters {
+  messagesReceived: number;
+}
+
+export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
+  /** Largest inbound packet accepted (remaining length), 0 for the protocol maximum. */
+  maxInboundPacket = 0;
+  /** No more frames are read once set. */
+  closed = false;
+  /** Where packets in (and, for the transport, bytes in and out) are counted, if anywhere. */
+  counters: PacketCounters | undefined;
+  protected handler: H;
+  protected version: ProtocolVersion = 4;
+  /** A frame still arriving: its chunks so far, their length, and the frame's length once known. */
+  private parts: Buffer[] = [];
+  private partLen = 0;
+  private partNeed = 0;
+
+  constructor(handler: H) {
+    this.handler = handler;
+  }
+
+  /** A malformed or oversized packet: no further frame is read from this stream. */
+  protected abstract protocolError(err: Error): void;
+
+  /** Takes the next chunk of the stream. */
+  protected readChunk(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.partLen > 0) {
+      // A frame is still arriving: gather chunks until it is whole, then join them once.
+      this.parts.push(chunk);
+      this.partLen += chunk.length;
+      if (this.partNeed > 0 && this.partLen < this.partNeed) return;
+      buf = Buffer.concat(this.parts, this.partLen);
+      this.parts = [];
+      this.partLen = 0;
+      this.partNeed = 0;
+    }
+    this.frames(buf);
+  }
+
+  /**
+   * Splits whole MQTT frames out of the buffer (MQTT-2.1: fixed header, remaining length as
+   * a variable byte integer). The common packets are decoded straight from the chunk; the
+   * rest go to mqtt-packet's parser one whole frame at a time.
+   */
+  private frames(buf: Buffer): void {
+    const len = buf.length;
+    const max = this.maxInboundPacket;
+    let pos = 0;
+    while (pos < len && !this.closed) {
+      const b0 = buf[pos];
+      if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
+        // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refuse on the first byte, with
+        // mqtt-packet's own words for it.
+        this.slowParse(buf.subarray(pos, pos + 1));
+        if (!this.closed) this.protocolError(new Error('Invalid header flag bits'));
+        return;
+      }
+      let i = pos + 1;
+      let rl = 0;
+      let mul = 1;
+      let complete = false;
+      for (let n = 0; n < 4 && i < len; n++) {
+        const b = buf[i++];
+        rl += (b & 0x7f) * mul;
+        mul *= 128;
+        if ((b & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        if (n === 3) {
+          // MQTT-1.5.5: at most four bytes.
+          this.protocolError(new Error('Invalid variable byte integer'));
+          return;
+        }
+      }
+      if (!complete) break;
+      const end = i + rl;
+      if (max > 0 && end - pos > max) {
+        // Refused as soon as its length is known, before its bytes pile up in memory.
+        this.protocolError(new Error('packet too large'));
+        return;
+      }
+      if (end > len) {
+        this.partNeed = end - pos;
+        break;
+      }
+      this.dispatch(buf, pos, i, end);
+      pos = end;
+    }
+    if (pos < len && !this.closed) {
+      this.parts.push(pos === 0 ? buf : buf.subarray(pos));
+      this.partLen = len - pos;
+    }
+  }
+
+  private dispatch(buf: Buffer, start: number, body: number, end: number): void {
+    const b0 = buf[start];
+    const type = b0 >> 4;
+    let packet: Packet | undefined;
+    if (type === 3) {
+      if (((b0 >> 1) & 3) === 3) {
+        this.protocolError(new Error('Packet must not have both QoS bits set to 1'));
+        return;
+      }
+      if (this.version === 5) {
+        // Decoded here too, so that user properties keep their order.
+        try {
+          packet = decodePublishV5(buf, start, body, end) as Packet;
+        } catch (err) {
+          if (!(err instanceof PropertyError)) throw err;
+          this.protocolError(err);
+          return;
+        }
+      } else packet = decodePublish(buf, start, body, end);
+    } else packet = decodeSmall(buf, b0, body, end - body, this.version);
+    if (packet === undefined) {
+      // Everything else, and anything unusual, through mqtt-packet: one whole frame.
+      const frame = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+      if (type === 1) this.connect(frame);
+      else this.slowParse(frame);
+      return;
+    }
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(packet);
+  }
+
+  /**
+   * CONNECT through mqtt-packet; for MQTT 5 the will's user properties are then read
+   * again from the frame, in wire order (mqtt-packet groups them by name).
+   */
+  private connect(frame: Buffer): void {
+    const c = this.parseOne(frame) as Extract<Packet, { cmd: 'connect' }> | undefined;
+    if (c === undefined) return;
+    if (c.protocolVersion === 5 && c.will?.properties !== undefined) {
+      try {
+        const props = willPropertiesOf(frame);
+        if (props !== undefined) c.will.properties = props;
+      } catch (err) {
+        if (!(err instanceof PropertyError)) throw err;
+        this.protocolError(err);
+        return;
+      }
+    }
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(c);
+  }
+
+  /** One whole frame through mqtt-packet's parser of this protocol version. */
+  private slowParse(frame: Buffer): void {
+    const packet = this.parseOne(frame);
+    if (packet === undefined) return;
+    if (this.counters !== undefined) this.counters.messagesReceived++;
+    this.handler.onPacket(packet);
+  }
+
+  /** Parses one whole frame with mqtt-packet; undefined after a protocol error. */
+  private parseOne(frame: Buffer): Packet | undefined {
+    const r = parseFrame(frame, this.version);
+    if (r instanceof Error) {
+      this.protocolError(r);
+      return undefined;
+    }
+    return r;
+  }
+}
