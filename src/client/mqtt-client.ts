@@ -9,68 +9,26 @@ import type {
   ConnackPacket,
   DisconnectPacket,
   Packet,
-  ProtocolVersion,
   PublishPacket,
   QoS,
   SubackPacket,
   Subscription,
   UnsubackPacket,
 } from '../protocol/index.js';
-import { encodePacket } from '../protocol/index.js';
 import type { Connection } from '../net/connection.js';
+import type { ClientEvents, ClientOptions, DisconnectProperties, PublishProperties } from './client-types.js';
+import { bridgeConnectBytes, connectPacketOf } from './connect-packet.js';
 import { publishSummary, shownId } from './debug-lines.js';
 
-export type ConnectProperties = NonNullable<ConnectPacket['properties']>;
-export type PublishProperties = NonNullable<PublishPacket['properties']>;
-export type DisconnectProperties = NonNullable<DisconnectPacket['properties']>;
-export type WillProperties = NonNullable<NonNullable<ConnectPacket['will']>['properties']>;
-
-export interface WillMessage {
-  topic: string;
-  payload: Buffer;
-  qos: QoS;
-  retain: boolean;
-  properties?: WillProperties;
-}
-
-export interface ClientOptions {
-  /** '' lets the server assign one (3.1.1 and 5.0). */
-  clientId: string;
-  protocolVersion: ProtocolVersion;
-  /** Seconds; 0 disables keepalive. */
-  keepalive: number;
-  clean: boolean;
-  username?: string;
-  password?: Buffer;
-  will?: WillMessage;
-  connectProperties?: ConnectProperties;
-  /** Outgoing QoS 1/2 messages awaiting acknowledgement at once. */
-  maxInflight: number;
-  /** Receives Mosquitto-style debug lines when set. */
-  debug?: (line: string) => void;
-  /**
-   * Bridges (try_private): the protocol level byte of CONNECT goes out with its top bit
-   * set (0x83, 0x84), telling a Mosquitto-compatible server that this client is a bridge.
-   */
-  bridgeMode?: boolean;
-}
-
-export interface ClientEvents {
-  /** CONNACK arrived; `code` is the 3.1.1 return code or the MQTT 5 reason code. */
-  onConnect(code: number, sessionPresent: boolean, properties: ConnackPacket['properties']): void;
-  onMessage(packet: PublishPacket): void;
-  /**
-   * A QoS 0 message was written, or a QoS 1/2 flow completed. `properties` are those of the
-   * PUBACK or PUBCOMP that ended it (its Reason String, say); libmosquitto drops a PUBREC's.
-   */
-  onPublish?(mid: number, reasonCode: number, properties?: { reasonString?: string }): void;
-  onSubscribe?(mid: number, granted: number[]): void;
-  onUnsubscribe?(mid: number): void;
-  /** The server sent DISCONNECT (MQTT 5). */
-  onServerDisconnect?(reasonCode: number, properties: DisconnectPacket['properties']): void;
-  /** The connection is gone. `expected` is true after our own disconnect(). */
-  onClose(expected: boolean, err: Error | undefined): void;
-}
+export type {
+  ClientEvents,
+  ClientOptions,
+  ConnectProperties,
+  DisconnectProperties,
+  PublishProperties,
+  WillMessage,
+  WillProperties,
+} from './client-types.js';
 
 interface Outgoing {
   packet: PublishPacket;
@@ -130,21 +88,7 @@ export class MqttClient {
       onProtocolError: () => {},
       onClose: (err) => this.onClosed(err),
     });
-    const packet: ConnectPacket = {
-      cmd: 'connect',
-      protocolId: o.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
-      protocolVersion: o.protocolVersion,
-      clean: o.clean,
-      clientId: o.clientId,
-      keepalive: o.keepalive,
-    };
-    if (o.username !== undefined) packet.username = o.username;
-    if (o.password !== undefined) packet.password = o.password;
-    if (o.will !== undefined) {
-      packet.will = { topic: o.will.topic, payload: o.will.payload, qos: o.will.qos, retain: o.will.retain };
-      if (o.protocolVersion === 5 && o.will.properties !== undefined) packet.will.properties = o.will.properties;
-    }
-    if (o.protocolVersion === 5 && o.connectProperties !== undefined) packet.properties = o.connectProperties;
+    const packet = connectPacketOf(o);
     this.debug('sending CONNECT');
     if (o.bridgeMode === true) this.sendBridgeConnect(conn, packet);
     else this.send(packet);
@@ -160,16 +104,9 @@ export class MqttClient {
     this.conn.send(packet);
   }
 
-  /** CONNECT with the bridge bit on the protocol level byte (after the fixed header and protocol name). */
   private sendBridgeConnect(conn: Connection, packet: ConnectPacket): void {
-    const buf = encodePacket(packet, this.options.protocolVersion);
-    let pos = 1;
-    while (buf[pos] & 0x80) pos++;
-    pos++;
-    pos += 2 + buf.readUInt16BE(pos);
-    buf[pos] |= 0x80;
     this.lastSent = Date.now();
-    conn.write(buf);
+    conn.write(bridgeConnectBytes(packet, this.options.protocolVersion));
   }
 
   private nextMid(): number {

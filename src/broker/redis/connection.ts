@@ -14,56 +14,18 @@
  * on every (re)connection before the buffered writes go out, so that presence can be
  * rewritten.
  */
-import type { ConnectionOptions } from 'node:tls';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Log } from '../log.js';
+import { describeRedis, ioredisOptions, writerOptions, type RedisCommand, type RedisLinkOptions } from './link-options.js';
 import { OWN_SCRIPTS } from './own-scripts.js';
 import { RespQueue } from './resp-queue.js';
-import { parseRedisUrl, RespSocket } from './resp-socket.js';
+import { RespSocket } from './resp-socket.js';
 import { SentLog } from './sent-log.js';
 
-/** A Redis command and its arguments, each argument one Redis argument (never a command line). */
-export type RedisCommand = (string | Buffer | number)[];
-
-export interface RedisLinkOptions {
-  /** redis:// or rediss:// URL; when set it wins over host and port. */
-  url: string | null;
-  host: string;
-  port: number;
-  password: string | null;
-  db: number;
-  /** Writes kept while Redis is unreachable; beyond this they are dropped and counted. */
-  maxBuffered?: number;
-  /** Commands sent and not yet answered before new writes wait in the buffer. */
-  maxInflight?: number;
-  /** Longest wait between reconnection attempts, ms. */
-  maxBackoffMs?: number;
-  /** Client name for log lines; defaults to host:port (never the URL: it may hold a password). */
-  label?: string;
-  /** Log nothing about outages (a second connection to the same server: one warning is enough). */
-  quiet?: boolean;
-  /** False for a connection that never writes (pub/sub): no write connection is opened. */
-  writes?: boolean;
-  /** TLS options for rediss:// (certificate authorities, ...), for both connections. */
-  tls?: ConnectionOptions;
-}
+export { describeRedis, type RedisCommand, type RedisLinkOptions } from './link-options.js';
 
 const DEFAULT_MAX_BUFFERED = 100_000;
 const DEFAULT_MAX_INFLIGHT = 100_000;
-const CONNECT_TIMEOUT_MS = 2000;
-
-/** Host and port of a Redis URL, for log lines that must not show its password. */
-export function describeRedis(o: Pick<RedisLinkOptions, 'url' | 'host' | 'port'>): string {
-  if (o.url !== null) {
-    try {
-      const u = new URL(o.url);
-      return `${u.hostname}:${u.port === '' ? '6379' : u.port}`;
-    } catch {
-      return 'redis';
-    }
-  }
-  return `${o.host}:${o.port}`;
-}
 
 export class RedisLink {
   readonly redis: Redis;
@@ -122,21 +84,7 @@ export class RedisLink {
     this.quiet = options.quiet === true;
     this.maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
     this.maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
-    const maxBackoff = options.maxBackoffMs ?? 5000;
-    const ro: RedisOptions = {
-      lazyConnect: true,
-      // Bounded by our own buffer instead (issue 7: nothing queues without bound).
-      enableOfflineQueue: false,
-      // Commands cut off by a lost connection fail at once rather than wait in ioredis.
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      autoResubscribe: false,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
-    };
-    if (options.password !== null) ro.password = options.password;
-    if (options.db !== 0) ro.db = options.db;
-    if (options.tls !== undefined) ro.tls = options.tls;
+    const ro = ioredisOptions(options);
     this.redis = options.url !== null ? new Redis(options.url, ro) : new Redis({ ...ro, host: options.host, port: options.port });
     this.redis.on('error', (err: Error) => this.warnOnce(err));
     this.redis.on('ready', () => void this.maybeSync());
@@ -148,19 +96,8 @@ export class RedisLink {
       this.writer = null;
       return;
     }
-    const u = options.url !== null ? parseRedisUrl(options.url) : null;
-    const useTls = options.tls !== undefined || u?.tls === true;
     this.writer = new RespSocket(
-      {
-        host: u?.host ?? options.host,
-        port: u?.port ?? options.port,
-        tls: useTls ? (options.tls ?? {}) : null,
-        username: u?.username ?? null,
-        password: options.password ?? u?.password ?? null,
-        db: options.db !== 0 ? options.db : (u?.db ?? 0),
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-        maxBackoffMs: maxBackoff,
-      },
+      writerOptions(options),
       {
         ready: () => void this.maybeSync(),
         down: (err) => this.writerDown(err),

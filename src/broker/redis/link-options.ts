@@ -1,0 +1,85 @@
+/**
+ * How a RedisLink (connection.ts) is configured: its options, and what they become for
+ * its two connections (ioredis for reads and pub/sub, RespSocket for the writes).
+ */
+import type { ConnectionOptions } from 'node:tls';
+import type { RedisOptions } from 'ioredis';
+import { parseRedisUrl, type RespSocketOptions } from './resp-socket.js';
+
+/** A Redis command and its arguments, each argument one Redis argument (never a command line). */
+export type RedisCommand = (string | Buffer | number)[];
+
+export interface RedisLinkOptions {
+  /** redis:// or rediss:// URL; when set it wins over host and port. */
+  url: string | null;
+  host: string;
+  port: number;
+  password: string | null;
+  db: number;
+  /** Writes kept while Redis is unreachable; beyond this they are dropped and counted. */
+  maxBuffered?: number;
+  /** Commands sent and not yet answered before new writes wait in the buffer. */
+  maxInflight?: number;
+  /** Longest wait between reconnection attempts, ms. */
+  maxBackoffMs?: number;
+  /** Client name for log lines; defaults to host:port (never the URL: it may hold a password). */
+  label?: string;
+  /** Log nothing about outages (a second connection to the same server: one warning is enough). */
+  quiet?: boolean;
+  /** False for a connection that never writes (pub/sub): no write connection is opened. */
+  writes?: boolean;
+  /** TLS options for rediss:// (certificate authorities, ...), for both connections. */
+  tls?: ConnectionOptions;
+}
+
+const CONNECT_TIMEOUT_MS = 2000;
+const DEFAULT_MAX_BACKOFF_MS = 5000;
+
+/** Host and port of a Redis URL, for log lines that must not show its password. */
+export function describeRedis(o: Pick<RedisLinkOptions, 'url' | 'host' | 'port'>): string {
+  if (o.url !== null) {
+    try {
+      const u = new URL(o.url);
+      return `${u.hostname}:${u.port === '' ? '6379' : u.port}`;
+    } catch {
+      return 'redis';
+    }
+  }
+  return `${o.host}:${o.port}`;
+}
+
+/** ioredis's options for the read and pub/sub connection. */
+export function ioredisOptions(options: RedisLinkOptions): RedisOptions {
+  const maxBackoff = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+  const ro: RedisOptions = {
+    lazyConnect: true,
+    // Bounded by our own buffer instead (issue 7: nothing queues without bound).
+    enableOfflineQueue: false,
+    // Commands cut off by a lost connection fail at once rather than wait in ioredis.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    autoResubscribe: false,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
+  };
+  if (options.password !== null) ro.password = options.password;
+  if (options.db !== 0) ro.db = options.db;
+  if (options.tls !== undefined) ro.tls = options.tls;
+  return ro;
+}
+
+/** The write connection's options: the same server, credentials and database as the URL or host/port say. */
+export function writerOptions(options: RedisLinkOptions): RespSocketOptions {
+  const u = options.url !== null ? parseRedisUrl(options.url) : null;
+  const useTls = options.tls !== undefined || u?.tls === true;
+  return {
+    host: u?.host ?? options.host,
+    port: u?.port ?? options.port,
+    tls: useTls ? (options.tls ?? {}) : null,
+    username: u?.username ?? null,
+    password: options.password ?? u?.password ?? null,
+    db: options.db !== 0 ? options.db : (u?.db ?? 0),
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    maxBackoffMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+  };
+}
