@@ -261,6 +261,25 @@ describe('in the broker, as mosquitto answers', () => {
     expect(tb.lines.join('\n')).not.toMatch(/secret|wrong/);
   });
 
+  it('refuses a zero-length password even for an entry made from the empty string, as mosquitto does', async () => {
+    // mosquitto reads an empty CONNECT password as no password at all.
+    const f = tmpFile('pw', `empty:${await hashPassword('', 'sha512')}\nfull:${await hashPassword('x', 'sha512')}\n`);
+    const tb = await startBroker({ authenticator: PasswordFileAuthenticator.load(f), allowAnonymous: false });
+    const real = haveProgram(MOSQUITTO) ? await startMosquitto([`password_file ${f}`, 'allow_anonymous false'], false) : undefined;
+    mosq = real;
+    const cases: [4 | 5, string, string | undefined, number][] = [
+      [4, 'empty', '', 5],
+      [5, 'empty', '', 0x87],
+      [4, 'empty', undefined, 5],
+      [4, 'full', '', 5],
+      [4, 'full', 'x', 0],
+    ];
+    for (const [v, u, p, code] of cases) {
+      if (real !== undefined) expect([v, u, p, 'mosquitto', await connackOf(real.port, v, u, p)]).toEqual([v, u, p, 'mosquitto', code]);
+      expect([v, u, p, 'ts-mosquitto', await connackOf(tb.port, v, u, p)]).toEqual([v, u, p, 'ts-mosquitto', code]);
+    }
+  });
+
   it('enforces the ACL file: PUBACK 0x87, SUBACK 0x80/0x87, nothing through a wider subscription', async () => {
     const acl = tmpFile('acl', 'user alice\ntopic readwrite a/#\ntopic deny a/secret\ntopic read sync\nuser root\ntopic readwrite #\n');
     const tb = await startBroker({ authorizer: AclFileAuthorizer.load(acl) });

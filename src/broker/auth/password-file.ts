@@ -179,9 +179,13 @@ export class PasswordFileAuthenticator implements Authenticator {
     return this.verify(credentials.username, credentials.password);
   }
 
-  /** Does the password match the user's entry? Unknown users and missing passwords fail. */
+  /**
+   * Does the password match the user's entry? Unknown users and missing passwords fail.
+   * A zero-length password counts as missing: Mosquitto 2.0 reads an empty CONNECT
+   * password as none, so it never matches even an entry made from the empty string.
+   */
   verify(username: string, password: Buffer | string | undefined): Promise<boolean> {
-    if (password === undefined) return Promise.resolve(false);
+    if (password === undefined || password.length === 0) return Promise.resolve(false);
     const stored = this.users.get(username);
     if (stored === undefined) return Promise.resolve(false);
     const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
