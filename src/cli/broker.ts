@@ -4,12 +4,14 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { Broker, VERSION } from '../broker/broker.js';
 import { startupFromArgs } from './broker-startup.js';
 import { LOCAL_ONLY_MESSAGES } from '../broker/config/finalize.js';
 import { logFromConfig, optionsFromConfig } from '../broker/from-config.js';
 import { installSignals } from '../broker/signals.js';
 import { dropPrivileges } from '../broker/privileges.js';
+import { warnUnreadableReloadFiles } from '../broker/reload-readable.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { createRedisPlugin } from '../broker/redis/index.js';
@@ -79,7 +81,9 @@ export function main(argv: string[]): void {
   broker.start().then(
     () => {
       // As Mosquitto: listeners open (privileged ports too), then privileges go.
+      const wasRoot = process.geteuid?.() === 0;
       if (!dropPrivileges(config.user, log)) process.exit(1);
+      if (wasRoot && process.geteuid?.() !== 0) warnUnreadableReloadFiles(config, os.userInfo().username, log);
       log.notice(`mosquitto version ${VERSION} running`);
     },
     (err: NodeJS.ErrnoException) => {
