@@ -7,4 +7,5 @@ export * from './protocol/index.js';
 export { createRedisPlugin } from './broker/redis/index.js';
 export { createPersistencePlugin } from './broker/persistence/plugin.js';
 export { createBridgePlugin } from './broker/bridge/plugin.js';
+export { createObservePlugin, type ObservePlugin } from './broker/observe/plugin.js';
 export type { BridgeConfig, BridgeTopic, BridgeAddress } from './broker/config/types.js';

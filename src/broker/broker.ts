@@ -131,7 +131,10 @@ export class Broker {
       const d = deliveries[i];
       const session = d.session;
       if (d.noLocal && publisherId === session.clientId) continue;
-      if (authorizer !== undefined && !this.mayRead(session, msg.topic)) continue;
+      if (authorizer !== undefined && !this.mayRead(session, msg.topic)) {
+        this.stats.droppedAcl++;
+        continue;
+      }
       const qos = this.options.upgradeOutgoingQos ? d.qos : ((msg.qos < d.qos ? msg.qos : d.qos) as QoS);
       // MQTT-3.3.1-9: live copies go out with retain clear unless "retain as published".
       deliverToSession(this, session, msg, qos, d.retainAsPublished && msg.retain, d.identifiers);

@@ -42,6 +42,7 @@ export function deliverToSession(
     // memory_limit (mosquitto.conf(5)): an outgoing message over the limit is dropped and
     // its receiver disconnected.
     broker.stats.publishDropped++;
+    broker.stats.droppedMemoryLimit++;
     if (broker.log.connectionMessages) broker.log.notice(`Client ${client.id} disconnected due to out of memory.`);
     client.disconnect('admin');
     return;
@@ -50,6 +51,7 @@ export function deliverToSession(
     if (online) {
       if (client.conn.bufferedBytes > broker.options.maxSocketBacklog) {
         broker.stats.publishDropped++;
+        broker.stats.droppedSocketBacklog++;
         return;
       }
       sendPublish(broker, client, msg, 0, retain, 0, false, identifiers);
@@ -91,6 +93,7 @@ function enqueue(broker: Broker, session: Session, out: Outgoing): void {
     (o.maxQueuedBytes > 0 && bytes >= o.maxQueuedBytes)
   ) {
     broker.stats.publishDropped++;
+    broker.stats.droppedQueueFull++;
     if (!session.dropWarned) {
       session.dropWarned = true;
       broker.log.notice(`Outgoing messages are being dropped for client ${session.clientId}.`);
@@ -215,6 +218,7 @@ export function sendPublish(
   if (client.maxOutboundPacket > 0 && buf.length > client.maxOutboundPacket) {
     // MQTT-3.1.2-25: never send a client a packet larger than its Maximum Packet Size.
     broker.stats.publishDropped++;
+    broker.stats.droppedTooLarge++;
     return;
   }
   if (newAlias > 0) client.outAliases!.set(topic, newAlias);
@@ -224,6 +228,9 @@ export function sendPublish(
   client.conn.write(buf);
   const hooks = broker.deliveredHooks;
   for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg, qos);
-  broker.stats.publishSent++;
-  broker.stats.publishBytesSent += msg.payload.length;
+  const stats = broker.stats;
+  stats.publishSent++;
+  stats.publishBytesSent += msg.payload.length;
+  stats.publishSentByQos[qos]++;
+  stats.publishBytesSentByQos[qos] += msg.payload.length;
 }

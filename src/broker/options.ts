@@ -15,8 +15,8 @@ export interface ListenerSettings {
   family?: 4 | 6;
   /** bind_interface: the interface whose address is bound when the listener opens (bind-interface.ts). */
   bindInterface?: string;
-  /** 'mqtt' or 'websockets'. */
-  protocol?: 'mqtt' | 'websockets';
+  /** 'mqtt' or 'websockets'; 'http' listeners are opened by the observe plugin, not the broker. */
+  protocol?: 'mqtt' | 'websockets' | 'http';
   maxConnections?: number;
   mountPoint?: string;
   useUsernameAsClientid?: boolean;

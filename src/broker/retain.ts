@@ -119,6 +119,27 @@ export class RetainTree {
     }
   }
 
+  /**
+   * The levels directly below `topic` ('' for the root), for the dashboard's topic browser:
+   * each level's name, its retained message if any, and whether deeper levels exist.
+   */
+  children(topic: string, limit: number): { name: string; message: Message | undefined; hasChildren: boolean }[] {
+    let node: RetainNode | undefined = this.root;
+    if (topic !== '') {
+      for (const level of topic.split('/')) {
+        node = node.children?.get(level);
+        if (node === undefined) return [];
+      }
+    }
+    const out: { name: string; message: Message | undefined; hasChildren: boolean }[] = [];
+    if (node.children === undefined) return out;
+    for (const [name, child] of node.children) {
+      if (out.length >= limit) break;
+      out.push({ name, message: child.message, hasChildren: (child.children?.size ?? 0) > 0 });
+    }
+    return out;
+  }
+
   clear(): void {
     this.root.children = undefined;
     this.count = 0;

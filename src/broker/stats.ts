@@ -21,4 +21,23 @@ export class Stats {
   connectionsTotal = 0;
   /** Messages waiting in session queues. */
   storedMessages = 0;
+  // Finer counts for the metrics listener (observe/), incremented where the counts above
+  // are, read only when scraped. Indexed by QoS; PUBLISH from clients and to clients.
+  readonly publishReceivedByQos = [0, 0, 0];
+  readonly publishSentByQos = [0, 0, 0];
+  readonly publishBytesReceivedByQos = [0, 0, 0];
+  readonly publishBytesSentByQos = [0, 0, 0];
+  /** publishDropped by reason, plus messages an ACL kept from a publisher or a subscriber. */
+  droppedQueueFull = 0;
+  droppedSocketBacklog = 0;
+  droppedTooLarge = 0;
+  droppedMemoryLimit = 0;
+  droppedAcl = 0;
+  /** Authentication refused: bad password, anonymous not allowed, enhanced (AUTH), TLS identity missing. */
+  authFailedPassword = 0;
+  authFailedAnonymous = 0;
+  authFailedEnhanced = 0;
+  authFailedCertificate = 0;
+  /** CONNACK refusals by MQTT 5 reason code (connect.ts refuse()). */
+  readonly connectRefused: Record<number, number> = {};
 }

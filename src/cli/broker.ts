@@ -16,6 +16,7 @@ import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { createRedisPlugin } from '../broker/redis/index.js';
 import { createBridgePlugin } from '../broker/bridge/plugin.js';
+import { createObservePlugin, takeHttpListeners } from '../broker/observe/plugin.js';
 import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
 import { SecurityFileError } from '../broker/auth/types.js';
 import type { SecurityFiles } from '../broker/auth/load.js';
@@ -61,14 +62,19 @@ export function main(argv: string[]): void {
     for (const line of e.lines) log.error(line);
     process.exit(e.exitCode);
   }
+  const httpListeners = takeHttpListeners(options);
   const broker = new Broker(options, log);
   // persistence true: sessions and retained messages survive restarts and kill -9.
   const persistence = createPersistencePlugin(config);
   if (config.persistence) broker.plugins.push(persistence);
   // Redis: presence, subscription store, retained and offline-message stores, hooks.
-  if (config.redis.enabled) broker.plugins.push(createRedisPlugin(config.redis));
+  const redis = config.redis.enabled ? createRedisPlugin(config.redis) : undefined;
+  if (redis !== undefined) broker.plugins.push(redis);
   // Bridges (connection sections) start with the broker, after the stores have loaded.
   if (config.bridges.length > 0) broker.plugins.push(createBridgePlugin(config.bridges));
+  // protocol http listeners: /metrics, /healthz and the dashboard (observe/), off unless configured.
+  const observe = httpListeners.length > 0 ? createObservePlugin(httpListeners, { persistence: config.persistence ? persistence : undefined, redis }) : undefined;
+  if (observe !== undefined) broker.plugins.push(observe);
   if (config.pidFile !== null && config.daemon) {
     try {
       fs.writeFileSync(config.pidFile, `${process.pid}\n`);
@@ -77,7 +83,12 @@ export function main(argv: string[]): void {
       process.exit(1);
     }
   }
-  installSignals(broker, config, args.configFile, [securityReloadTarget(broker, security), tlsReloadTarget(broker), persistence]);
+  installSignals(broker, config, args.configFile, [
+    securityReloadTarget(broker, security),
+    tlsReloadTarget(broker),
+    persistence,
+    ...(observe !== undefined ? [observe] : []),
+  ]);
   broker.start().then(
     () => {
       // As Mosquitto: listeners open (privileged ports too), then privileges go.

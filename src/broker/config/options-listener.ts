@@ -115,7 +115,8 @@ function mountPoint(st: ParseState, t: LineTokens, name: string): void {
 function protocol(st: ParseState, t: LineTokens, name: string): void {
   const w = t.next();
   if (w === null) return st.emptyNonFatal(name);
-  if (w !== 'mqtt' && w !== 'websockets') throw new OptionError(`Error: Invalid protocol value (${w}).`);
+  // 'http' is ts-mosquitto's own: /metrics, /healthz and the dashboard (observe/).
+  if (w !== 'mqtt' && w !== 'websockets' && w !== 'http') throw new OptionError(`Error: Invalid protocol value (${w}).`);
   st.listener(false).protocol = w;
 }
 

@@ -27,7 +27,8 @@ export interface SecurityOptions {
   autoIdPrefix: string;
 }
 
-export type ListenerProtocol = 'mqtt' | 'websockets';
+/** 'http' is ours: the metrics, health and dashboard listener (observe/). */
+export type ListenerProtocol = 'mqtt' | 'websockets' | 'http';
 export type SocketDomain = 'ipv4' | 'ipv6';
 
 export interface ListenerConfig {

@@ -33,6 +33,8 @@ const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, ConnackReturnCod
 export function refuse(broker: Broker, client: Client, v5Reason: number, reasonString = serverReasonString(v5Reason)): void {
   const v5 = client.protocolVersion === 5;
   const code = v5 ? v5Reason : connackCodeForV3(v5Reason);
+  const refused = broker.stats.connectRefused;
+  refused[v5Reason] = (refused[v5Reason] ?? 0) + 1;
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(`Sending CONNACK to ${client.clientId === '' ? client.address : client.clientId} (0, ${code})`);
   }
@@ -114,6 +116,7 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
   const tlsIdentity = peerIdentity(client.conn);
   if (tlsIdentity !== undefined) {
     if (tlsIdentity === null) {
+      broker.stats.authFailedCertificate++;
       refuse(broker, client, ReasonCode.BadUsernameOrPassword);
       return;
     }
@@ -191,6 +194,11 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
     if (client.state !== ClientState.Authenticating) return;
     if (!allowed) {
       client.cause = 'auth';
+      const stats = broker.stats;
+      if (client.authMethod !== undefined) stats.authFailedEnhanced++;
+      else if (packet.username !== undefined && (listenerSettings.authenticator ?? broker.options.authenticator) !== undefined) {
+        stats.authFailedPassword++;
+      } else stats.authFailedAnonymous++;
       // Mosquitto 2.0: every authentication failure is 5 (not authorised) for 3.1/3.1.1 and
       // 0x87 for MQTT 5, whatever failed (checked against mosquitto 2.0.11).
       refuse(broker, client, ReasonCode.NotAuthorized);

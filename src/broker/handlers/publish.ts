@@ -16,6 +16,8 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   const payload = packet.payload as Buffer;
   broker.stats.publishBytesReceived += payload.length;
   const qos = packet.qos as QoS;
+  broker.stats.publishReceivedByQos[qos]++;
+  broker.stats.publishBytesReceivedByQos[qos] += payload.length;
   const mid = packet.messageId ?? 0;
   let topic = packet.topic;
   let props = packet.properties;
@@ -80,6 +82,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     // memory_limit (mosquitto.conf(5)): an incoming message over the limit is dropped and
     // its publisher disconnected, with no DISCONNECT packet, as Mosquitto.
     broker.stats.publishDropped++;
+    broker.stats.droppedMemoryLimit++;
     if (broker.log.connectionMessages) broker.log.notice(`Client ${client.id} disconnected due to out of memory.`);
     client.cause = 'admin';
     client.close();
@@ -92,6 +95,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
       broker.log.debug(publishLogLine('Dropped too large PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
     }
     broker.stats.publishDropped++;
+    broker.stats.droppedTooLarge++;
     sendPublishAck(client, qos, mid, ReasonCode.PacketTooLarge, 'Payload larger than message_size_limit');
     return;
   }
@@ -106,6 +110,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
     if (broker.log.enabled(LogType.Debug)) {
       broker.log.debug(publishLogLine('Denied PUBLISH from', client.id, packet.dup, qos, retain, mid, topic, payload.length));
     }
+    broker.stats.droppedAcl++;
     sendPublishAck(client, qos, mid, ReasonCode.NotAuthorized, 'Not authorized to publish to this topic');
     return;
   }

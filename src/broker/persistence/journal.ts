@@ -18,6 +18,8 @@ export class Journal {
   private syncing = false;
   /** Set after a failed write; cleared when a snapshot has captured the state again. */
   failed = false;
+  /** For the metrics listener: write calls, bytes written, fdatasyncs and their total time. */
+  readonly counters = { writes: 0, bytes: 0, syncs: 0, syncSeconds: 0 };
 
   constructor(
     readonly path: string,
@@ -60,6 +62,8 @@ export class Journal {
       while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, this.bytes + done);
       this.bytes += data.length;
       this.dirty = true;
+      this.counters.writes++;
+      this.counters.bytes += data.length;
     } catch (e) {
       this.fail(e as Error);
     }
@@ -75,8 +79,11 @@ export class Journal {
     if (!this.dirty || fd === undefined || this.syncing) return;
     this.dirty = false;
     this.syncing = true;
+    const started = performance.now();
     fs.fdatasync(fd, (err) => {
       this.syncing = false;
+      this.counters.syncs++;
+      this.counters.syncSeconds += (performance.now() - started) / 1000;
       if (err !== null && this.fd === fd) this.fail(err);
     });
   }

@@ -48,6 +48,8 @@ export interface PersistencePlugin extends BrokerPlugin {
   save(): void;
   readonly file: string;
   readonly journalFile: string;
+  /** Journal writes and fdatasyncs so far (the metrics listener reads them); absent when persistence is off. */
+  journalCounters?(): Readonly<Journal['counters']>;
 }
 
 export interface PersistenceTuning {
@@ -78,6 +80,9 @@ export function createPersistencePlugin(config: PersistenceConfig, tuning: Persi
 
 class Persistence implements PersistencePlugin {
   readonly journalFile: string;
+  journalCounters(): Readonly<Journal['counters']> {
+    return this.journal.counters;
+  }
   private broker: Broker | undefined;
   private readonly journal: Journal;
   private generation = 0;

@@ -114,6 +114,11 @@ export class RedisLink {
     return this.redis.status === 'ready';
   }
 
+  /** Writes buffered or sent and not yet answered: how far Redis is behind the broker. */
+  get pendingWrites(): number {
+    return this.out.queued + this.inflight;
+  }
+
   /** Registers work to do on every (re)connection before buffered writes are sent. */
   onReady(cb: () => Promise<void>): void {
     this.readyCallbacks.push(cb);

@@ -52,6 +52,8 @@ export interface RedisPluginStats {
   /** Offline-store replays under way. */
   replaying(): number;
   connected(): boolean;
+  /** Writes not yet answered by Redis (buffered or in flight), all links together. */
+  pending(): number;
 }
 
 export type RedisPlugin = BrokerPlugin & { readonly stats: RedisPluginStats };
@@ -93,6 +95,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
       errors: () => (main?.errors ?? 0) + [...pools.values()].reduce((n, l) => n + l.errors, 0),
       replaying: () => store?.replaying ?? 0,
       connected: () => main?.ready ?? false,
+      pending: () => (main?.pendingWrites ?? 0) + [...pools.values()].reduce((n, l) => n + l.pendingWrites, 0),
     },
 
     async init(broker: Broker): Promise<void> {

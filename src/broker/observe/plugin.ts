@@ -1,0 +1,144 @@
+/**
+ * The observe plugin: opens the `protocol http` listeners and serves /metrics, /healthz,
+ * the dashboard and its JSON (routes.ts). The broker's counters are read when scraped;
+ * on the message path this plugin only counts down to the next latency sample.
+ *
+ *   const observe = createObservePlugin([{ port: 9234, host: '127.0.0.1', protocol: 'http' }]);
+ *   broker.plugins.push(observe);   // before broker.start()
+ */
+import type http from 'node:http';
+import type { Listener } from '../../net/listener.js';
+import type { ReloadableTls } from '../../net/tls-options.js';
+import type { Broker } from '../broker.js';
+import type { Client } from '../client.js';
+import type { ListenerSettings } from '../options.js';
+import type { BrokerPlugin } from '../plugin.js';
+import type { ReloadTarget } from '../signals.js';
+import { loadDashboardFiles } from './dashboard-files.js';
+import { openHttpListener, type HttpAccess } from './http-listener.js';
+import { LatencySampler } from './latency.js';
+import { BrokerMetrics, listenerLabel, type ConnectionTotals } from './metrics.js';
+import { handleRequest, type RouteContext } from './routes.js';
+import type { LatencyTotals } from './snapshot.js';
+import { protocolName, type ObserveSources } from './view.js';
+
+export interface ObservePlugin extends BrokerPlugin, ReloadTarget {
+  /** Bound port of each http listener, in the order given (useful with port 0). */
+  ports(): number[];
+  /**
+   * Serves the dashboard on a websockets listener without http_dir, guarded by that
+   * listener's password file; undefined before init().
+   */
+  dashboardHandler(settings: ListenerSettings): ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+}
+
+type Stage = 'starting' | 'running' | 'stopping';
+
+/**
+ * Removes the `protocol http` listeners from the broker's options and returns them: the
+ * broker opens MQTT listeners only, this plugin the http ones. Call after the security
+ * files are loaded, so that each keeps its per-listener password file.
+ */
+export function takeHttpListeners(options: { listeners: ListenerSettings[] }): ListenerSettings[] {
+  const http = options.listeners.filter((l) => l.protocol === 'http');
+  if (http.length > 0) options.listeners = options.listeners.filter((l) => l.protocol !== 'http');
+  return http;
+}
+
+export function createObservePlugin(listeners: ListenerSettings[], sources: ObserveSources = {}): ObservePlugin {
+  let broker: Broker | undefined;
+  let ctx: RouteContext | undefined;
+  let sampler: LatencySampler | undefined;
+  let stage: Stage = 'starting';
+  const open: { listener: Listener; tls: ReloadableTls | undefined }[] = [];
+  const totals: ConnectionTotals = new Map();
+  const latency: LatencyTotals = { count: 0, sum: 0 };
+
+  const accessFor = (settings: ListenerSettings): HttpAccess => ({
+    // Read per request: SIGHUP reloads the password file in place.
+    get authenticator() {
+      return settings.authenticator ?? broker!.options.authenticator;
+    },
+    get allowAnonymous() {
+      return settings.allowAnonymous ?? broker!.options.allowAnonymous;
+    },
+  });
+
+  const unhealthy = (): string | undefined => {
+    if (stage === 'starting') return 'starting';
+    if (stage === 'stopping') return 'shutting down';
+    // With Redis the broker's shared state (presence, sessions, retained) lives there.
+    if (sources.redis !== undefined && !sources.redis.stats.connected()) return 'redis connection lost';
+    return undefined;
+  };
+
+  const plugin: ObservePlugin = {
+    async init(b: Broker): Promise<void> {
+      broker = b;
+      const metrics = new BrokerMetrics(b, sources, totals);
+      const s = new LatencySampler((seconds) => {
+        latency.count++;
+        latency.sum += seconds;
+        metrics.latency.observe(seconds);
+      });
+      sampler = s;
+      ctx = { broker: b, metrics, files: loadDashboardFiles(), latency, unhealthy };
+      const c = ctx;
+      for (const settings of listeners) {
+        const access = accessFor(settings);
+        open.push(await openHttpListener(settings, b.log, (req, res) => handleRequest(c, access, req, res)));
+      }
+      s.open();
+    },
+
+    start(): void {
+      stage = 'running';
+    },
+
+    async onTerminate(): Promise<void> {
+      stage = 'stopping';
+    },
+
+    async stop(): Promise<void> {
+      stage = 'stopping';
+      sampler?.close();
+      await Promise.all(open.splice(0).map((o) => new Promise<void>((resolve) => o.listener.close(resolve))));
+    },
+
+    onPublish(): void {
+      sampler!.onPublish();
+    },
+
+    onClientConnected(client: Client): void {
+      const rt = client.listener;
+      const listener = listenerLabel(rt.listener?.port ?? rt.settings.port, rt.settings.unixPath);
+      const version = protocolName(client.protocolVersion);
+      const key = `${listener} ${version}`;
+      const t = totals.get(key);
+      if (t === undefined) totals.set(key, { listener, version, count: 1 });
+      else t.count++;
+    },
+
+    reload(): void {
+      for (const o of open) {
+        try {
+          o.tls?.reload();
+        } catch (err) {
+          broker?.log.error(`Error: ${(err as Error).message}`);
+        }
+      }
+    },
+
+    ports(): number[] {
+      return open.map((o) => o.listener.port);
+    },
+
+    dashboardHandler(settings: ListenerSettings) {
+      if (ctx === undefined) return undefined;
+      const c = ctx;
+      const access = accessFor(settings);
+      return (req, res) => handleRequest(c, access, req, res);
+    },
+  };
+  return plugin;
+}
