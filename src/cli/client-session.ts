@@ -5,7 +5,13 @@
 import fs from 'node:fs';
 import { dial, type DialError, type DialOptions } from '../net/dial.js';
 import type { Connection } from '../net/connection.js';
-import { MqttClient, type ClientEvents, type ClientOptions, type ConnectProperties } from '../client/mqtt-client.js';
+import {
+  MqttClient,
+  type ClientEvents,
+  type ClientOptions,
+  type ConnectProperties,
+  type DisconnectProperties,
+} from '../client/mqtt-client.js';
 import { connackString, errnoText, reasonString } from '../client/reason-strings.js';
 import { usesTls, type ClientConfig } from './client-config.js';
 import { parseProxyUrl } from './url-arg.js';
@@ -153,6 +159,49 @@ export function isTlsAlert(cfg: ClientConfig, err: Error | undefined, connacked:
   const code = (err as DialError | undefined)?.code;
   if (code === undefined || !usesTls(cfg)) return false;
   return code.startsWith('ERR_SSL_') || (!connacked && code === 'ECONNRESET');
+}
+
+/** MQTT_RC_TIMED_OUT-like exit code Mosquitto's clients use for -W. */
+export const EXIT_TIMEOUT = 27;
+
+/** -W ran out: Mosquitto's line, and its exit status. */
+export function exitTimedOut(cfg: ClientConfig): never {
+  report(cfg, 'Timed out\n');
+  process.exit(EXIT_TIMEOUT);
+}
+
+/** The connection is gone for good: exit as -W's timeout or the session's `exitCode` says. */
+export function exitClosed(cfg: ClientConfig, timedOut: boolean, exitCode: number): never {
+  if (timedOut) exitTimedOut(cfg);
+  process.exit(exitCode);
+}
+
+/**
+ * -W, SIGINT and SIGTERM as sub and rr handle them, then the first connection: when -W
+ * runs out `timedOut()` is told and the client disconnects (or the program exits with
+ * EXIT_TIMEOUT if it is not connected); a signal exits 0 when not connected, else `stop()`
+ * ends the session.
+ */
+export function runUntilDone(
+  cfg: ClientConfig,
+  session: SessionStart,
+  disconnectProps: DisconnectProperties | undefined,
+  on: { timedOut(): void; stop(): void },
+): void {
+  if (cfg.timeout > 0) {
+    setTimeout(() => {
+      on.timedOut();
+      if (session.client.connected) session.client.disconnect(0, disconnectProps);
+      else exitTimedOut(cfg);
+    }, cfg.timeout * 1000);
+  }
+  const onSignal = (): void => {
+    if (!session.client.connected) process.exit(0);
+    on.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  session.connect((err) => reportDialError(cfg, err));
 }
 
 export interface SessionStart {

@@ -9,29 +9,22 @@ import { ConfigError, type ClientConfig } from './client-config.js';
 import type * as Session from './client-session.js';
 import { loadConfig } from './load-config.js';
 import { MessagePrinter } from './output-format.js';
-import { errorLine, report, writeErr, writeOut } from './terminal.js';
+import { exitUsageError, report, writeOut } from './terminal.js';
 import { rrUsage } from './usage-rr.js';
 
 const PROGRAM = 'ts-mosquitto_rr';
-const EXIT_TIMEOUT = 27;
-
-function usageError(text: string): never {
-  writeErr(errorLine(text));
-  writeErr(`\nUse '${PROGRAM} --help' to see usage.\n`);
-  process.exit(1);
-}
 
 export function main(argv: string[]): void {
   const cfg = loadConfig('rr', PROGRAM, argv.slice(2), rrUsage);
   if (cfg.topic === undefined || cfg.mode === 'none' || cfg.responseTopic === undefined) {
-    usageError('Error: All of topic, message, and response topic must be supplied.\n');
+    exitUsageError(PROGRAM, 'Error: All of topic, message, and response topic must be supplied.\n');
   }
   let printer: MessagePrinter;
   try {
     printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    usageError(err.text);
+    exitUsageError(PROGRAM, err.text);
   }
   printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
 
@@ -93,29 +86,14 @@ function start(cfg: ClientConfig, printer: MessagePrinter, payload: Buffer, cs: 
       session.client.end();
     },
     onClose() {
-      if (timedOut) {
-        report(cfg, 'Timed out\n');
-        process.exit(EXIT_TIMEOUT);
-      }
-      process.exit(exitCode);
+      cs.exitClosed(cfg, timedOut, exitCode);
     },
   });
 
-  if (cfg.timeout > 0) {
-    setTimeout(() => {
+  cs.runUntilDone(cfg, session, disconnectProps, {
+    timedOut: () => {
       timedOut = true;
-      if (session.client.connected) session.client.disconnect(0, disconnectProps);
-      else {
-        report(cfg, 'Timed out\n');
-        process.exit(EXIT_TIMEOUT);
-      }
-    }, cfg.timeout * 1000);
-  }
-  const onSignal = (): void => {
-    if (!session.client.connected) process.exit(0);
-    session.client.disconnect(0, disconnectProps);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  session.connect((err) => cs.reportDialError(cfg, err));
+    },
+    stop: () => session.client.disconnect(0, disconnectProps),
+  });
 }

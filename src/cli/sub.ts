@@ -9,14 +9,12 @@ import { ConfigError, type ClientConfig } from './client-config.js';
 import type * as Session from './client-session.js';
 import { loadConfig } from './load-config.js';
 import { MessagePrinter } from './output-format.js';
-import { errorLine, report, writeErr, writeOut } from './terminal.js';
+import { exitUsageError, report, writeOut } from './terminal.js';
 import { subUsage } from './usage-sub.js';
 
 const PROGRAM = 'ts-mosquitto_sub';
 /** libmosquitto's reconnect delay for loop_forever. */
 const RECONNECT_DELAY_MS = 1000;
-/** MQTT_RC_TIMED_OUT-like exit code Mosquitto's clients use for -W. */
-const EXIT_TIMEOUT = 27;
 
 export function main(argv: string[]): void {
   const cfg = loadConfig('sub', PROGRAM, argv.slice(2), subUsage);
@@ -25,9 +23,7 @@ export function main(argv: string[]): void {
     printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    writeErr(errorLine(err.text));
-    writeErr(`\nUse '${PROGRAM} --help' to see usage.\n`);
-    process.exit(1);
+    exitUsageError(PROGRAM, err.text);
   }
   printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
   // The codec and dialers load only now: --help and option errors stay lean.
@@ -108,13 +104,7 @@ function start(cfg: ClientConfig, printer: MessagePrinter, cs: typeof Session): 
         report(cfg, 'Error: Protocol error\n');
         process.exit(1);
       }
-      if (expected || !processing) {
-        if (timedOut) {
-          report(cfg, 'Timed out\n');
-          process.exit(EXIT_TIMEOUT);
-        }
-        process.exit(exitCode);
-      }
+      if (expected || !processing) cs.exitClosed(cfg, timedOut, exitCode);
       setTimeout(() => session.connect(retry), RECONNECT_DELAY_MS);
     },
   });
@@ -123,22 +113,11 @@ function start(cfg: ClientConfig, printer: MessagePrinter, cs: typeof Session): 
     setTimeout(() => session.connect(retry), RECONNECT_DELAY_MS);
   };
 
-  if (cfg.timeout > 0) {
-    setTimeout(() => {
+  cs.runUntilDone(cfg, session, disconnectProps, {
+    timedOut: () => {
       timedOut = true;
       processing = false;
-      if (session.client.connected) session.client.disconnect(0, disconnectProps);
-      else {
-        report(cfg, 'Timed out\n');
-        process.exit(EXIT_TIMEOUT);
-      }
-    }, cfg.timeout * 1000);
-  }
-  const onSignal = (): void => {
-    if (!session.client.connected) process.exit(0);
-    stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  session.connect((err) => cs.reportDialError(cfg, err));
+    },
+    stop,
+  });
 }

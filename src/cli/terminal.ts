@@ -50,3 +50,10 @@ export function writeErr(data: string | Uint8Array): void {
 export function report(cfg: { quiet: boolean }, text: string): void {
   if (!cfg.quiet) writeErr(errorLine(text));
 }
+
+/** A bad command line: the error, then Mosquitto's pointer to --help, and exit status 1. */
+export function exitUsageError(program: string, text: string): never {
+  writeErr(errorLine(text));
+  writeErr(`\nUse '${program} --help' to see usage.\n`);
+  process.exit(1);
+}

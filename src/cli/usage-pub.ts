@@ -1,7 +1,7 @@
 /**
  * ts-mosquitto_pub --help: the same text as Mosquitto's mosquitto_pub, under our names.
  */
-import { INSECURE, PSK_PROXY_AND_END, UNIX_AND_WILL } from './usage-common.js';
+import * as U from './usage-common.js';
 
 export function pubUsage(p: string, version: string): string {
   return `${p} is a simple mqtt client that will publish a message on a single topic and exit.
@@ -10,75 +10,35 @@ ${p} version ${version} running on ts-mosquitto ${version}.
 Usage: ${p} {[-h host] [--unix path] [-p port] [-u username] [-P password] -t topic | -L URL}
                      {-f file | -l | -n | -m message}
                      [-c] [-k keepalive] [-q qos] [-r] [--repeat N] [--repeat-delay time] [-x session-expiry]
-                     [-A bind_address] [--nodelay]
-                     [-i id] [-I id_prefix]
-                     [-d] [--quiet]
+${U.synopsisBindAndId(21)}                     [-d] [--quiet]
                      [-M max_inflight]
                      [-u username [-P password]]
-                     [--will-topic [--will-payload payload] [--will-qos qos] [--will-retain]]
-                     [{--cafile file | --capath dir} [--cert file] [--key file]
-                       [--ciphers ciphers] [--insecure]
-                       [--tls-alpn protocol]
-                       [--tls-engine engine] [--keyform keyform] [--tls-engine-kpass-sha1]]
-                       [--tls-use-os-certs]
-                     [--psk hex-key --psk-identity identity [--ciphers ciphers]]
-                     [--proxy socks-url]
-                     [--property command identifier value]
+${U.synopsisWillToProxy(21)}                     [--property command identifier value]
                      [-D command identifier value]
        ${p} --help
 
- -A : bind the outgoing socket to this host/ip address. Use to control which interface
-      the client communicates over.
- -d : enable debug messages.
- -c : disable clean session/enable persistent client mode
-      When this argument is used, the broker will be instructed not to clean existing sessions
-      for the same client id when the client connects, and sessions will never expire when the
-      client disconnects. MQTT v5 clients can change their session expiry interval with the -x
-      argument.
- -D : Define MQTT v5 properties. See the documentation for more details.
+${U.OPT_BIND} -d : enable debug messages.
+${U.OPT_CLEAN} -D : Define MQTT v5 properties. See the documentation for more details.
  -f : send the contents of a file as the message.
  -h : mqtt host to connect to. Defaults to localhost.
  -i : id to use for this client. Defaults to ${p}_ appended with the process id.
  -I : define the client id as id_prefix appended with the process id. Useful for when the
       broker is using the clientid_prefixes option.
  -k : keep alive in seconds for this client. Defaults to 60.
- -L : specify user, password, hostname, port and topic as a URL in the form:
-      mqtt(s)://[username[:password]@]host[:port]/topic
- -l : read messages from stdin, sending a separate message for each line.
+${U.OPT_URL} -l : read messages from stdin, sending a separate message for each line.
  -m : message payload to send.
  -M : the maximum inflight messages for QoS 1/2..
  -n : send a null (zero length) message.
- -p : network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
- -P : provide a password
- -q : quality of service level to use for all messages. Defaults to 0.
+${U.OPT_PORT_PASSWORD} -q : quality of service level to use for all messages. Defaults to 0.
  -r : message should be retained.
  -s : read message from stdin, sending the entire input as a message.
  -t : mqtt topic to publish to.
  -u : provide a username
- -V : specify the version of the MQTT protocol to use when connecting.
-      Can be mqttv5, mqttv311 or mqttv31. Defaults to mqttv311.
- -x : Set the session-expiry-interval property on the CONNECT packet. Applies to MQTT v5
-      clients only. Set to 0-4294967294 to specify the session will expire in that many
-      seconds after the client disconnects, or use -1, 4294967295, or ∞ for a session
-      that does not expire. Defaults to -1 if -c is also given, or 0 if -c not given.
- --help : display this message.
- --nodelay : disable Nagle's algorithm, to reduce socket sending latency at the possible
-             expense of more packets being sent.
- --quiet : don't print error messages.
+${U.OPT_VERSION_311}${U.OPT_EXPIRY_HELP_NODELAY} --quiet : don't print error messages.
  --repeat : if publish mode is -f, -m, or -s, then repeat the publish N times.
  --repeat-delay : if using --repeat, wait time seconds between publishes. Defaults to 0.
-${UNIX_AND_WILL} --cafile : path to a file containing trusted CA certificates to enable encrypted
+${U.UNIX_AND_WILL} --cafile : path to a file containing trusted CA certificates to enable encrypted
             communication.
- --capath : path to a directory containing trusted CA certificates to enable encrypted
-            communication.
- --cert : client certificate for authentication, if required by server.
- --key : client private key for authentication, if required by server.
- --keyform : keyfile type, can be either "pem" or "engine".
- --ciphers : openssl compatible list of TLS ciphers to support.
- --tls-version : TLS protocol version, can be one of tlsv1.3 tlsv1.2 or tlsv1.1.
-                 Defaults to tlsv1.2 if available.
-${INSECURE} --tls-engine : If set, enables the use of a TLS engine device.
- --tls-engine-kpass-sha1 : SHA1 of the key password to be used with the selected SSL engine.
- --tls-use-os-certs : Load and trust OS provided CA certificates.
-${PSK_PROXY_AND_END}`;
+${U.TLS_CAPATH_CERT_KEY}${U.TLS_KEYFORM_CIPHERS_VERSION}${U.INSECURE} --tls-engine : If set, enables the use of a TLS engine device.
+${U.TLS_ENGINE_KPASS_OS_CERTS}${U.PSK_PROXY_AND_END}`;
 }
