@@ -1,0 +1,176 @@
+/**
+ * The http listener's access and health: HTTP basic against a real password file (and
+ * 403 without one when anonymous access is off), HTTPS with certfile/keyfile, /healthz
+ * through start, Redis loss and shutdown, the dashboard's JSON, and the ts-mosquitto
+ * program configured with `listener PORT ADDRESS` + `protocol http`.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { PasswordFileAuthenticator } from '../src/broker/auth/password-file.js';
+import { hashPassword } from '../src/passwd/hash.js';
+import { get, httpListenerConfig, sample, startObserved, stopObserved } from './helpers/observe.js';
+import { makeCerts, type TestCerts } from './helpers/certs.js';
+import { runProgram, stopPrograms, tempDir } from './helpers/conf-program.js';
+import { freePort } from './helpers/mosquitto.js';
+
+let certs: TestCerts;
+let pwFile: string;
+
+beforeAll(async () => {
+  certs = makeCerts();
+  const dir = tempDir('tsm-observe-');
+  pwFile = path.join(dir, 'passwd');
+  fs.writeFileSync(pwFile, `ops:${await hashPassword('s3cret', 'sha512-pbkdf2')}\n`);
+});
+afterAll(() => certs.remove());
+afterEach(async () => {
+  await stopObserved();
+  await stopPrograms();
+});
+
+describe('http listener access', () => {
+  it('asks for a password from the password file on every path but /healthz', async () => {
+    const authenticator = PasswordFileAuthenticator.load(pwFile);
+    const o = await startObserved({ authenticator, allowAnonymous: false });
+    for (const p of ['/metrics', '/api/overview', '/api/clients', '/api/topics', '/', '/dashboard.js', '/uPlot.min.js']) {
+      const none = await get(o.httpPort, p);
+      expect(none.status, p).toBe(401);
+      expect(none.headers['www-authenticate']).toMatch(/^Basic realm="ts-mosquitto"/);
+      expect(none.body).not.toContain('tsmosquitto_');
+      expect((await get(o.httpPort, p, { user: 'ops', password: 'wrong' })).status, p).toBe(401);
+      expect((await get(o.httpPort, p, { user: 'nobody', password: 's3cret' })).status, p).toBe(401);
+      expect((await get(o.httpPort, p, { user: 'ops', password: 's3cret' })).status, p).toBe(200);
+    }
+    expect((await get(o.httpPort, '/healthz')).status).toBe(200);
+    expect((await get(o.httpPort, '/nothing', { user: 'ops', password: 's3cret' })).status).toBe(404);
+  });
+
+  it('refuses everyone with 403 when anonymous access is off and there is no password file', async () => {
+    const o = await startObserved({ allowAnonymous: false });
+    const res = await get(o.httpPort, '/metrics');
+    expect(res.status).toBe(403);
+    expect(res.body).toContain('allow_anonymous is false');
+    expect((await get(o.httpPort, '/healthz')).status).toBe(200);
+  });
+
+  it('speaks HTTPS with certfile and keyfile, and only HTTPS', async () => {
+    const http = httpListenerConfig((l) => {
+      l.certfile = certs.serverCrt;
+      l.keyfile = certs.serverKey;
+    });
+    const o = await startObserved({}, http);
+    const ca = fs.readFileSync(certs.caCrt);
+    const res = await get(o.httpPort, '/metrics', { tls: true, ca });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('tsmosquitto_connections_total');
+    // A client that does not trust our CA fails the handshake; plain HTTP gets no answer.
+    await expect(get(o.httpPort, '/metrics', { tls: true })).rejects.toThrow(/certificate/);
+    await expect(get(o.httpPort, '/healthz')).rejects.toThrow();
+  });
+});
+
+describe('/healthz', () => {
+  it('is 200 while running, 503 while Redis is lost, and 503 once shutting down', async () => {
+    let redisUp = true;
+    const redis = { stats: { connected: () => redisUp, dropped: () => 0, errors: () => 0, replaying: () => 0, pending: () => 0 } };
+    const o = await startObserved({}, undefined, { redis });
+    let res = await get(o.httpPort, '/healthz');
+    expect([res.status, res.body]).toEqual([200, 'ok\n']);
+    redisUp = false;
+    res = await get(o.httpPort, '/healthz');
+    expect([res.status, res.body]).toEqual([503, 'redis connection lost\n']);
+    redisUp = true;
+    expect((await get(o.httpPort, '/healthz')).status).toBe(200);
+    // SIGINT/SIGTERM call onTerminate first; the listener stays up until the broker closes.
+    await o.observe.onTerminate!();
+    res = await get(o.httpPort, '/healthz');
+    expect([res.status, res.body]).toEqual([503, 'shutting down\n']);
+  });
+});
+
+describe('dashboard JSON', () => {
+  it('lists clients without secrets, browses retained topics, and names the websockets listeners', async () => {
+    const authenticator = PasswordFileAuthenticator.load(pwFile);
+    const o = await startObserved({ authenticator, allowAnonymous: false });
+    const c = mqtt.connect({ host: '127.0.0.1', port: o.mqttPort, clientId: 'probe-1', username: 'ops', password: 's3cret', keepalive: 42, reconnectPeriod: 0 });
+    try {
+      await new Promise((r, j) => (c.once('connect', r), c.once('error', j)));
+      await c.subscribeAsync('x/#');
+      await c.publishAsync('sensors/kitchen/temp', '{"c":21.5}', { qos: 1, retain: true });
+      await c.publishAsync('sensors/raw', Buffer.from([0, 1, 2, 255]), { qos: 0, retain: true });
+      const auth = { user: 'ops', password: 's3cret' };
+      const clients = JSON.parse((await get(o.httpPort, '/api/clients', auth)).body);
+      expect(clients.total).toBe(1);
+      expect(clients.clients[0]).toMatchObject({ id: 'probe-1', address: '127.0.0.1', protocol: '3.1.1', username: 'ops', keepalive: 42, subscriptions: 1, queued: 0 });
+      expect(JSON.stringify(clients)).not.toContain('s3cret');
+      expect(JSON.stringify(clients)).not.toMatch(/password/i);
+
+      const root = JSON.parse((await get(o.httpPort, '/api/topics', auth)).body);
+      expect(root.children).toEqual([{ name: 'sensors', topic: 'sensors', retained: false, hasChildren: true }]);
+      const sensors = JSON.parse((await get(o.httpPort, '/api/topics?topic=sensors', auth)).body);
+      expect(sensors.children.map((x: { name: string }) => x.name).sort()).toEqual(['kitchen', 'raw']);
+      const temp = JSON.parse((await get(o.httpPort, '/api/topics?topic=sensors%2Fkitchen%2Ftemp', auth)).body);
+      expect(temp.message).toEqual({ topic: 'sensors/kitchen/temp', qos: 1, bytes: 10, payload: Buffer.from('{"c":21.5}').toString('base64') });
+      const raw = JSON.parse((await get(o.httpPort, '/api/topics?topic=sensors/raw', auth)).body);
+      expect(Buffer.from(raw.message.payload, 'base64')).toEqual(Buffer.from([0, 1, 2, 255]));
+
+      const ov = JSON.parse((await get(o.httpPort, '/api/overview', auth)).body);
+      expect(ov).toMatchObject({ connections: 1, subscriptions: 1, retained: 2, publishReceived: 2 });
+      expect(ov.websockets).toEqual([{ port: o.wsPort, tls: false, mountPoint: null }]);
+    } finally {
+      c.end(true);
+    }
+  });
+
+  it('serves the dashboard page and uPlot from the package, with a same-origin policy', async () => {
+    const o = await startObserved();
+    const page = await get(o.httpPort, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.body).toContain('<script src="uPlot.min.js"></script>');
+    expect(page.body).not.toMatch(/https?:\/\//);
+    const uplot = await get(o.httpPort, '/uPlot.min.js');
+    expect(uplot.body).toContain('uPlot');
+    expect((await get(o.httpPort, '/../package.json')).status).toBe(404);
+  });
+});
+
+describe('ts-mosquitto with protocol http', () => {
+  it('opens the http listener on its bind address with the listener password file', async () => {
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const p = await runProgram('ts', [
+      'per_listener_settings true',
+      `listener ${mqttPort} 127.0.0.1`,
+      'allow_anonymous true',
+      `listener ${httpPort} 127.0.0.1`,
+      'protocol http',
+      `password_file ${pwFile}`,
+    ]);
+    await p.waitForLine(new RegExp(`Opening http listen socket on port ${httpPort}\\.`));
+    expect((await get(httpPort, '/metrics')).status).toBe(401);
+    const c = mqtt.connect({ host: '127.0.0.1', port: mqttPort, reconnectPeriod: 0 });
+    await new Promise((r, j) => (c.once('connect', r), c.once('error', j)));
+    c.end(true);
+    const m = (await get(httpPort, '/metrics', { user: 'ops', password: 's3cret' })).body;
+    expect(sample(m, 'tsmosquitto_connections_total', { listener: String(mqttPort), version: '3.1.1' })).toBe(1);
+    expect((await get(httpPort, '/healthz')).status).toBe(200);
+    // Bound to 127.0.0.1 only: nothing answers on another loopback address.
+    await expect(
+      new Promise((resolve, reject) => {
+        const s = net.connect(httpPort, '127.0.0.2', () => (s.destroy(), resolve('connected')));
+        s.on('error', reject);
+      }),
+    ).rejects.toThrow(/ECONNREFUSED/);
+    expect(await p.stop()).toBe(0);
+  });
+
+  it('is refused by the configuration parser for an unknown protocol, as before', async () => {
+    const port = await freePort();
+    const p = await runProgram('ts', [`listener ${port}`, 'protocol gopher'], { ready: /Error/ });
+    expect(p.lines.some((l) => l.includes('Error: Invalid protocol value (gopher).'))).toBe(true);
+  });
+});
