@@ -4,51 +4,56 @@
  *   const broker = new Broker({ listeners: [{ port: 0 }] }); await broker.start(); ... await broker.close();
  */
 import v8 from 'node:v8';
-import type { Connection, Listener } from '../net/index.js';
+import type { Connection } from '../net/index.js';
 import { openListener } from './listeners.js';
 import type { QoS } from '../protocol/index.js';
-import { Client, ClientState } from './client.js';
-import { deliverToSession, pumpQueue } from './deliver.js';
+import { Client } from './client.js';
+import {
+  ClientState,
+  type BrokerCore,
+  type BrokerPlugin,
+  type ClientContext,
+  type ListenerRuntime,
+  type Outgoing,
+  type OutgoingEvent,
+  type Session,
+} from './core.js';
+import { deliverToSession } from './deliver.js';
 import { Log } from './log.js';
 import { Message } from './message.js';
-import { defaultOptions, type BrokerOptions, type ListenerSettings } from './options.js';
+import { SessionMessages } from './message-store.js';
+import { defaultOptions, type BrokerOptions } from './options.js';
 import { RetainTree } from './retain.js';
 import { Router, type SharedGroup, type SubscriptionOptions } from './router.js';
-import { Session, type Outgoing } from './session.js';
+import { SessionTable } from './session-store.js';
 import { Stats } from './stats.js';
 import { SysTree } from './sys-tree.js';
 import { logClientGone, publishWill } from './disconnect.js';
 import { BindInterfaceError, interfaceAddress } from './bind-interface.js';
-import type { BrokerPlugin, OutgoingEvent } from './plugin.js';
 import type { EnhancedAuthenticator } from './security.js';
 
 export { VERSION } from './version.js';
 
-export interface ListenerRuntime {
-  settings: ListenerSettings;
-  listener: Listener | undefined;
-  connections: number;
-}
+export type { ListenerRuntime } from './core.js';
 
-export class Broker {
+/** The composition root: the one implementation of the core contract (core.ts). */
+export class Broker implements BrokerCore {
   readonly options: BrokerOptions;
   readonly log: Log;
   readonly stats = new Stats();
   readonly router = new Router<Session>();
   readonly retained = new RetainTree();
-  readonly sessions = new Map<string, Session>();
-  /**
-   * The local sessions of bridges (cleansession false) under persistence: persisted like
-   * client sessions, but no client's, so neither expired nor counted as clients.
-   */
-  readonly bridgeSessions = new Map<string, Session>();
-  readonly clients = new Set<Client>();
+  readonly sessions: SessionTable = new SessionTable(this.stats, (s) => this.destroySession(s));
+  readonly messages: SessionMessages = new SessionMessages(this);
+  readonly clients = new Set<ClientContext>();
   readonly listeners: ListenerRuntime[] = [];
   readonly plugins: BrokerPlugin[] = [];
   /** Plugins that watch every delivery; kept apart so the hot path checks one length. */
   deliveredHooks: BrokerPlugin[] = [];
   /** Plugins that journal persistent sessions' messages (onOutgoing/onIncoming). */
   persistHooks: BrokerPlugin[] = [];
+  /** Plugins that run before each batch of socket writes (the persistence journal). */
+  private flushHooks: BrokerPlugin[] = [];
   /** MQTT 5 enhanced authentication (AUTH packets); undefined refuses an authentication method. */
   enhancedAuth: EnhancedAuthenticator | undefined;
   readonly startedAt = Date.now();
@@ -72,6 +77,7 @@ export class Broker {
     for (const p of this.plugins) await p.init?.(this);
     this.deliveredHooks = this.plugins.filter((p) => p.onDelivered !== undefined);
     this.persistHooks = this.plugins.filter((p) => p.onOutgoing !== undefined || p.onIncoming !== undefined);
+    this.flushHooks = this.plugins.filter((p) => p.beforeFlush !== undefined);
     for (let settings of this.options.listeners) {
       if (settings.bindInterface !== undefined && settings.unixPath === undefined) {
         try {
@@ -107,6 +113,7 @@ export class Broker {
     // set_tcp_nodelay, per connection so that a SIGHUP reload applies to new connections.
     conn.stream.setNoDelay?.(this.options.setTcpNodelay);
     conn.counters = this.stats;
+    conn.flushGate = this;
     const client = new Client(this, conn, rt);
     client.inflightLimit = this.options.maxInflightMessages > 0 ? this.options.maxInflightMessages : 65535;
     this.clients.add(client);
@@ -115,6 +122,19 @@ export class Broker {
     if (this.log.connectionMessages) this.log.notice(
       `New connection from ${conn.remoteAddress}:${conn.remotePort} on port ${rt.listener?.port ?? rt.settings.port}.`,
     );
+  }
+
+  /**
+   * The local sessions of bridges (cleansession false) under persistence: persisted like
+   * client sessions, but no client's, so neither expired nor counted as clients.
+   */
+  get bridgeSessions(): ReadonlyMap<string, Session> {
+    return this.sessions.bridgeSessions;
+  }
+
+  beforeFlush(): void {
+    const hooks = this.flushHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].beforeFlush!();
   }
 
   /** Routes a message to every matching subscription, and stores it if retained. */
@@ -188,7 +208,7 @@ export class Broker {
     session.queue.clear();
     session.inflight.clear();
     session.incoming.clear();
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    this.sessions.forget(session);
     for (const out of handOn) {
       if (out.share!.members.length > 0) this.deliverShared(out.share!, out.msg, undefined, out.qos);
     }
@@ -196,7 +216,7 @@ export class Broker {
   }
 
   /** Called once per client when its connection is gone. */
-  clientClosed(client: Client): void {
+  clientClosed(client: ClientContext): void {
     this.clients.delete(client);
     client.listener.connections--;
     this.stats.socketsClosed++;
@@ -208,7 +228,7 @@ export class Broker {
    * Separates a client from its session: will, presence, and the end of a clean session.
    * Runs once per client, at close or earlier when a new connection takes the session over.
    */
-  detachClient(client: Client): void {
+  detachClient(client: ClientContext): void {
     const session = client.session;
     if (session === null || session.client !== client) return;
     client.session = null;
@@ -230,17 +250,6 @@ export class Broker {
     if (session.clean || (client.protocolVersion === 5 && session.expiryInterval === 0)) {
       this.destroySession(session);
     }
-  }
-
-  /** Ack bookkeeping shared by PUBACK and PUBCOMP: frees the slot and pumps the queue. */
-  completeOutgoing(session: Session, mid: number): boolean {
-    const out = session.inflight.get(mid);
-    if (out === undefined) return false;
-    session.inflight.delete(mid);
-    session.inflightBytes -= out.msg.payload.length;
-    if (!session.clean) this.notifyOutgoing(session, out, 'done');
-    pumpQueue(this, session);
-    return true;
   }
 
   /** Publishes a delayed will now (its delay ran out, or its session ended). */

@@ -3,11 +3,10 @@
  * dispatch of each inbound packet to its handler (handlers/<packet>.ts).
  */
 import type { Connection, ConnectionHandler } from '../net/index.js';
-import { encodeAck, encodePacket, ReasonCode, serverReasonString, type Packet, type ProtocolVersion } from '../protocol/index.js';
-import type { Broker, ListenerRuntime } from './broker.js';
+import { ReasonCode, type Packet, type ProtocolVersion } from '../protocol/index.js';
+import { ClientState, type BrokerCore, type ClientContext, type CloseCause, type ListenerRuntime, type Session } from './core.js';
 import { LogType } from './log.js';
 import type { Message } from './message.js';
-import type { Session } from './session.js';
 import { handleConnect, handleBadProtocolVersion } from './handlers/connect.js';
 import { handlePublish } from './handlers/publish.js';
 import { handlePuback, handlePubrec, handlePubrel, handlePubcomp } from './handlers/ack.js';
@@ -16,34 +15,11 @@ import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import { handlePingreq } from './handlers/pingreq.js';
 import { handleDisconnect } from './handlers/disconnect.js';
 import { handleAuth } from './handlers/auth.js';
+import { sendDisconnect } from './send/packets.js';
 
-export const enum ClientState {
-  /** Waiting for CONNECT. */
-  New,
-  /** CONNECT received, authentication in progress: later packets wait. */
-  Authenticating,
-  Active,
-  /** Closed or being closed: nothing more is processed. */
-  Closed,
-}
-
-/** Why a client went away, which decides the log line and whether the will is sent. */
-export type CloseCause =
-  | 'disconnect'
-  | 'closed'
-  | 'socket-error'
-  | 'keepalive'
-  | 'takeover'
-  | 'protocol'
-  | 'malformed'
-  | 'auth'
-  | 'shutdown'
-  | 'tls'
-  | 'oversize'
-  | 'admin';
-
-export class Client implements ConnectionHandler {
-  readonly broker: Broker;
+/** The one implementation of ClientContext (core.ts), fed by its Connection. */
+export class Client implements ConnectionHandler, ClientContext {
+  readonly broker: BrokerCore;
   readonly conn: Connection;
   readonly listener: ListenerRuntime;
   state = ClientState.New;
@@ -91,7 +67,7 @@ export class Client implements ConnectionHandler {
    */
   isBridge = false;
 
-  constructor(broker: Broker, conn: Connection, listener: ListenerRuntime) {
+  constructor(broker: BrokerCore, conn: Connection, listener: ListenerRuntime) {
     this.broker = broker;
     this.conn = conn;
     this.listener = listener;
@@ -229,7 +205,7 @@ export class Client implements ConnectionHandler {
       }
     }
     if (this.protocolVersion === 5 && this.state === ClientState.Active) {
-      this.sendDisconnect(err.message === 'packet too large' ? ReasonCode.PacketTooLarge : ReasonCode.MalformedPacket);
+      sendDisconnect(this, err.message === 'packet too large' ? ReasonCode.PacketTooLarge : ReasonCode.MalformedPacket);
     }
   }
 
@@ -250,7 +226,7 @@ export class Client implements ConnectionHandler {
   protocolError(reason: number = ReasonCode.ProtocolError): void {
     if (this.state === ClientState.Closed) return;
     this.cause = 'protocol';
-    if (this.protocolVersion === 5 && this.state === ClientState.Active) this.sendDisconnect(reason);
+    if (this.protocolVersion === 5 && this.state === ClientState.Active) sendDisconnect(this, reason);
     this.close();
   }
 
@@ -259,7 +235,7 @@ export class Client implements ConnectionHandler {
     if (this.state === ClientState.Closed) return;
     this.cause = cause;
     if (v5Reason !== undefined && this.protocolVersion === 5 && this.state === ClientState.Active) {
-      this.sendDisconnect(v5Reason);
+      sendDisconnect(this, v5Reason);
     }
     this.close();
   }
@@ -269,54 +245,6 @@ export class Client implements ConnectionHandler {
       this.state = ClientState.Closed;
     }
     this.conn.close();
-  }
-
-  /** DISCONNECT from the server (MQTT 5), with a Reason String for an error reason. */
-  sendDisconnect(reasonCode: number, reasonString = serverReasonString(reasonCode)): void {
-    if (this.broker.log.enabled(LogType.Debug)) {
-      this.broker.log.debug(`Sending DISCONNECT to ${this.id} (${reasonCode})`);
-    }
-    this.sendWithReasonString({ cmd: 'disconnect', reasonCode }, reasonString);
-  }
-
-  /**
-   * Sends an MQTT 5 packet with a Reason String property where the client may be sent one:
-   * after Request Problem Information 0 only on CONNACK, PUBLISH and DISCONNECT
-   * (MQTT-3.1.2-29), and never where it would make the packet larger than the client's
-   * Maximum Packet Size (MQTT-3.1.2-25, 3.2.2-19, 3.4.2-2, 3.9.2-1, 3.14.2-3): then the
-   * packet goes without it (as `plain` when given).
-   */
-  sendWithReasonString(packet: Packet, reasonString: string | undefined, plain?: Buffer): void {
-    const always = packet.cmd === 'connack' || packet.cmd === 'disconnect';
-    if (reasonString === undefined || this.protocolVersion !== 5 || (!always && !this.problemInformation)) {
-      if (plain !== undefined) this.conn.write(plain);
-      else this.conn.send(packet);
-      return;
-    }
-    const props = (packet as { properties?: Record<string, unknown> }).properties;
-    const buf = encodePacket({ ...packet, properties: { ...props, reasonString } } as Packet, 5);
-    const max = this.maxOutboundPacket;
-    if (max === 0 || buf.length <= max) this.conn.write(buf);
-    else if (plain !== undefined) this.conn.write(plain);
-    else this.conn.send(packet);
-  }
-
-  sendAck(type: 'puback' | 'pubrec' | 'pubcomp', mid: number, reasonCode: number, reasonString?: string): void {
-    if (reasonCode === 0 || this.protocolVersion !== 5) {
-      this.conn.write(encodeAck(type, mid));
-      return;
-    }
-    // As Mosquitto: the reason code and no property length, which MQTT 5 allows when
-    // there are no properties (3.4.2.2.1). Mosquitto sends 0x95 on a PUBACK too.
-    const first = type === 'puback' ? 0x40 : type === 'pubrec' ? 0x50 : 0x70;
-    const plain = Buffer.from([first, 3, mid >> 8, mid & 0xff, reasonCode]);
-    if (reasonCode < 0x80) this.conn.write(plain);
-    else this.sendWithReasonString({ cmd: type, messageId: mid, reasonCode }, reasonString ?? serverReasonString(reasonCode), plain);
-  }
-
-  sendPubrel(mid: number): void {
-    if (this.broker.log.enabled(LogType.Debug)) this.broker.log.debug(`Sending PUBREL to ${this.id} (m${mid})`);
-    this.conn.write(encodeAck('pubrel', mid));
   }
 }
 

@@ -3,30 +3,15 @@
  * behind it within max_queued_messages/max_queued_bytes, or drop and count it.
  * This is the hot path: no closures, no promises, log lines formatted only when enabled.
  */
-import { withMessageId, encodePublish, encodePublishV5, encodeProperty, publishIdOffset, type QoS } from '../protocol/index.js';
-import type { Broker } from './broker.js';
-import type { Client } from './client.js';
-import { LogType } from './log.js';
+import type { QoS } from '../protocol/index.js';
 import type { Message } from './message.js';
-import type { Outgoing, Session } from './session.js';
 import type { SharedGroup } from './router.js';
-
-/** Mosquitto's debug line for an outgoing or incoming PUBLISH. */
-export function publishLogLine(
-  verb: string,
-  id: string,
-  dup: boolean,
-  qos: number,
-  retain: boolean,
-  mid: number,
-  topic: string,
-  bytes: number,
-): string {
-  return `${verb} ${id} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${mid}, '${topic}', ... (${bytes} bytes))`;
-}
+import type { BrokerCore, ClientContext, Outgoing, Session } from './core.js';
+import { sendPubrel } from './send/packets.js';
+import { sendPublish } from './send/publish.js';
 
 export function deliverToSession(
-  broker: Broker,
+  broker: BrokerCore,
   session: Session,
   msg: Message,
   qos: QoS,
@@ -68,7 +53,7 @@ export function deliverToSession(
   enqueue(broker, session, out);
 }
 
-function hasInflightRoom(broker: Broker, session: Session, client: Client, msg: Message): boolean {
+function hasInflightRoom(broker: BrokerCore, session: Session, client: ClientContext, msg: Message): boolean {
   if (session.inflight.size >= client.inflightLimit) return false;
   // max_inflight_bytes: messages go in flight "until this byte limit is reached"
   // (mosquitto.conf(5)), so one may cross it; the first always goes.
@@ -76,7 +61,7 @@ function hasInflightRoom(broker: Broker, session: Session, client: Client, msg: 
   return maxBytes === 0 || session.inflightBytes < maxBytes;
 }
 
-function enqueue(broker: Broker, session: Session, out: Outgoing): void {
+function enqueue(broker: BrokerCore, session: Session, out: Outgoing): void {
   const o = broker.options;
   const q = session.queue;
   // While the client is away nothing is in flight, so Mosquitto counts the messages left
@@ -106,9 +91,9 @@ function enqueue(broker: Broker, session: Session, out: Outgoing): void {
 }
 
 function startInflight(
-  broker: Broker,
+  broker: BrokerCore,
   session: Session,
-  client: Client,
+  client: ClientContext,
   out: Outgoing,
   event: 'inflight' | 'dequeued',
 ): void {
@@ -120,7 +105,7 @@ function startInflight(
 }
 
 /** Moves queued messages into the inflight window as it frees up (after an ack or a reconnect). */
-export function pumpQueue(broker: Broker, session: Session): void {
+export function pumpQueue(broker: BrokerCore, session: Session): void {
   const client = session.client;
   if (client === null || !client.active) return;
   const q = session.queue;
@@ -142,95 +127,12 @@ export function pumpQueue(broker: Broker, session: Session): void {
 }
 
 /** Re-sends everything in flight after a persistent session reconnects (MQTT-4.4.0-1), DUP set. */
-export function resendInflight(broker: Broker, session: Session, client: Client): void {
+export function resendInflight(broker: BrokerCore, session: Session, client: ClientContext): void {
   for (const out of session.inflight.values()) {
     if (out.state === 1) {
-      client.sendPubrel(out.mid);
+      sendPubrel(client, out.mid);
     } else {
       sendPublish(broker, client, out.msg, out.qos, out.retain, out.mid, true, out.identifiers);
     }
   }
-}
-
-function subscriptionIdentifierBytes(identifiers: number[]): Buffer {
-  if (identifiers.length === 1) return encodeProperty('subscriptionIdentifier', identifiers[0]);
-  return Buffer.concat(identifiers.map((id) => encodeProperty('subscriptionIdentifier', id)));
-}
-
-export function sendPublish(
-  broker: Broker,
-  client: Client,
-  msg: Message,
-  qos: QoS,
-  retain: boolean,
-  mid: number,
-  dup: boolean,
-  identifiers: number[] | undefined,
-): void {
-  const version = client.protocolVersion;
-  let buf: Buffer;
-  let topic = msg.topic;
-  const mount = client.mountPoint;
-  if (mount !== undefined) {
-    // mount_point is stripped on the way out.
-    topic = topic.startsWith(mount) ? topic.slice(mount.length) : topic;
-  }
-  let newAlias = 0;
-  if (
-    version === 5 &&
-    (identifiers !== undefined || msg.expiresAt !== 0 || mount !== undefined || client.topicAliasMaxOut > 0)
-  ) {
-    // The publisher's properties as they came (MQTT-3.3.2-18: user properties in order),
-    // with the per-hop ones around them where Mosquitto puts them: subscription
-    // identifiers first (MQTT-3.3.4-3), then expiry and topic alias.
-    const before = identifiers !== undefined ? subscriptionIdentifierBytes(identifiers) : undefined;
-    let after: Buffer | undefined;
-    if (msg.expiresAt !== 0) {
-      // MQTT-3.3.2-6: the expiry sent on is what is left of it.
-      after = encodeProperty('messageExpiryInterval', Math.max(0, Math.ceil((msg.expiresAt - Date.now()) / 1000)));
-    }
-    let wireTopic = topic;
-    if (client.topicAliasMaxOut > 0) {
-      // Server-to-client topic aliases (MQTT 5, 3.3.2.3.4): the first PUBLISH on a topic
-      // sets an alias, later ones send an empty topic name with the alias.
-      const aliases = (client.outAliases ??= new Map<string, number>());
-      const known = aliases.get(topic);
-      let alias = 0;
-      if (known !== undefined) {
-        alias = known;
-        wireTopic = '';
-      } else if (aliases.size < client.topicAliasMaxOut) {
-        newAlias = aliases.size + 1;
-        alias = newAlias;
-      }
-      if (alias > 0) {
-        const a = encodeProperty('topicAlias', alias);
-        after = after === undefined ? a : Buffer.concat([after, a]);
-      }
-    }
-    buf = encodePublishV5(wireTopic, msg.payload, qos, retain, dup, mid, msg.storedProperties(), before, after);
-  } else if (mount !== undefined) {
-    buf = encodePublish(topic, msg.payload, qos, retain, dup, mid, version);
-  } else {
-    buf = msg.encode(version, qos, retain);
-    if (qos > 0) buf = withMessageId(buf, publishIdOffset(buf), mid, dup);
-  }
-  if (client.maxOutboundPacket > 0 && buf.length > client.maxOutboundPacket) {
-    // MQTT-3.1.2-25: never send a client a packet larger than its Maximum Packet Size.
-    broker.stats.publishDropped++;
-    broker.stats.droppedTooLarge++;
-    return;
-  }
-  if (newAlias > 0) client.outAliases!.set(topic, newAlias);
-  if (broker.log.enabled(LogType.Debug)) {
-    broker.log.debug(publishLogLine('Sending PUBLISH to', client.id, dup, qos, retain, mid, topic, msg.payload.length));
-  }
-  client.conn.write(buf);
-  const hooks = broker.deliveredHooks;
-  for (let i = 0; i < hooks.length; i++) hooks[i].onDelivered!(client.session!, msg, qos);
-  const stats = broker.stats;
-  stats.publishSent++;
-  stats.publishBytesSent += msg.payload.length;
-  stats.publishSentByQos[qos]++;
-  stats.publishBytesSentByQos[qos] += msg.payload.length;
 }

@@ -1,11 +1,10 @@
+import type { BrokerCore, ClientContext } from './core.js';
 /**
  * What happens when a client goes: the log line Mosquitto writes for each cause, and the
  * will message (MQTT-3.1.2-8: published unless the client sent DISCONNECT).
  */
-import type { Broker } from './broker.js';
-import type { Client } from './client.js';
 
-export function logClientGone(broker: Broker, client: Client, wasActive: boolean): void {
+export function logClientGone(broker: BrokerCore, client: ClientContext, wasActive: boolean): void {
   // connection_messages false: Mosquitto writes none of these lines.
   if (!broker.log.connectionMessages) return;
   const id = client.id;
@@ -45,7 +44,7 @@ export function logClientGone(broker: Broker, client: Client, wasActive: boolean
   }
 }
 
-export function publishWill(broker: Broker, client: Client): void {
+export function publishWill(broker: BrokerCore, client: ClientContext): void {
   const will = client.will;
   client.will = null;
   if (will === null) return;

@@ -9,10 +9,10 @@ import { listenStream, type Connection, type Listener } from '../net/index.js';
 import { listenTls, type IdentitySource, type TlsHooks } from '../net/listen-tls.js';
 import { listenWebSocket } from '../net/listen-ws.js';
 import { ReloadableTls, TlsConfigError, isTlsListener } from '../net/tls-options.js';
-import type { Broker, ListenerRuntime } from './broker.js';
 import { LogType } from './log.js';
 import type { ListenerConfig } from './config/types.js';
 import type { ReloadTarget } from './signals.js';
+import type { BrokerCore, ListenerRuntime } from './core.js';
 
 /** The re-readable TLS context of each open TLS listener, for SIGHUP. */
 const tlsContexts = new WeakMap<ListenerRuntime, ReloadableTls>();
@@ -20,7 +20,7 @@ const tlsContexts = new WeakMap<ListenerRuntime, ReloadableTls>();
 /** MQTT's largest packet: 268,435,455 bytes of remaining length plus a 5-byte header. */
 const MQTT_MAX_PACKET = 268435455 + 5;
 
-export function openListener(broker: Broker, rt: ListenerRuntime): Promise<Listener> {
+export function openListener(broker: BrokerCore, rt: ListenerRuntime): Promise<Listener> {
   const s = rt.settings;
   const cfg = s.config;
   const websockets = (s.protocol ?? cfg?.protocol) === 'websockets';
@@ -76,7 +76,7 @@ export function openListener(broker: Broker, rt: ListenerRuntime): Promise<Liste
 }
 
 /** Logs a listener's TLS setup failure as Mosquitto does, and returns the error to reject with. */
-function configFailure(broker: Broker, err: unknown): Error {
+function configFailure(broker: BrokerCore, err: unknown): Error {
   if (err instanceof TlsConfigError) {
     for (const line of err.lines) broker.log.error(line);
     return err;
@@ -92,7 +92,7 @@ function identitySource(cfg: ListenerConfig): IdentitySource {
   return undefined;
 }
 
-function tlsHooks(broker: Broker, cfg: ListenerConfig): TlsHooks {
+function tlsHooks(broker: BrokerCore, cfg: ListenerConfig): TlsHooks {
   return {
     identity: identitySource(cfg),
     onFailure(stream: tls.TLSSocket, lines: string[]) {
@@ -113,7 +113,7 @@ function tlsHooks(broker: Broker, cfg: ListenerConfig): TlsHooks {
  * New connections use the new files; a listener whose files fail to load keeps the old
  * ones and the failure is logged.
  */
-export function reloadTlsListeners(broker: Broker): void {
+export function reloadTlsListeners(broker: BrokerCore): void {
   for (const rt of broker.listeners) {
     const context = tlsContexts.get(rt);
     if (context === undefined) continue;
@@ -126,6 +126,6 @@ export function reloadTlsListeners(broker: Broker): void {
 }
 
 /** For installSignals(): reload TLS listeners on SIGHUP. */
-export function tlsReloadTarget(broker: Broker): ReloadTarget {
+export function tlsReloadTarget(broker: BrokerCore): ReloadTarget {
   return { reload: () => reloadTlsListeners(broker) };
 }

@@ -5,7 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { LogType, type LogSink } from './log.js';
+import { LogType, type LogPublisher, type LogSink } from './log.js';
+
+export type { LogPublisher } from './log.js';
 
 export { stderrSink } from './log.js';
 export const stdoutSink: LogSink = { write: (_t, line) => process.stdout.write(line + '\n') };
@@ -50,9 +52,6 @@ export function logTopicAndSeverity(type: number): [string, number] {
     default: return ['$SYS/broker/log/E', 3];
   }
 }
-
-/** Publishes into the broker (QoS, retain as Mosquitto: 2, not retained). */
-export type LogPublisher = (topic: string, payload: string) => void;
 
 /** A sink that needs the broker it logs for (log_dest topic). */
 export interface AttachableSink extends LogSink {

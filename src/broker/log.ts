@@ -3,7 +3,9 @@
  * Callers test `log.enabled(type)` before formatting a line, so that disabled types cost
  * nothing on the message path.
  */
-import type { LogPublisher } from './log-sinks.js';
+
+/** Publishes a log line into the broker (log_dest topic; QoS, retain as Mosquitto: 2, not retained). */
+export type LogPublisher = (topic: string, payload: string) => void;
 
 export const LogType = {
   Info: 0x01,

@@ -7,12 +7,12 @@
  * psk_file are reloaded by their own targets (security-files.ts); persistence options by
  * the persistence plugin.
  */
-import type { Broker } from './broker.js';
 import type { BrokerConfig } from './config/types.js';
 import { ALL_LOG_TYPES, ConfigError, parseConfigFile } from './config/index.js';
 import { logFromConfig, optionsFromConfig } from './from-config.js';
 import { RELOADED_OPTIONS } from './option-table.js';
 import type { ListenerSettings } from './options.js';
+import type { BrokerCore } from './core.js';
 
 /** Per-listener settings that a reload replaces (security ones when per_listener_settings is true). */
 const RELOADED_PER_LISTENER: readonly (keyof ListenerSettings)[] = [
@@ -26,7 +26,7 @@ const RELOADED_PER_LISTENER: readonly (keyof ListenerSettings)[] = [
  * Applies the reloadable options of `config` to a running broker. New values apply to new
  * connections and new messages; connected clients keep what they were told in CONNACK.
  */
-export function reloadConfig(broker: Broker, config: BrokerConfig): void {
+export function reloadConfig(broker: BrokerCore, config: BrokerConfig): void {
   // Logging first, so that what follows is logged the new way. The log object stays the
   // same (everything holds a reference to it); its destinations are reopened, which also
   // lets logrotate move a log file away before SIGHUP, as with Mosquitto.
@@ -54,7 +54,7 @@ export function reloadConfig(broker: Broker, config: BrokerConfig): void {
  * configuration variable "x".`, `Error found at FILE:LINE.`) and the broker runs on
  * unchanged. Returns the new configuration, or null if nothing was reloaded.
  */
-export function reloadFromFile(broker: Broker, current: BrokerConfig): BrokerConfig | null {
+export function reloadFromFile(broker: BrokerCore, current: BrokerConfig): BrokerConfig | null {
   if (current.configFile === null) return null;
   let fresh: BrokerConfig;
   try {

@@ -3,6 +3,7 @@
  * finds its retained messages by walking the matching branches, not by scanning all.
  * The RetainStore seam lets persistence and Redis keep a copy (see stores.ts).
  */
+import type { RetainStore } from './core.js';
 import type { Message } from './message.js';
 
 interface RetainNode {
@@ -10,7 +11,7 @@ interface RetainNode {
   message: Message | undefined;
 }
 
-export class RetainTree {
+export class RetainTree implements RetainStore {
   private readonly root: RetainNode = { children: undefined, message: undefined };
   count = 0;
   bytes = 0;

@@ -3,11 +3,11 @@
  * Authorizer (global, or per listener with per_listener_settings), and re-read on SIGHUP.
  */
 import { loadSecurityFiles, type SecurityFiles } from './auth/load.js';
-import type { Broker } from './broker.js';
 import type { BrokerConfig } from './config/types.js';
 import type { Log } from './log.js';
 import type { BrokerOptions } from './options.js';
 import type { ReloadTarget } from './signals.js';
+import type { BrokerCore } from './core.js';
 
 /** Loads the files into `options`; throws SecurityFileError (lines and exit code) for a bad one. */
 export function loadSecurity(config: BrokerConfig, options: BrokerOptions, log: Log): SecurityFiles[] {
@@ -33,7 +33,7 @@ export function loadSecurity(config: BrokerConfig, options: BrokerOptions, log: 
  * why). Connected clients whose user changed or went are disconnected, as Mosquitto does;
  * new ACL rules apply to everyone from their next message.
  */
-export function securityReloadTarget(broker: Broker, files: SecurityFiles[]): ReloadTarget {
+export function securityReloadTarget(broker: BrokerCore, files: SecurityFiles[]): ReloadTarget {
   return {
     reload() {
       for (const f of files) {

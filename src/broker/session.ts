@@ -3,36 +3,13 @@
  * its subscriptions, the QoS 1/2 messages in flight towards it and queued behind them,
  * and the QoS 2 messages received from it that await PUBREL.
  */
-import type { QoS } from '../protocol/index.js';
+import type { ClientContext, Outgoing, OutgoingQueue, Session, SessionSubscription } from './core.js';
 import type { Message } from './message.js';
-import type { SharedGroup, Subscriber, SubscriptionOptions } from './router.js';
-import type { Client } from './client.js';
 
-/** A message on its way to this session's client. */
-export interface Outgoing {
-  mid: number;
-  msg: Message;
-  qos: QoS;
-  /** The retain flag as delivered (set for retained copies sent on subscribe). */
-  retain: boolean;
-  identifiers: number[] | undefined;
-  /** The shared subscription group it came through, to hand it on if this session ends. */
-  share?: SharedGroup<Session>;
-  /** 0: PUBLISH sent, awaiting PUBACK/PUBREC; 1: PUBREL sent, awaiting PUBCOMP. */
-  state: 0 | 1;
-}
-
-export interface SessionSubscription {
-  /** The filter as the client sent it, including any $share/group/ prefix. */
-  filter: string;
-  /** The filter in the tree, after mount point and without the share prefix. */
-  treeFilter: string;
-  shareGroup: string | undefined;
-  options: SubscriptionOptions;
-}
+export type { Outgoing, SessionSubscription } from './core.js';
 
 /** A FIFO of outgoing messages with O(1) push and shift. */
-export class OutQueue {
+export class OutQueue implements OutgoingQueue {
   private items: (Outgoing | undefined)[] = [];
   private head = 0;
   bytes = 0;
@@ -83,7 +60,8 @@ export class OutQueue {
   }
 }
 
-export class Session implements Subscriber {
+/** The memory store's session (persistence and Redis restore into these too). */
+export class MemorySession implements Session {
   readonly clientId: string;
   /** Clean session (3.1.1) / clean start with zero expiry: discarded when the client goes. */
   clean: boolean;
@@ -92,7 +70,7 @@ export class Session implements Subscriber {
   /** Unix ms when the client went away, 0 while connected. */
   disconnectedAt = 0;
   username: string | undefined;
-  client: Client | null = null;
+  client: ClientContext | null = null;
   readonly subscriptions = new Map<string, SessionSubscription>();
   readonly inflight = new Map<number, Outgoing>();
   inflightBytes = 0;

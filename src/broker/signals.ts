@@ -3,10 +3,10 @@
  * SIGHUP reloads what can be reloaded, SIGUSR1 saves persistent state now.
  */
 import { unlinkSync } from 'node:fs';
-import type { Broker } from './broker.js';
 import { reloadFromFile } from './reload.js';
 import { VERSION } from './version.js';
 import type { BrokerConfig } from './config/types.js';
+import type { BrokerCore } from './core.js';
 
 /** Things that want to hear about SIGHUP / SIGUSR1 (security files, persistence, TLS). */
 export interface ReloadTarget {
@@ -14,7 +14,7 @@ export interface ReloadTarget {
   save?(): void;
 }
 
-export function installSignals(broker: Broker, config: BrokerConfig, configFile: string | null, targets: ReloadTarget[] = []): void {
+export function installSignals(broker: BrokerCore, config: BrokerConfig, configFile: string | null, targets: ReloadTarget[] = []): void {
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

@@ -5,9 +5,9 @@
  * value is sent again only when it changed; uptime goes every time, version once.
  */
 import v8 from 'node:v8';
-import type { Broker } from './broker.js';
 import type { Stats } from './stats.js';
 import { VERSION } from './version.js';
+import type { BrokerCore, SysPublisher } from './core.js';
 
 /** The counters that have load averages, in Mosquitto's publishing order. */
 const LOADS: readonly [string, (s: Stats) => number][] = [
@@ -37,8 +37,8 @@ export function dampedAverage(old: number, ratePerMinute: number, elapsedSeconds
   return ratePerMinute + k * (old - ratePerMinute);
 }
 
-export class SysTree {
-  private readonly broker: Broker;
+export class SysTree implements SysPublisher {
+  private readonly broker: BrokerCore;
   private timer: NodeJS.Timeout | undefined;
   private readonly last = new Map<string, string>();
   /** Load state: per counter, the count at the last update and the three averages. */
@@ -47,7 +47,7 @@ export class SysTree {
   private lastUpdate = 0;
   private heapMaximum = 0;
 
-  constructor(broker: Broker) {
+  constructor(broker: BrokerCore) {
     this.broker = broker;
   }
 

@@ -36,30 +36,28 @@ export type ByteStream = Duplex & {
 const pending: Connection[] = [];
 let flushScheduled = false;
 
-const preFlushHooks: (() => void)[] = [];
-
 /**
- * Runs before every batch of socket writes: a write-ahead journal flushes here, so that
- * nothing acknowledged in this turn reaches a client before it is on disk.
+ * What a connection's owner runs just before a batch of writes goes out: the broker's
+ * write-ahead journal flushes there, so that nothing acknowledged in this turn reaches a
+ * client before it is on disk. Owned per connection, not a module global.
  */
-export function addPreFlushHook(hook: () => void): void {
-  preFlushHooks.push(hook);
-}
-
-export function removePreFlushHook(hook: () => void): void {
-  const i = preFlushHooks.indexOf(hook);
-  if (i !== -1) preFlushHooks.splice(i, 1);
-}
-
-function runPreFlushHooks(): void {
-  for (let i = 0; i < preFlushHooks.length; i++) preFlushHooks[i]();
+export interface FlushGate {
+  beforeFlush(): void;
 }
 
 function flushAll(): void {
   flushScheduled = false;
-  runPreFlushHooks();
   // Connections queued during this flush (from handlers) wait for the next turn.
   const n = pending.length;
+  // Each owner's gate once per batch: the connections of one broker share theirs.
+  let last: FlushGate | undefined;
+  for (let i = 0; i < n; i++) {
+    const gate = pending[i].flushGate;
+    if (gate !== undefined && gate !== last) {
+      last = gate;
+      gate.beforeFlush();
+    }
+  }
   for (let i = 0; i < n; i++) pending[i].flush();
   pending.splice(0, n);
 }
@@ -98,6 +96,8 @@ export class Connection extends FrameReader<ConnectionHandler> {
 
   /** Where packets and bytes in and out are counted, if anywhere. */
   declare counters: TrafficCounters | undefined;
+  /** Run before this connection's queued writes go out, if set (see FlushGate). */
+  flushGate: FlushGate | undefined;
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private queued = false;
@@ -199,7 +199,7 @@ export class Connection extends FrameReader<ConnectionHandler> {
     if (this.closed) return;
     this.closed = true;
     // What is queued (a PUBACK of this turn) must not overtake the journal record it acknowledges.
-    if (this.queue.length > 0) runPreFlushHooks();
+    if (this.queue.length > 0) this.flushGate?.beforeFlush();
     this.flush();
     this.stream.end();
     // Our side is closed once what was queued has left: the close is reported then, as

@@ -2,29 +2,28 @@
  * A bridge's local session under persistence (cleansession false, persistence true): the
  * QoS 1/2 messages held for the remote broker and those sent to it but not acknowledged,
  * kept in a broker Session of the bridge's local_clientid and reported through the hooks
- * client sessions use (Broker.notifyOutgoing -> the persistence journal; the snapshot
- * writes broker.bridgeSessions too). So a message whose local publisher got its PUBACK
+ * client sessions use (BrokerCore.notifyOutgoing -> the persistence journal; the snapshot
+ * writes sessions.bridgeSessions too). So a message whose local publisher got its PUBACK
  * survives a restart or a kill -9 (the journal is written before that PUBACK), as in
  * Mosquitto, which keeps a bridge's local session in its persistence database.
  *
- * The session lives in broker.bridgeSessions, not broker.sessions: no client takes it over,
+ * The session lives in the session store's bridgeSessions, not among client sessions: no client takes it over,
  * persistent_client_expiration does not expire it and $SYS does not count it as a client.
  * The journal records follow the broker's own order (queued, then in flight from the head
  * of the queue, then done), which is what replaying them (persistence/state.ts) expects.
  */
 import type { QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
 import type { Message } from '../message.js';
-import { Session, type Outgoing } from '../session.js';
+import type { BrokerCore, Outgoing, Session } from '../core.js';
 
 /** True when the broker journals persistent sessions (the persistence plugin is loaded). */
-export function brokerPersists(broker: Broker): boolean {
+export function brokerPersists(broker: BrokerCore): boolean {
   return broker.plugins.some((p) => p.onOutgoing !== undefined);
 }
 
 export class BridgeSession {
   private constructor(
-    private readonly broker: Broker,
+    private readonly broker: BrokerCore,
     readonly session: Session,
   ) {}
 
@@ -32,26 +31,19 @@ export class BridgeSession {
    * Takes over the session that persistence restored for `clientId` (it restores every
    * session as a client's, into broker.sessions), or starts an empty one.
    */
-  static open(broker: Broker, clientId: string, username: string | undefined): BridgeSession {
-    let session = broker.sessions.get(clientId);
-    if (session !== undefined && session.client === null && !session.clean) {
-      broker.sessions.delete(clientId);
-      broker.stats.storedMessages -= session.queue.length;
-    } else {
-      session = new Session(clientId, false);
-    }
+  static open(broker: BrokerCore, clientId: string, username: string | undefined): BridgeSession {
+    const session = broker.sessions.adoptForBridge(clientId);
     // Written in its SESSION record: were the bridge gone from the configuration at the
     // next start, the session would be an ordinary one, expired as such.
     session.expiryInterval = 0;
     session.username = username;
-    broker.bridgeSessions.set(clientId, session);
     return new BridgeSession(broker, session);
   }
 
   /** A cleansession true bridge keeps nothing: a session left by an earlier run is discarded. */
-  static discard(broker: Broker, clientId: string): void {
+  static discard(broker: BrokerCore, clientId: string): void {
     const session = broker.sessions.get(clientId);
-    if (session !== undefined && session.client === null) broker.destroySession(session);
+    if (session !== undefined && session.client === null) broker.sessions.destroy(session);
   }
 
   /** What the last run left: messages in flight (sent again under their packet ids), then the queue. */

@@ -11,7 +11,6 @@ import type { Connection } from '../../net/connection.js';
 import type { PublishPacket, QoS } from '../../protocol/index.js';
 import { MqttClient, type ClientEvents, type PublishProperties } from '../../client/mqtt-client.js';
 import { connackString, reasonString } from '../../client/reason-strings.js';
-import type { Broker } from '../broker.js';
 import type { BridgeConfig } from '../config/types.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
@@ -21,6 +20,7 @@ import { Outbox, outgoingProperties, publishSize, type HeldMessage } from './out
 import { AddressProbe, Backoff } from './restart.js';
 import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
 import { localSubscriptions, remoteSubscriptions, remoteUnsubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
+import type { BrokerCore } from '../core.js';
 
 type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
@@ -35,7 +35,7 @@ export class Bridge implements Subscriber {
   /** The bridge's client id on the local broker (local_clientid): its messages are not sent back. */
   readonly clientId: string;
   readonly config: BridgeConfig;
-  private readonly broker: Broker;
+  private readonly broker: BrokerCore;
   private readonly map: TopicMap;
   private readonly outbox: Outbox;
   private readonly version: 3 | 4 | 5;
@@ -72,7 +72,7 @@ export class Bridge implements Subscriber {
   /** The local session under persistence (cleansession false): what is held and in flight, journaled. */
   private persisted: BridgeSession | undefined;
 
-  constructor(broker: Broker, config: BridgeConfig) {
+  constructor(broker: BrokerCore, config: BridgeConfig) {
     this.broker = broker;
     this.config = config;
     this.clientId = config.localClientid;
@@ -169,6 +169,8 @@ export class Bridge implements Subscriber {
       this.client.options.bridgeMode = b.tryPrivate && this.privateAccepted && this.version !== 5 ? true : undefined;
     }
     this.conn = conn;
+    // What the bridge acknowledges to the remote goes out after the journal is on disk.
+    conn.flushGate = this.broker;
     if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${b.remoteClientid} sending CONNECT`);
     this.client.start(conn);
   }

@@ -7,7 +7,7 @@
 import type { QoS } from '../../protocol/index.js';
 import type { PublishProperties } from '../../client/mqtt-client.js';
 import type { Message } from '../message.js';
-import type { Outgoing } from '../session.js';
+import type { Outgoing } from '../core.js';
 
 export interface HeldMessage {
   /** The remote topic, already remapped. */

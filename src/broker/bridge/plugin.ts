@@ -7,14 +7,13 @@
  * without bridges has no such plugin, so the message path pays nothing for them.
  */
 import type { QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
 import type { BridgeConfig } from '../config/types.js';
 import type { Message } from '../message.js';
-import type { BrokerPlugin } from '../plugin.js';
 import { Router } from '../router.js';
 import { Bridge } from './bridge.js';
 import { brokerPersists } from './bridge-session.js';
 import { localSubscriptions } from './topic-map.js';
+import type { BrokerCore, BrokerPlugin } from '../core.js';
 
 export interface BridgePlugin extends BrokerPlugin {
   readonly bridges: Bridge[];
@@ -23,7 +22,7 @@ export interface BridgePlugin extends BrokerPlugin {
 export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
   const router = new Router<Bridge>();
   const bridges: Bridge[] = [];
-  let broker: Broker | undefined;
+  let broker: BrokerCore | undefined;
 
   const onPublish = (msg: Message): void => {
     const { deliveries } = router.match(msg.topic);
@@ -43,7 +42,7 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
 
   const plugin: BridgePlugin = {
     bridges,
-    init(b: Broker): void {
+    init(b: BrokerCore): void {
       broker = b;
       // A bridge takes over the local session persistence restored, so this must follow the
       // persistence plugin's init (the program pushes that plugin first). An embedding

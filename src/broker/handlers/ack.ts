@@ -2,11 +2,11 @@
  * PUBACK, PUBREC, PUBREL and PUBCOMP (MQTT-4.3.2, MQTT-4.3.3).
  */
 import type { PubackPacket, PubcompPacket, PubrecPacket, PubrelPacket } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import { LogType } from '../log.js';
+import { sendAck, sendPubrel } from '../send/packets.js';
+import type { BrokerCore, ClientContext } from '../core.js';
 
-export function handlePuback(broker: Broker, client: Client, packet: PubackPacket): void {
+export function handlePuback(broker: BrokerCore, client: ClientContext, packet: PubackPacket): void {
   const mid = packet.messageId ?? 0;
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(`Received PUBACK from ${client.id} (Mid: ${mid}, RC:${packet.reasonCode ?? 0})`);
@@ -15,10 +15,10 @@ export function handlePuback(broker: Broker, client: Client, packet: PubackPacke
   const out = session.inflight.get(mid);
   if (out === undefined || out.qos !== 1) return;
   for (const p of broker.plugins) p.onAcked?.(session, out.msg);
-  broker.completeOutgoing(session, mid);
+  broker.messages.complete(session, mid);
 }
 
-export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacket): void {
+export function handlePubrec(broker: BrokerCore, client: ClientContext, packet: PubrecPacket): void {
   const mid = packet.messageId ?? 0;
   const rc = packet.reasonCode ?? 0;
   if (broker.log.enabled(LogType.Debug)) {
@@ -31,20 +31,20 @@ export function handlePubrec(broker: Broker, client: Client, packet: PubrecPacke
     broker.log.warning(`Warning: Received PUBREC from ${client.id} for an unknown packet identifier ${mid}.`);
     // Mosquitto answers with a plain PUBREL (and its log line) in every version, even though
     // MQTT 5 would allow reason 0x92 here.
-    client.sendPubrel(mid);
+    sendPubrel(client, mid);
     return;
   }
   if (rc >= 0x80) {
     // MQTT-4.3.3: a failure reason ends the flow here.
-    broker.completeOutgoing(session, mid);
+    broker.messages.complete(session, mid);
     return;
   }
   out.state = 1;
   if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'pubrel');
-  client.sendPubrel(mid);
+  sendPubrel(client, mid);
 }
 
-export function handlePubrel(broker: Broker, client: Client, packet: PubrelPacket): void {
+export function handlePubrel(broker: BrokerCore, client: ClientContext, packet: PubrelPacket): void {
   const mid = packet.messageId ?? 0;
   if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received PUBREL from ${client.id} (Mid: ${mid})`);
   const session = client.session!;
@@ -58,10 +58,10 @@ export function handlePubrel(broker: Broker, client: Client, packet: PubrelPacke
     rc = 0x92;
   }
   if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending PUBCOMP to ${client.id} (m${mid})`);
-  client.sendAck('pubcomp', mid, rc);
+  sendAck(client, 'pubcomp', mid, rc);
 }
 
-export function handlePubcomp(broker: Broker, client: Client, packet: PubcompPacket): void {
+export function handlePubcomp(broker: BrokerCore, client: ClientContext, packet: PubcompPacket): void {
   const mid = packet.messageId ?? 0;
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(`Received PUBCOMP from ${client.id} (Mid: ${mid}, RC:${packet.reasonCode ?? 0})`);
@@ -70,5 +70,5 @@ export function handlePubcomp(broker: Broker, client: Client, packet: PubcompPac
   const out = session.inflight.get(mid);
   if (out === undefined || out.qos !== 2) return;
   for (const p of broker.plugins) p.onAcked?.(session, out.msg);
-  broker.completeOutgoing(session, mid);
+  broker.messages.complete(session, mid);
 }

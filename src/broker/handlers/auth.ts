@@ -4,17 +4,17 @@
  * Each step may be asynchronous; packets that arrive meanwhile wait as for CONNECT.
  */
 import { ReasonCode, type AuthPacket } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import { ClientState, type Client } from '../client.js';
 import { LogType } from '../log.js';
+import { sendAuth } from '../send/packets.js';
+import { type BrokerCore, type ClientContext, ClientState } from '../core.js';
 
 /** First step, from CONNECT's Authentication Method and Data. */
-export function startEnhancedAuth(broker: Broker, client: Client, method: string, data: Buffer | undefined): void {
+export function startEnhancedAuth(broker: BrokerCore, client: ClientContext, method: string, data: Buffer | undefined): void {
   client.authStep = 0;
   runStep(broker, client, method, data, false);
 }
 
-export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): void {
+export function handleAuth(broker: BrokerCore, client: ClientContext, packet: AuthPacket): void {
   const rc = packet.reasonCode ?? 0;
   const method = packet.properties?.authenticationMethod;
   if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received AUTH from ${client.id} (rc${rc}, ${method ?? ''})`);
@@ -40,14 +40,7 @@ export function handleAuth(broker: Broker, client: Client, packet: AuthPacket): 
   }
 }
 
-function sendAuth(broker: Broker, client: Client, reasonCode: number, method: string, data: Buffer | undefined): void {
-  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending AUTH to ${client.id} (rc${reasonCode}, ${method})`);
-  const properties: { authenticationMethod: string; authenticationData?: Buffer } = { authenticationMethod: method };
-  if (data !== undefined) properties.authenticationData = data;
-  client.conn.send({ cmd: 'auth', reasonCode, properties });
-}
-
-function runStep(broker: Broker, client: Client, method: string, data: Buffer | undefined, reauth: boolean): void {
+function runStep(broker: BrokerCore, client: ClientContext, method: string, data: Buffer | undefined, reauth: boolean): void {
   const auth = broker.enhancedAuth!;
   const step = client.authStep++;
   client.conn.pause();
@@ -56,7 +49,7 @@ function runStep(broker: Broker, client: Client, method: string, data: Buffer | 
       client.conn.resume();
       if (client.state === ClientState.Closed) return;
       if (!result.done) {
-        sendAuth(broker, client, ReasonCode.ContinueAuthentication, method, result.data);
+        sendAuth(client, ReasonCode.ContinueAuthentication, method, result.data);
         return;
       }
       finishStep(broker, client, method, result.ok, result.data, reauth);
@@ -68,12 +61,12 @@ function runStep(broker: Broker, client: Client, method: string, data: Buffer | 
   );
 }
 
-function finishStep(broker: Broker, client: Client, method: string, ok: boolean, data: Buffer | undefined, reauth: boolean): void {
+function finishStep(broker: BrokerCore, client: ClientContext, method: string, ok: boolean, data: Buffer | undefined, reauth: boolean): void {
   if (client.state === ClientState.Closed) return;
   client.authStep = 0;
   if (reauth) {
     // MQTT-4.12.1-2: a failed re-authentication ends the connection.
-    if (ok) sendAuth(broker, client, ReasonCode.Success, method, data);
+    if (ok) sendAuth(client, ReasonCode.Success, method, data);
     else client.disconnect('auth', ReasonCode.NotAuthorized);
     return;
   }

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ConnackReturnCode,
   ReasonCode,
   connackCodeForV3,
   encodePacket,
@@ -14,23 +13,19 @@ import {
   type ConnectPacket,
   type ProtocolVersion,
 } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import { Client, ClientState } from '../client.js';
 import { resendInflight, pumpQueue } from '../deliver.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
-import { Session } from '../session.js';
 import { startEnhancedAuth } from './auth.js';
 import { peerIdentity } from '../../net/peer-identity.js';
-
-const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, ConnackReturnCode.Accepted]);
-const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, ConnackReturnCode.Accepted]);
+import { ClientState, type BrokerCore, type ClientContext } from '../core.js';
+import { sendConnack, sendConnackAccepted } from '../send/packets.js';
 
 /**
  * CONNACK with a refusal, then close (MQTT-3.2.2-5). MQTT 5 clients are told why in a
  * Reason String too (3.2.2.3.7), unless it would exceed their Maximum Packet Size.
  */
-export function refuse(broker: Broker, client: Client, v5Reason: number, reasonString = serverReasonString(v5Reason)): void {
+export function refuse(broker: BrokerCore, client: ClientContext, v5Reason: number, reasonString = serverReasonString(v5Reason)): void {
   const v5 = client.protocolVersion === 5;
   const code = v5 ? v5Reason : connackCodeForV3(v5Reason);
   const refused = broker.stats.connectRefused;
@@ -38,21 +33,21 @@ export function refuse(broker: Broker, client: Client, v5Reason: number, reasonS
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(`Sending CONNACK to ${client.clientId === '' ? client.address : client.clientId} (0, ${code})`);
   }
-  if (v5) client.sendWithReasonString({ cmd: 'connack', sessionPresent: false, reasonCode: code }, reasonString);
-  else client.conn.send({ cmd: 'connack', sessionPresent: false, returnCode: code });
+  if (v5) sendConnack(client, { cmd: 'connack', sessionPresent: false, reasonCode: code }, reasonString);
+  else sendConnack(client, { cmd: 'connack', sessionPresent: false, returnCode: code });
   client.cause ??= 'protocol';
   client.close();
 }
 
 /** A CONNECT with a protocol level we do not speak: CONNACK 1 and close (MQTT-3.1.2-2). */
-export function handleBadProtocolVersion(broker: Broker, client: Client): void {
+export function handleBadProtocolVersion(broker: BrokerCore, client: ClientContext): void {
   const level = client.conn.connectLevel();
   broker.log.info(`Invalid protocol version ${level} in CONNECT from ${client.address}.`);
   client.protocolVersion = 4;
   refuse(broker, client, ReasonCode.UnsupportedProtocolVersion);
 }
 
-export function handleConnect(broker: Broker, client: Client, packet: ConnectPacket): void {
+export function handleConnect(broker: BrokerCore, client: ClientContext, packet: ConnectPacket): void {
   const version = (packet.protocolVersion ?? 4) as ProtocolVersion;
   const protocolId = packet.protocolId ?? 'MQTT';
   client.protocolVersion = version;
@@ -260,8 +255,8 @@ export function handleConnect(broker: Broker, client: Client, packet: ConnectPac
 }
 
 function acceptConnect(
-  broker: Broker,
-  client: Client,
+  broker: BrokerCore,
+  client: ClientContext,
   packet: ConnectPacket,
   clean: boolean,
   assignedId: boolean,
@@ -282,12 +277,11 @@ function acceptConnect(
   }
   let sessionPresent = false;
   if (session !== undefined && clean) {
-    broker.destroySession(session);
+    broker.sessions.destroy(session);
     session = undefined;
   }
   if (session === undefined) {
-    session = new Session(clientId, clean);
-    broker.sessions.set(clientId, session);
+    session = broker.sessions.create(clientId, clean);
     for (const p of broker.plugins) p.onSessionCreated?.(session);
   } else {
     sessionPresent = true;
@@ -353,10 +347,9 @@ function acceptConnect(
       const max = client.maxOutboundPacket;
       if (max === 0 || encodePacket(withInfo, 5).length <= max) connack = withInfo;
     }
-    client.conn.send(connack);
+    sendConnack(client, connack);
   } else {
-    // The four bytes of an accepting 3.1/3.1.1 CONNACK (MQTT-3.2), without the generator.
-    client.conn.write(sessionPresent ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED);
+    sendConnackAccepted(client, sessionPresent);
   }
   if (sessionPresent) {
     resendInflight(broker, session, client);
@@ -372,6 +365,6 @@ function acceptConnect(
  * one topic level and nothing more: '%' '+' '#' '/' become %25 %2B %23 %2F (distinct ids
  * stay distinct; an id with a wildcard or a level separator never widens the topic).
  */
-export function responseInformation(broker: Broker, clientId: string): string {
+export function responseInformation(broker: BrokerCore, clientId: string): string {
   return `${broker.options.responseTopicPrefix}/${clientId.replace(/[%+#/]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`;
 }

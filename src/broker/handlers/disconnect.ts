@@ -3,11 +3,10 @@
  * for MQTT 5 reason 0x04 "disconnect with will message"; v5 may change the session expiry.
  */
 import { ReasonCode, type DisconnectPacket } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import { LogType } from '../log.js';
+import type { BrokerCore, ClientContext } from '../core.js';
 
-export function handleDisconnect(broker: Broker, client: Client, packet: DisconnectPacket): void {
+export function handleDisconnect(broker: BrokerCore, client: ClientContext, packet: DisconnectPacket): void {
   if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received DISCONNECT from ${client.id}`);
   if (client.protocolVersion === 5) {
     client.disconnectReason = packet.reasonCode ?? 0;

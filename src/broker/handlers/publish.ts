@@ -4,13 +4,13 @@
  * that a re-sent PUBLISH with the same packet id is never delivered twice (MQTT-4.3.3).
  */
 import { isValidTopicName, ReasonCode, type PublishPacket, type QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
-import { publishLogLine } from '../deliver.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
+import { publishLogLine } from '../publish-log.js';
+import { sendAck, sendDisconnect } from '../send/packets.js';
+import type { BrokerCore, ClientContext } from '../core.js';
 
-export function handlePublish(broker: Broker, client: Client, packet: PublishPacket): void {
+export function handlePublish(broker: BrokerCore, client: ClientContext, packet: PublishPacket): void {
   // messages/received and bytes/received count every packet and byte (net/connection.ts).
   broker.stats.publishReceived++;
   const payload = packet.payload as Buffer;
@@ -58,7 +58,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   if (!isValidTopicName(topic)) {
     // Wildcards in a topic name (MQTT-3.3.2-2) or invalid UTF-8 (MQTT-1.5.3-1).
     client.cause = topic.includes('+') || topic.includes('#') ? 'protocol' : 'malformed';
-    if (client.protocolVersion === 5) client.sendDisconnect(ReasonCode.TopicNameInvalid);
+    if (client.protocolVersion === 5) sendDisconnect(client, ReasonCode.TopicNameInvalid);
     client.close();
     return;
   }
@@ -71,7 +71,7 @@ export function handlePublish(broker: Broker, client: Client, packet: PublishPac
   if (retain && !broker.options.retainAvailable) {
     // retain_available false: Mosquitto drops the connection (v5 first hears 0x9A Retain
     // not supported, MQTT-3.3.1-4 / 3.2.2.3.5) and logs its generic socket line.
-    if (client.protocolVersion === 5) client.sendDisconnect(ReasonCode.RetainNotSupported);
+    if (client.protocolVersion === 5) sendDisconnect(client, ReasonCode.RetainNotSupported);
     if (broker.log.connectionMessages) broker.log.notice(`Bad socket read/write on client ${client.id}: Unknown error.`);
     client.cause = 'admin';
     client.close();
@@ -168,19 +168,19 @@ function isBridgeStateTopic(topic: string): boolean {
   return !id.includes('/');
 }
 
-function mayWrite(broker: Broker, client: Client, topic: string): boolean {
+function mayWrite(broker: BrokerCore, client: ClientContext, topic: string): boolean {
   const a = client.listener.settings.authorizer ?? broker.options.authorizer;
   return a === undefined || a.canWrite(client.clientId, client.username, topic);
 }
 
 /** PUBACK for QoS 1, PUBREC for QoS 2, nothing for QoS 0. v3 has no reason codes, so a refusal looks like success. */
-function sendPublishAck(client: Client, qos: QoS, mid: number, reason: number, reasonString?: string): void {
+function sendPublishAck(client: ClientContext, qos: QoS, mid: number, reason: number, reasonString?: string): void {
   if (qos === 0) return;
   const log = client.broker.log;
   const type = qos === 1 ? 'puback' : 'pubrec';
   // Mosquitto's log line carries the reason even when a v3 client cannot be told it.
   if (log.enabled(LogType.Debug)) log.debug(`Sending ${type.toUpperCase()} to ${client.id} (m${mid}, rc${reason})`);
-  client.sendAck(type, mid, client.protocolVersion === 5 ? reason : 0, reasonString);
+  sendAck(client, type, mid, client.protocolVersion === 5 ? reason : 0, reasonString);
 }
 
 function isUtf8(buf: Buffer): boolean {

@@ -6,18 +6,15 @@ import {
   isValidTopicFilter,
   parseSharedFilter,
   ReasonCode,
-  serverReasonString,
   type QoS,
   type SubscribePacket,
 } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
-import { deliverToSession } from '../deliver.js';
 import { LogType } from '../log.js';
-import type { Message } from '../message.js';
+import { sendSuback } from '../send/packets.js';
 import type { SubscriptionOptions } from '../router.js';
+import type { BrokerCore, ClientContext } from '../core.js';
 
-export function handleSubscribe(broker: Broker, client: Client, packet: SubscribePacket): void {
+export function handleSubscribe(broker: BrokerCore, client: ClientContext, packet: SubscribePacket): void {
   const log = broker.log;
   const session = client.session!;
   const v5 = client.protocolVersion === 5;
@@ -67,55 +64,10 @@ export function handleSubscribe(broker: Broker, client: Client, packet: Subscrib
     granted.push(qos);
     if (shared === null) retainedToSend.push({ filter: treeFilter, qos, options, isNew: !existed });
   }
-  if (log.enabled(LogType.Debug)) log.debug(`Sending SUBACK to ${client.id}`);
-  if (v5) {
-    // Refused filters: why, in a Reason String (3.9.2.1.2) where the client may get one.
-    client.sendWithReasonString({ cmd: 'suback', messageId: mid, granted }, failureReasonString(granted));
-  } else {
-    client.conn.send({ cmd: 'suback', messageId: mid, granted });
-  }
+  sendSuback(client, mid, granted);
   for (const r of retainedToSend) {
     // MQTT 5 retain handling: 0 always, 1 only for a new subscription, 2 never.
     if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && !r.isNew)) continue;
-    sendRetained(broker, client, r.filter, r.qos);
+    broker.messages.deliverRetained(client, r.filter, r.qos);
   }
-}
-
-/** Retained messages go out with the retain flag set (MQTT-3.3.1-8). */
-export function sendRetained(broker: Broker, client: Client, filter: string, subQos: QoS): void {
-  const matches: Message[] = broker.retained.match(filter);
-  const session = client.session!;
-  const now = Date.now();
-  for (const msg of matches) {
-    if (msg.expiresAt !== 0 && msg.expiresAt <= now) {
-      // MQTT-3.3.2-5: an expired retained message is no longer delivered; forget it.
-      broker.retained.deleteTopic(msg.topic);
-      continue;
-    }
-    if (!broker.mayRead(session, msg.topic)) continue;
-    if (broker.options.checkRetainSource && !sourceMayStillWrite(broker, client, msg)) continue;
-    const qos = broker.options.upgradeOutgoingQos ? subQos : ((msg.qos < subQos ? msg.qos : subQos) as QoS);
-    deliverToSession(broker, session, msg, qos, true, undefined);
-  }
-}
-
-/**
- * check_retain_source (mosquitto.conf(5)): a retained message goes out only if the client
- * that published it would still be allowed to publish it (after an ACL reload, say).
- * Messages with no known source (the broker's own, or restored without one) pass.
- */
-function sourceMayStillWrite(broker: Broker, client: Client, msg: Message): boolean {
-  if (msg.from === undefined) return true;
-  const a = client.listener.settings.authorizer ?? broker.options.authorizer;
-  return a === undefined || a.canWrite(msg.from, msg.fromUsername, msg.topic);
-}
-
-/** The Reason Strings of the failure codes among `codes` (0x80 and above), each once; undefined if none failed. */
-export function failureReasonString(codes: number[]): string | undefined {
-  const texts: string[] = [];
-  for (const c of codes) {
-    const t = serverReasonString(c);
-    if (t !== undefined && !texts.includes(t)) texts.push(t);
-  }
-  return texts.length > 0 ? texts.join('; ') : undefined;
 }

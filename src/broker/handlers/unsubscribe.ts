@@ -1,11 +1,10 @@
 /** UNSUBSCRIBE (MQTT-3.10): remove each filter, UNSUBACK (with a reason per filter in v5). */
 import { ReasonCode, type UnsubscribePacket } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import { LogType } from '../log.js';
-import { failureReasonString } from './subscribe.js';
+import { sendUnsuback } from '../send/packets.js';
+import type { BrokerCore, ClientContext } from '../core.js';
 
-export function handleUnsubscribe(broker: Broker, client: Client, packet: UnsubscribePacket): void {
+export function handleUnsubscribe(broker: BrokerCore, client: ClientContext, packet: UnsubscribePacket): void {
   const log = broker.log;
   const session = client.session!;
   if (log.enabled(LogType.Debug)) log.debug(`Received UNSUBSCRIBE from ${client.id}`);
@@ -29,10 +28,5 @@ export function handleUnsubscribe(broker: Broker, client: Client, packet: Unsubs
     for (const p of broker.plugins) p.onUnsubscribe?.(session, filter);
     reasons.push(ReasonCode.Success);
   }
-  if (log.enabled(LogType.Debug)) log.debug(`Sending UNSUBACK to ${client.id}`);
-  if (client.protocolVersion === 5) {
-    client.sendWithReasonString({ cmd: 'unsuback', messageId: packet.messageId, granted: reasons }, failureReasonString(reasons));
-  } else {
-    client.conn.send({ cmd: 'unsuback', messageId: packet.messageId } as never);
-  }
+  sendUnsuback(client, packet.messageId, reasons);
 }

@@ -1,15 +1,14 @@
 /**
  * Publish-to-delivery latency, sampled: the time from the broker routing a PUBLISH to the
  * start of the batch of socket writes that carries its copies to the subscribers (writes
- * go out once per event-loop turn, net/connection.ts). Only a few messages a second are
+ * go out once per event-loop turn, net/connection.ts; the plugin's beforeFlush hook calls
+ * onFlush). Only a few messages a second are
  * timed, so the cost on the message path is one decrement and compare per message.
  *
  * The sampling period adapts: it doubles while samples come faster than MIN_GAP_MS apart
  * and halves when they are slower than MAX_GAP_MS, so that a busy broker is timed about
  * 50 to 100 times a second and a quiet one on every message.
  */
-import { addPreFlushHook, removePreFlushHook } from '../../net/connection.js';
-
 const MIN_GAP_MS = 10;
 const MAX_GAP_MS = 20;
 const MAX_PERIOD = 1 << 20;
@@ -22,17 +21,7 @@ export class LatencySampler {
   private lastSample = 0;
   /** Counts samples, so that the expiry of one never clears the next. */
   private seq = 0;
-  private readonly hook = (): void => this.onFlush();
-
   constructor(private readonly observe: (seconds: number) => void) {}
-
-  open(): void {
-    addPreFlushHook(this.hook);
-  }
-
-  close(): void {
-    removePreFlushHook(this.hook);
-  }
 
   /** Called for every routed message; times one now and then. */
   onPublish(): void {
@@ -60,7 +49,8 @@ export class LatencySampler {
     );
   }
 
-  private onFlush(): void {
+  /** A batch of socket writes is about to go out. */
+  onFlush(): void {
     const started = this.started;
     if (started === 0) return;
     this.started = 0;

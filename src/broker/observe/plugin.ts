@@ -9,10 +9,7 @@
 import type http from 'node:http';
 import type { Listener } from '../../net/listener.js';
 import type { ReloadableTls } from '../../net/tls-options.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import type { ListenerSettings } from '../options.js';
-import type { BrokerPlugin } from '../plugin.js';
 import type { ReloadTarget } from '../signals.js';
 import { loadDashboardFiles } from './dashboard-files.js';
 import { openHttpListener, type HttpAccess } from './http-listener.js';
@@ -21,6 +18,7 @@ import { BrokerMetrics, listenerLabel, type ConnectionTotals } from './metrics.j
 import { handleRequest, type RouteContext } from './routes.js';
 import type { LatencyTotals } from './snapshot.js';
 import { protocolName, type ObserveSources } from './view.js';
+import type { BrokerCore, BrokerPlugin, ClientContext } from '../core.js';
 
 export interface ObservePlugin extends BrokerPlugin, ReloadTarget {
   /** Bound port of each http listener, in the order given (useful with port 0). */
@@ -46,7 +44,7 @@ export function takeHttpListeners(options: { listeners: ListenerSettings[] }): L
 }
 
 export function createObservePlugin(listeners: ListenerSettings[], sources: ObserveSources = {}): ObservePlugin {
-  let broker: Broker | undefined;
+  let broker: BrokerCore | undefined;
   let ctx: RouteContext | undefined;
   let sampler: LatencySampler | undefined;
   let stage: Stage = 'starting';
@@ -73,7 +71,7 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
   };
 
   const plugin: ObservePlugin = {
-    async init(b: Broker): Promise<void> {
+    async init(b: BrokerCore): Promise<void> {
       broker = b;
       const metrics = new BrokerMetrics(b, sources, totals);
       const s = new LatencySampler((seconds) => {
@@ -88,7 +86,6 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
         const access = accessFor(settings);
         open.push(await openHttpListener(settings, b.log, (req, res) => handleRequest(c, access, req, res)));
       }
-      s.open();
     },
 
     start(): void {
@@ -101,7 +98,6 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
 
     async stop(): Promise<void> {
       stage = 'stopping';
-      sampler?.close();
       await Promise.all(open.splice(0).map((o) => new Promise<void>((resolve) => o.listener.close(resolve))));
     },
 
@@ -109,7 +105,11 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
       sampler!.onPublish();
     },
 
-    onClientConnected(client: Client): void {
+    beforeFlush(): void {
+      sampler?.onFlush();
+    },
+
+    onClientConnected(client: ClientContext): void {
       const rt = client.listener;
       const listener = listenerLabel(rt.listener?.port ?? rt.settings.port, rt.settings.unixPath);
       const version = protocolName(client.protocolVersion);

@@ -3,13 +3,13 @@
  * plugins whose state it reports. Read-only and read at scrape or request time: nothing
  * here runs on the message path.
  */
-import type { Broker } from '../broker.js';
 import type { RedisPluginStats } from '../redis/plugin.js';
 import type { PersistencePlugin } from '../persistence/plugin.js';
+import type { BrokerCore } from '../core.js';
 
 /** The broker as the observe plugin sees it. */
 export type ObservedBroker = Pick<
-  Broker,
+  BrokerCore,
   'stats' | 'sessions' | 'clients' | 'router' | 'retained' | 'listeners' | 'options' | 'log' | 'startedAt'
 >;
 

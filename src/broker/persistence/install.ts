@@ -3,11 +3,10 @@
  * (with their subscriptions in the router, their queues, messages in flight and QoS 2
  * messages received) and retained messages.
  */
-import type { Broker } from '../broker.js';
 import { Message } from '../message.js';
-import { Session, type Outgoing } from '../session.js';
 import type { StoredMessage, StoredOutgoing } from './records.js';
 import { PersistState, type SessionState } from './state.js';
+import type { BrokerCore, Outgoing, Session } from '../core.js';
 
 export interface InstallCounts {
   sessions: number;
@@ -47,10 +46,9 @@ function outgoing(o: StoredOutgoing, msg: Message): Outgoing {
 }
 
 /** Restores one session into the broker (also usable by other stores that rebuild sessions). */
-export function restoreSession(broker: Broker, s: SessionState, messages: { get(storeId: number): Message | undefined }, now: number): Session {
-  const old = broker.sessions.get(s.clientId);
-  if (old !== undefined) broker.destroySession(old);
-  const session = new Session(s.clientId, false);
+export function restoreSession(broker: BrokerCore, s: SessionState, messages: { get(storeId: number): Message | undefined }, now: number): Session {
+  // Replaces (destroys) any session of that id the broker already holds.
+  const session = broker.sessions.create(s.clientId, false);
   session.expiryInterval = s.expiry;
   session.username = s.username;
   // A session whose client was connected when the broker stopped counts as gone from now.
@@ -62,26 +60,23 @@ export function restoreSession(broker: Broker, s: SessionState, messages: { get(
   for (const o of s.inflight.values()) {
     const msg = messages.get(o.storeId);
     if (msg === undefined) continue;
-    session.inflight.set(o.mid, outgoing(o, msg));
-    session.inflightBytes += msg.payload.length;
+    broker.messages.restoreInflight(session, outgoing(o, msg));
   }
   for (const o of PersistState.liveQueue(s)) {
     const msg = messages.get(o.storeId);
     // MQTT-3.3.2-5: a message whose expiry passed while the broker was down is not delivered.
     if (msg === undefined || (msg.expiresAt !== 0 && msg.expiresAt <= now)) continue;
-    session.queue.push(outgoing({ ...o, mid: 0, state: 0 }, msg));
-    broker.stats.storedMessages++;
+    broker.messages.restoreQueued(session, outgoing({ ...o, mid: 0, state: 0 }, msg));
   }
   for (const [mid, storeId] of s.incoming) {
     const msg = messages.get(storeId);
     if (msg !== undefined) session.incoming.set(mid, msg);
   }
   if (s.lastMid > 0) session.setLastMid(s.lastMid);
-  broker.sessions.set(s.clientId, session);
   return session;
 }
 
-export function installState(broker: Broker, state: PersistState, now: number): InstallCounts {
+export function installState(broker: BrokerCore, state: PersistState, now: number): InstallCounts {
   const cache = new MessageCache(state);
   for (const s of state.sessions.values()) restoreSession(broker, s, cache, now);
   let retained = 0;

@@ -10,14 +10,9 @@
  * autosave_on_changes changes), when it grows large, on SIGUSR1 and at shutdown.
  */
 import fs from 'node:fs';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import type { BrokerConfig } from '../config/types.js';
 import type { Message } from '../message.js';
-import type { BrokerPlugin, OutgoingEvent } from '../plugin.js';
 import type { SubscriptionOptions } from '../router.js';
-import type { Outgoing, Session } from '../session.js';
-import { addPreFlushHook, removePreFlushHook } from '../../net/connection.js';
 import { installState } from './install.js';
 import { Journal } from './journal.js';
 import { loadFile } from './load.js';
@@ -37,6 +32,7 @@ import {
 } from './records.js';
 import { isSysTopic, writeSnapshot } from './snapshot.js';
 import { PersistState } from './state.js';
+import type { BrokerCore, BrokerPlugin, ClientContext, Outgoing, OutgoingEvent, Session } from '../core.js';
 
 export type PersistenceConfig = Pick<
   BrokerConfig,
@@ -83,7 +79,7 @@ class Persistence implements PersistencePlugin {
   journalCounters(): Readonly<Journal['counters']> {
     return this.journal.counters;
   }
-  private broker: Broker | undefined;
+  private broker: BrokerCore | undefined;
   private readonly journal: Journal;
   private generation = 0;
   /**
@@ -106,9 +102,6 @@ class Persistence implements PersistencePlugin {
   private strict = false;
   private lazyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly flushHook = (): void => {
-    if (this.strict) this.flushNow();
-  };
   private readonly flushSoon = (): void => {
     this.scheduled = false;
     if (this.strict) this.flushNow();
@@ -127,7 +120,7 @@ class Persistence implements PersistencePlugin {
     this.journal = new Journal(this.journalFile, (line) => this.broker?.log.error(line));
   }
 
-  init(broker: Broker): void {
+  init(broker: BrokerCore): void {
     this.broker = broker;
     const log = broker.log;
     const report = (line: string | undefined): void => {
@@ -155,7 +148,6 @@ class Persistence implements PersistencePlugin {
     }
     // A fresh snapshot and journal: a torn tail is gone, and the journal starts small.
     this.snapshot(false);
-    addPreFlushHook(this.flushHook);
   }
 
   stop(): void {
@@ -163,8 +155,12 @@ class Persistence implements PersistencePlugin {
     this.save();
     this.stopped = true;
     if (this.lazyTimer !== undefined) clearTimeout(this.lazyTimer);
-    removePreFlushHook(this.flushHook);
     this.journal.close();
+  }
+
+  /** Before each batch of socket writes: what this turn acknowledges is on disk first. */
+  beforeFlush(): void {
+    if (this.strict && !this.stopped && this.broker !== undefined) this.flushNow();
   }
 
   save(): void {
@@ -229,7 +225,7 @@ class Persistence implements PersistencePlugin {
     this.sessions.add(session.clientId);
   }
 
-  onClientConnected(client: Client): void {
+  onClientConnected(client: ClientContext): void {
     const session = client.session;
     if (session === null) return;
     if (session.clean) {
@@ -242,7 +238,7 @@ class Persistence implements PersistencePlugin {
     this.schedule();
   }
 
-  onClientDisconnected(client: Client): void {
+  onClientDisconnected(client: ClientContext): void {
     const session = this.broker!.sessions.get(client.clientId);
     if (session === undefined || session.clean || session.client !== null || !this.sessions.has(session.clientId)) return;
     // The time it went away, for session expiry across restarts.
@@ -287,7 +283,7 @@ class Persistence implements PersistencePlugin {
     const id = session.clientId;
     if (!this.sessions.has(id)) {
       // A bridge's local session has no CONNECT to write its SESSION record: its first message does.
-      if (this.stopped || this.broker!.bridgeSessions.get(id) !== session) return;
+      if (this.stopped || this.broker!.sessions.bridgeSessions.get(id) !== session) return;
       this.writeSessionRecord(session);
     }
     const w = this.journal.writer;

@@ -7,8 +7,8 @@
 import type { PublishProperties, QoS } from '../../protocol/index.js';
 import type { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
-import type { Outgoing } from '../session.js';
 import { BodyReader, type FrameWriter, Utf8Cache } from './frame.js';
+import type { Outgoing } from '../core.js';
 
 export const RecordType = {
   Header: 1,

@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Broker } from '../broker.js';
 import type { Message } from '../message.js';
 import { FrameWriter } from './frame.js';
 import {
@@ -20,6 +19,7 @@ import {
   writeSession,
   writeSubscribe,
 } from './records.js';
+import type { BrokerCore } from '../core.js';
 
 /** Retained messages under $SYS are the broker's own and rebuilt at start, as Mosquitto does. */
 export function isSysTopic(topic: string): boolean {
@@ -44,7 +44,7 @@ const CHUNK = 64 * 1024;
  * Writes the snapshot of `generation`; every message written gets `journalMark = mark`
  * (the journal that follows need not write those again).
  */
-export function writeSnapshot(file: string, broker: Broker, generation: number, mark: number): SnapshotResult {
+export function writeSnapshot(file: string, broker: BrokerCore, generation: number, mark: number): SnapshotResult {
   const tmp = `${file}.new`;
   // 0600 as Mosquitto: the file holds other clients' messages.
   const fd = fs.openSync(tmp, 'w', 0o600);
@@ -70,7 +70,7 @@ export function writeSnapshot(file: string, broker: Broker, generation: number, 
     writeHeader(w, FileKind.Snapshot, generation);
     drain(true);
     // Client sessions, then the bridges' local sessions (kept by the bridges, not in broker.sessions).
-    for (const s of [...broker.sessions.values(), ...broker.bridgeSessions.values()]) {
+    for (const s of [...broker.sessions.values(), ...broker.sessions.bridgeSessions.values()]) {
       if (s.clean) continue;
       drain(true);
       sessions.add(s.clientId);

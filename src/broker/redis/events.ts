@@ -7,11 +7,11 @@
  * A malformed event is logged and ignored.
  */
 import { isValidTopicFilter, parseSharedFilter, type QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
 import type { Log } from '../log.js';
 import type { RedisLink } from './connection.js';
 import { subKey } from './keys.js';
 import { applySubscription, parseQos, removeSubscription, sendRetainedFor } from './subscriptions.js';
+import type { BrokerCore } from '../core.js';
 
 export interface SubscribeEvent {
   type: 'subscribe' | 'unsubscribe';
@@ -50,7 +50,7 @@ export function parseEvent(text: string): SubscribeEvent | string {
 
 export class EventListener {
   constructor(
-    private readonly broker: Broker,
+    private readonly broker: BrokerCore,
     private readonly subscriber: RedisLink,
     private readonly store: RedisLink,
     private readonly log: Log,

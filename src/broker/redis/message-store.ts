@@ -17,16 +17,14 @@
  * up to the moment of subscribing: anything later reaches the client by normal routing.
  */
 import { hasWildcard, topicMatches, type QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
 import type { RedisStoreMode, RedisStoreRule } from '../config/types.js';
-import { deliverToSession } from '../deliver.js';
 import type { Log } from '../log.js';
 import { Message } from '../message.js';
-import type { Session } from '../session.js';
 import type { RedisLink } from './connection.js';
 import { MSG_PREFIX, ackedKey, globEscape, msgKey, topicKey, unixSeconds } from './keys.js';
 import { positionOf, type MessageIds, type StoredRef } from './message-id.js';
 import { isBrokerTopic } from './retain-store.js';
+import type { BrokerCore, Session } from '../core.js';
 
 /**
  * Stored messages of one topic after a position. KEYS: topic zset, acked key. ARGV:
@@ -96,7 +94,7 @@ export class MessageStore {
   replaying = 0;
 
   constructor(
-    private readonly broker: Broker,
+    private readonly broker: BrokerCore,
     private readonly link: RedisLink,
     private readonly log: Log,
     private readonly ids: MessageIds,
@@ -255,7 +253,7 @@ export class MessageStore {
       const subQos = sub.options.qos;
       const qos = broker.options.upgradeOutgoingQos ? subQos : ((msgQos < subQos ? msgQos : subQos) as QoS);
       const ids = sub.options.identifier > 0 ? [sub.options.identifier] : undefined;
-      deliverToSession(broker, session, msg, qos, false, ids);
+      broker.messages.deliver(session, msg, qos, false, ids);
     }
   }
 

@@ -14,13 +14,9 @@
  */
 import os from 'node:os';
 import type { QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import type { RedisConfig } from '../config/types.js';
 import type { Message } from '../message.js';
-import type { BrokerPlugin } from '../plugin.js';
 import type { SubscriptionOptions } from '../router.js';
-import type { Session } from '../session.js';
 import { RedisLink, type RedisLinkOptions } from './connection.js';
 import { EventListener } from './events.js';
 import { Hooks } from './hooks.js';
@@ -29,6 +25,7 @@ import { MessageIds } from './message-id.js';
 import { Presence } from './presence.js';
 import { RetainStore, isBrokerTopic } from './retain-store.js';
 import { SubscriptionStore } from './subscriptions.js';
+import type { BrokerCore, BrokerPlugin, ClientContext, Session } from '../core.js';
 
 export interface RedisPluginOptions {
   /** Name of this broker in mqtt:node:<node>; default redis_node_name, else host:port of the first listener. */
@@ -58,7 +55,7 @@ export interface RedisPluginStats {
 
 export type RedisPlugin = BrokerPlugin & { readonly stats: RedisPluginStats };
 
-function defaultNodeName(broker: Broker): string {
+function defaultNodeName(broker: BrokerCore): string {
   const l = broker.options.listeners[0];
   if (l === undefined) return os.hostname();
   return `${l.host ?? os.hostname()}:${l.port}`;
@@ -98,7 +95,7 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
       pending: () => (main?.pendingWrites ?? 0) + [...pools.values()].reduce((n, l) => n + l.pendingWrites, 0),
     },
 
-    async init(broker: Broker): Promise<void> {
+    async init(broker: BrokerCore): Promise<void> {
       const log = broker.log;
       const node = opts.nodeName ?? config.nodeName ?? defaultNodeName(broker);
       main = new RedisLink(linkOptions(config.url), log);
@@ -126,18 +123,18 @@ export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions 
       await Promise.all([main?.close(), subscriber?.close(), ...[...pools.values()].map((l) => l.close())]);
     },
 
-    onClientConnecting(client: Client): Promise<void> | void {
+    onClientConnecting(client: ClientContext): Promise<void> | void {
       if (!main.ready) return;
       return subs.provision(client);
     },
 
-    onClientConnected(client: Client): void {
+    onClientConnected(client: ClientContext): void {
       presence.online(client);
       subs.applyProvisioned(client);
       hooks.fire('client.connected', { clientid: client.clientId, username: client.username });
     },
 
-    onClientDisconnected(client: Client): void {
+    onClientDisconnected(client: ClientContext): void {
       presence.offline(client);
       hooks.fire('client.disconnected', { clientid: client.clientId, username: client.username });
     },

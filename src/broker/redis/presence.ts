@@ -9,20 +9,19 @@
  * connection can never land on top of a newer connection's online state, whichever
  * broker either of them is on and in whatever order the writes arrive.
  */
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
 import type { Log } from '../log.js';
 import type { RedisLink } from './connection.js';
 import { clientKey, nodeKey, unixSeconds } from './keys.js';
+import type { BrokerCore, ClientContext } from '../core.js';
 
 export class Presence {
-  private readonly tokens = new WeakMap<Client, string>();
-  private readonly onlineAt = new WeakMap<Client, number>();
+  private readonly tokens = new WeakMap<ClientContext, string>();
+  private readonly onlineAt = new WeakMap<ClientContext, number>();
   private counter = 0;
   private readonly nodeHash: string;
 
   constructor(
-    private readonly broker: Broker,
+    private readonly broker: BrokerCore,
     private readonly link: RedisLink,
     private readonly log: Log,
     private readonly presenceKey: string,
@@ -32,7 +31,7 @@ export class Presence {
     this.nodeHash = nodeKey(node);
   }
 
-  online(client: Client): void {
+  online(client: ClientContext): void {
     const id = client.clientId;
     this.log.notice(`Updating client ${id} to online`);
     const token = `${this.node}#${process.pid}#${++this.counter}`;
@@ -41,7 +40,7 @@ export class Presence {
     this.writeOnline(client, token);
   }
 
-  offline(client: Client): void {
+  offline(client: ClientContext): void {
     const token = this.tokens.get(client);
     if (token === undefined) return;
     this.tokens.delete(client);
@@ -52,7 +51,7 @@ export class Presence {
     this.link.send(['HDEL', this.nodeHash, id]);
   }
 
-  private writeOnline(client: Client, token: string): void {
+  private writeOnline(client: ClientContext, token: string): void {
     const id = client.clientId;
     const at = this.onlineAt.get(client) ?? unixSeconds();
     this.link.send(['HSET', this.presenceKey, id, 'online']);
@@ -61,8 +60,8 @@ export class Presence {
   }
 
   /** Clients connected here now, with their presence token. */
-  private connected(): Map<string, Client> {
-    const out = new Map<string, Client>();
+  private connected(): Map<string, ClientContext> {
+    const out = new Map<string, ClientContext>();
     for (const session of this.broker.sessions.values()) {
       const c = session.client;
       if (c !== null && this.tokens.has(c)) out.set(c.clientId, c);

@@ -8,12 +8,12 @@
  * local state, and wildcard subscriptions are served from the tree, never by scanning
  * Redis per SUBSCRIBE.
  */
-import type { Broker } from '../broker.js';
 import type { Log } from '../log.js';
 import { Message } from '../message.js';
 import type { RedisLink } from './connection.js';
 import { RETAIN_PREFIX, globEscape, retainKey, unixSeconds } from './keys.js';
 import type { MessageIds } from './message-id.js';
+import type { BrokerCore } from '../core.js';
 
 const SCAN_COUNT = 1000;
 /** Topics whose retained message was cleared here before the first load; bounded. */
@@ -29,7 +29,7 @@ export class RetainStore {
   private readonly clearedBeforeLoad = new Set<string>();
 
   constructor(
-    private readonly broker: Broker,
+    private readonly broker: BrokerCore,
     private readonly link: RedisLink,
     private readonly log: Log,
     private readonly ids: MessageIds,

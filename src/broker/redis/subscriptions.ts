@@ -6,14 +6,11 @@
  * events from the event channel (events.ts).
  */
 import { isValidTopicFilter, parseSharedFilter, type QoS } from '../../protocol/index.js';
-import type { Broker } from '../broker.js';
-import type { Client } from '../client.js';
-import { sendRetained } from '../handlers/subscribe.js';
 import { LogType, type Log } from '../log.js';
 import type { SubscriptionOptions } from '../router.js';
-import type { Session } from '../session.js';
 import type { RedisLink } from './connection.js';
 import { subKey } from './keys.js';
+import type { BrokerCore, ClientContext, Session } from '../core.js';
 
 /** Parses a stored or announced QoS: a number or a decimal string, 0 to 2. */
 export function parseQos(v: unknown): QoS | undefined {
@@ -36,7 +33,7 @@ export interface AppliedSubscription {
  * listener's max_qos. Returns undefined (and logs why) if it may not subscribe.
  */
 export function applySubscription(
-  broker: Broker,
+  broker: BrokerCore,
   session: Session,
   filter: string,
   requested: QoS,
@@ -68,7 +65,7 @@ export function applySubscription(
 }
 
 /** Removes a session's subscription as UNSUBSCRIBE would; false if it had none. */
-export function removeSubscription(broker: Broker, session: Session, filter: string, log: Log): boolean {
+export function removeSubscription(broker: BrokerCore, session: Session, filter: string, log: Log): boolean {
   const sub = session.subscriptions.get(filter);
   if (sub === undefined) return false;
   session.subscriptions.delete(filter);
@@ -79,19 +76,19 @@ export function removeSubscription(broker: Broker, session: Session, filter: str
 }
 
 /** Sends the retained messages of new, non-shared subscriptions (MQTT-3.3.1-6). */
-export function sendRetainedFor(broker: Broker, client: Client, applied: AppliedSubscription[]): void {
+export function sendRetainedFor(broker: BrokerCore, client: ClientContext, applied: AppliedSubscription[]): void {
   if (client.session === null || !client.active) return;
   for (const a of applied) {
-    if (a.isNew && !a.shared) sendRetained(broker, client, a.treeFilter, a.qos);
+    if (a.isNew && !a.shared) broker.messages.deliverRetained(client, a.treeFilter, a.qos);
   }
 }
 
 export class SubscriptionStore {
   /** What the provisioning read found, from onClientConnecting to onClientConnected. */
-  private readonly provisioned = new WeakMap<Client, Record<string, string>>();
+  private readonly provisioned = new WeakMap<ClientContext, Record<string, string>>();
 
   constructor(
-    private readonly broker: Broker,
+    private readonly broker: BrokerCore,
     private readonly link: RedisLink,
     private readonly log: Log,
     private readonly timeoutMs: number,
@@ -109,7 +106,7 @@ export class SubscriptionStore {
    * The provisioning read, before CONNACK. Bounded by a timeout and skipped at once while
    * Redis is away: a dead Redis delays no connect by more than the timeout.
    */
-  async provision(client: Client): Promise<void> {
+  async provision(client: ClientContext): Promise<void> {
     if (!this.link.ready) return;
     try {
       const subs = await this.link.read((r) => r.hgetall(subKey(client.clientId)), this.timeoutMs);
@@ -126,7 +123,7 @@ export class SubscriptionStore {
    * that the subscriptions are in place before the client hears back. Their retained
    * messages follow the CONNACK (a microtask runs after the CONNECT handler returns).
    */
-  applyProvisioned(client: Client): void {
+  applyProvisioned(client: ClientContext): void {
     const subs = this.provisioned.get(client);
     const session = client.session;
     if (subs === undefined || session === null) return;
