@@ -3,22 +3,24 @@
  * write batch follows is timed; a flood is timed only now and then; a sample that no
  * write batch followed is dropped rather than timed late.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LatencySampler } from '../src/broker/observe/latency.js';
 import { Connection } from '../src/net/connection.js';
 import { PassThrough } from 'node:stream';
 
-const samplers: LatencySampler[] = [];
-afterEach(() => {
-  for (const s of samplers.splice(0)) s.close();
-});
-
 function open(): { sampler: LatencySampler; seen: number[] } {
   const seen: number[] = [];
   const sampler = new LatencySampler((s) => seen.push(s));
-  sampler.open();
-  samplers.push(sampler);
   return { sampler, seen };
+}
+
+/** A connection whose write batches the sampler hears of first, as the broker's plugin hook (beforeFlush) does. */
+function connection(sampler: LatencySampler): Connection {
+  const stream = new PassThrough();
+  stream.resume();
+  const conn = new Connection(stream as never);
+  conn.flushGate = { beforeFlush: () => sampler.onFlush() };
+  return conn;
 }
 
 const turn = (): Promise<void> => new Promise((r) => setTimeout(r, 25));
@@ -26,9 +28,7 @@ const turn = (): Promise<void> => new Promise((r) => setTimeout(r, 25));
 describe('latency sampler', () => {
   it('times spaced messages each, at the write batch of their turn', async () => {
     const { sampler, seen } = open();
-    const stream = new PassThrough();
-    stream.resume();
-    const conn = new Connection(stream as never);
+    const conn = connection(sampler);
     for (let i = 0; i < 5; i++) {
       sampler.onPublish();
       conn.write(Buffer.from([0xd0, 0]));
@@ -42,9 +42,7 @@ describe('latency sampler', () => {
 
   it('samples a flood sparsely and drops a sample no write followed', async () => {
     const { sampler, seen } = open();
-    const stream = new PassThrough();
-    stream.resume();
-    const conn = new Connection(stream as never);
+    const conn = connection(sampler);
     for (let round = 0; round < 10; round++) {
       for (let i = 0; i < 100_000; i++) sampler.onPublish();
       conn.write(Buffer.from([0xd0, 0]));
