@@ -8,3 +8,6 @@ import type { LineTokens } from './values.js';
 export type OptionHandler = (st: ParseState, t: LineTokens, name: string) => void;
 
 export type OptionTable = Record<string, OptionHandler>;
+
+/** The keys of `T` whose values are of type `V` (the fields a typed option helper may write). */
+export type KeysOfType<T, V> = { [K in keyof T]: T[K] extends V ? K : never }[keyof T];

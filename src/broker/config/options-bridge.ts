@@ -5,22 +5,37 @@
 import { hasWildcard, isValidMqttString, isValidTopicFilter } from '../../protocol/topic.js';
 import { emptyValue, OptionError, unsupportedOption } from './errors.js';
 import { createBridge } from './defaults.js';
-import type { OptionHandler, OptionTable } from './option-handler.js';
+import type { KeysOfType, OptionHandler, OptionTable } from './option-handler.js';
 import type { ParseState } from './state.js';
 import type { BridgeConfig, BridgeDirection, BridgeProtocolVersion, BridgeStartType } from './types.js';
 import { atoi, type LineTokens, parseBool, parseInt32, parseString, requireWord } from './values.js';
 
-type StringKey = {
-  [K in keyof BridgeConfig]: BridgeConfig[K] extends string | null ? K : never;
-}[keyof BridgeConfig];
-type BoolKey = {
-  [K in keyof BridgeConfig]: BridgeConfig[K] extends boolean ? K : never;
-}[keyof BridgeConfig];
+type StringKey = KeysOfType<BridgeConfig, string | null>;
+type BoolKey = KeysOfType<BridgeConfig, boolean>;
 
 /** The bridge a bridge option applies to; Mosquitto refuses one outside a `connection` section. */
 function bridge(st: ParseState, period = '.'): BridgeConfig {
   if (st.currentBridge === null) throw new OptionError(`Error: Invalid bridge configuration${period}`);
   return st.currentBridge;
+}
+
+/**
+ * An integer option of the bridge that Mosquitto raises to `min` with a warning when lower
+ * (and refuses above `over.max`).
+ */
+function bridgeIntAtLeast(
+  key: 'idleTimeout' | 'keepaliveInterval' | 'threshold',
+  min: number,
+  warning: string,
+  over?: { max: number; error: string },
+): OptionHandler {
+  return (st, t, name) => {
+    const b = bridge(st);
+    const v = parseInt32(t, name);
+    if (over !== undefined && v > over.max) throw new OptionError(over.error);
+    if (v < min) st.warn(warning);
+    b[key] = v < min ? min : v;
+  };
 }
 
 function hasCertificate(b: BridgeConfig): boolean {
@@ -184,25 +199,11 @@ export const bridgeOptions: OptionTable = {
     const b = bridge(st);
     b.localCleansession = parseBool(t, name);
   },
-  idle_timeout: (st, t, name) => {
-    const b = bridge(st);
-    let v = parseInt32(t, name);
-    if (v < 1) {
-      st.warn('idle_timeout interval too low, using 1 second.');
-      v = 1;
-    }
-    b.idleTimeout = v;
-  },
-  keepalive_interval: (st, t, name) => {
-    const b = bridge(st);
-    let v = parseInt32(t, name);
-    if (v > 65535) throw new OptionError('Error: Bridge keepalive value too high.');
-    if (v < 5) {
-      st.warn('keepalive interval too low, using 5 seconds.');
-      v = 5;
-    }
-    b.keepaliveInterval = v;
-  },
+  idle_timeout: bridgeIntAtLeast('idleTimeout', 1, 'idle_timeout interval too low, using 1 second.'),
+  keepalive_interval: bridgeIntAtLeast('keepaliveInterval', 5, 'keepalive interval too low, using 5 seconds.', {
+    max: 65535,
+    error: 'Error: Bridge keepalive value too high.',
+  }),
   local_clientid: bridgeString('localClientid', 'bridge local clientd'),
   local_password: bridgeString('localPassword', 'bridge local_password'),
   local_username: bridgeString('localUsername', 'bridge local_username'),
@@ -225,15 +226,7 @@ export const bridgeOptions: OptionTable = {
     if (!START_TYPES.has(w)) throw new OptionError(`Error: Invalid start_type value in configuration (${w}).`);
     b.startType = w as BridgeStartType;
   },
-  threshold: (st, t, name) => {
-    const b = bridge(st);
-    let v = parseInt32(t, name);
-    if (v < 1) {
-      st.warn('threshold too low, using 1 message.');
-      v = 1;
-    }
-    b.threshold = v;
-  },
+  threshold: bridgeIntAtLeast('threshold', 1, 'threshold too low, using 1 message.'),
   try_private: bridgeBool('tryPrivate'),
   bridge_alpn: bridgeString('alpn'),
   bridge_cafile: bridgeString('cafile', undefined, certCheck),

@@ -4,14 +4,12 @@
  * deprecated options Mosquitto 2.0 still accepts; and the security options.
  */
 import { OptionError, unsupportedOption } from './errors.js';
-import type { OptionTable } from './option-handler.js';
+import type { KeysOfType, OptionTable } from './option-handler.js';
 import type { ParseState } from './state.js';
 import type { BrokerConfig } from './types.js';
 import { type LineTokens, parseBool, parseInt32, parseString } from './values.js';
 
-type BoolKey = {
-  [K in keyof BrokerConfig]: BrokerConfig[K] extends boolean ? K : never;
-}[keyof BrokerConfig];
+type BoolKey = KeysOfType<BrokerConfig, boolean>;
 
 function boolOption(key: BoolKey) {
   return (st: ParseState, t: LineTokens, name: string): void => {

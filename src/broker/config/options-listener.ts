@@ -6,17 +6,13 @@
 import { isValidMqttString, hasWildcard } from '../../protocol/topic.js';
 import { emptyValue, OptionError, unsupportedOption } from './errors.js';
 import { createListener } from './defaults.js';
-import type { OptionHandler, OptionTable } from './option-handler.js';
+import type { KeysOfType, OptionHandler, OptionTable } from './option-handler.js';
 import type { ParseState } from './state.js';
 import type { ListenerConfig } from './types.js';
 import { atoi, type LineTokens, parseBool, parseInt32, parseString } from './values.js';
 
-type StringKey = {
-  [K in keyof ListenerConfig]: ListenerConfig[K] extends string | null ? K : never;
-}[keyof ListenerConfig];
-type BoolKey = {
-  [K in keyof ListenerConfig]: ListenerConfig[K] extends boolean ? K : never;
-}[keyof ListenerConfig];
+type StringKey = KeysOfType<ListenerConfig, string | null>;
+type BoolKey = KeysOfType<ListenerConfig, boolean>;
 
 /**
  * A string option of the current listener; `activates` says whether it brings the
