@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { formatHash, hashPassword, parseHash, verifyPassword, type PasswordHash } from '../src/passwd/hash.js';
 import { deleteUser, parsePasswdText, serializePasswdFile, setUser, usernameProblem } from '../src/passwd/file.js';
 import { writeFileAtomic } from '../src/passwd/file-io.js';
-import { BcryptPool } from '../src/passwd/bcrypt-pool.js';
+import { BcryptPool, defaultPoolSize } from '../src/passwd/bcrypt-pool.js';
 import bcrypt from 'bcryptjs';
 import { haveProgram } from './helpers/mosquitto.js';
 
@@ -136,7 +136,39 @@ describe('bcrypt on worker threads', () => {
     // A closed pool answers null, and the caller falls back to in-process bcryptjs.
     expect(await pool.hash('x', bcrypt.genSaltSync(4))).toBeNull();
   });
+
+  it('uses one worker per core, each at a lower scheduling priority than the event loop', async () => {
+    const cores = os.availableParallelism();
+    expect(defaultPoolSize()).toBe(Math.min(16, cores));
+    const pool = new BcryptPool();
+    try {
+      const salt = bcrypt.genSaltSync(6);
+      const main = readThreadNice('self');
+      const lowered = Math.min(19, main + 10);
+      const before = threadNices().filter((n) => n === lowered).length;
+      await Promise.all(Array.from({ length: cores * 3 }, (_, i) => pool.hash(`p${i}`, salt)));
+      expect(pool.workers).toBe(Math.min(16, cores));
+      if (process.platform === 'linux') {
+        // Linux keeps a nice value per thread: the workers' threads are 10 below this one's.
+        expect(threadNices().filter((n) => n === lowered).length - before).toBe(pool.workers);
+        expect(readThreadNice('self')).toBe(main);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
 });
+
+/** The nice value of every thread of this process (field 19 of /proc/self/task/N/stat). */
+function threadNices(): number[] {
+  if (process.platform !== 'linux') return [];
+  return fs.readdirSync('/proc/self/task').map((t) => readThreadNice(`self/task/${t}`));
+}
+
+function readThreadNice(which: string): number {
+  const stat = fs.readFileSync(`/proc/${which}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
 
 describe('password file model', () => {
   it('keeps comments, blank lines and CRLF endings of lines it does not change', () => {
