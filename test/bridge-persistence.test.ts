@@ -125,6 +125,28 @@ const CONNACK = /Received CONNACK on connection local\.site\.b1\./;
 const payloadsOf = (got: IPublishPacket[]): string[] => got.map((p) => String(p.payload)).sort();
 
 /**
+ * A remote that accepts the bridge and records every packet; `pubrec` answers each QoS 2
+ * PUBLISH with PUBREC (never PUBCOMP), so the flow stops after our PUBREL.
+ */
+function recordingRemote(port: number, pubrec: boolean): Promise<{ packets: Packet[] }> {
+  const packets: Packet[] = [];
+  const server = net.createServer((sock) => {
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p: Packet) => {
+      packets.push(p);
+      if (p.cmd === 'connect') sock.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: true }));
+      else if (p.cmd === 'subscribe') sock.write(mqttPacket.generate({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map((s) => s.qos) }));
+      else if (p.cmd === 'publish' && p.qos === 2 && pubrec) sock.write(mqttPacket.generate({ cmd: 'pubrec', messageId: p.messageId }));
+      else if (p.cmd === 'pingreq') sock.write(mqttPacket.generate({ cmd: 'pingresp' }));
+    });
+    sock.on('data', (d: Buffer) => parser.parse(d));
+    sock.on('error', () => {});
+  });
+  servers.push(server);
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ packets })));
+}
+
+/**
  * A remote broker that accepts the bridge (CONNACK 0, SUBACKs) and records its PUBLISHes
  * but never acknowledges them: they stay in flight.
  */
@@ -234,6 +256,31 @@ describe('bridge: the local session under persistence true', () => {
     const rsub3 = await subscriber(rport, ['t/#'], 1);
     await startLocal(lport, rport, dir);
     expect(payloadsOf(await receivedAtRemote(rsub3, 2, 1000))).toEqual(['f1', 'f2']);
+  });
+
+  it('continues a QoS 2 flow whose PUBREC came before kill -9 with PUBREL, never with the PUBLISH again', async () => {
+    // Had the local broker sent the PUBLISH again, a remote that had already released the
+    // first copy would take it for a new message: delivered twice (MQTT-4.3.3).
+    const [lport, rport] = [await freePort(), await freePort()];
+    const dir = stateDir();
+    const first = await recordingRemote(rport, true);
+    const local = await startLocal(lport, rport, dir, ['topic q2/# out 2']);
+    await waitForCount(local, CONNACK, 1);
+    await publishQos2(await publisher(lport), 'q2/once', 'once', 1);
+    for (let i = 0; i < 100 && !first.packets.some((p) => p.cmd === 'pubrel'); i++) await sleep(50);
+    const sent = first.packets.find((p) => p.cmd === 'publish' && p.topic === 'q2/once') as IPublishPacket;
+    expect(sent).toBeDefined();
+    expect(first.packets.some((p) => p.cmd === 'pubrel' && p.messageId === sent.messageId)).toBe(true);
+    await local.stop('SIGKILL');
+    for (const s of servers.splice(0)) s.close();
+
+    const second = await recordingRemote(rport, false);
+    const local2 = await startLocal(lport, rport, dir, ['topic q2/# out 2']);
+    await waitForCount(local2, CONNACK, 1);
+    for (let i = 0; i < 60 && !second.packets.some((p) => p.cmd === 'pubrel'); i++) await sleep(50);
+    await sleep(300);
+    expect(second.packets.filter((p) => p.cmd === 'pubrel').map((p) => p.messageId)).toEqual([sent.messageId]);
+    expect(second.packets.some((p) => p.cmd === 'publish' && p.topic === 'q2/once')).toBe(false);
   });
 
   it('keeps nothing for a cleansession true bridge, and drops what a cleansession false run left', async () => {

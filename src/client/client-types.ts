@@ -48,6 +48,12 @@ export interface ClientEvents {
    * PUBACK or PUBCOMP that ended it (its Reason String, say); libmosquitto drops a PUBREC's.
    */
   onPublish?(mid: number, reasonCode: number, properties?: { reasonString?: string }): void;
+  /**
+   * A QoS 2 message reached its second half: PUBREC arrived and PUBREL is about to go out.
+   * From here on it must not be sent again as a PUBLISH (MQTT-4.3.3), so a bridge that
+   * journals its flows records it now.
+   */
+  onPubrec?(mid: number): void;
   onSubscribe?(mid: number, granted: number[]): void;
   onUnsubscribe?(mid: number): void;
   /** The server sent DISCONNECT (MQTT 5). */

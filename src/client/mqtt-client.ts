@@ -120,9 +120,18 @@ export class MqttClient {
   /**
    * Publish a message; returns its message id (also counted for QoS 0, as libmosquitto does).
    * `resendMid`: a QoS 1/2 message that was in flight under that id before (a bridge's
-   * session restored from persistence) goes again with the same id and DUP set (MQTT-4.4.0-1).
+   * session restored from persistence) goes again with the same id and DUP set (MQTT-4.4.0-1);
+   * `released`: a QoS 2 one whose PUBREC had arrived continues with PUBREL (MQTT-4.3.3).
    */
-  publish(topic: string, payload: Buffer, qos: QoS, retain: boolean, properties?: PublishProperties, resendMid?: number): number {
+  publish(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    properties?: PublishProperties,
+    resendMid?: number,
+    released = false,
+  ): number {
     let mid: number;
     let dup = false;
     if (resendMid !== undefined && qos > 0 && resendMid > 0 && !this.inflight.has(resendMid)) {
@@ -132,8 +141,18 @@ export class MqttClient {
       this.lastMid = mid;
     } else {
       mid = this.nextMid();
+      released = false;
     }
     const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup, messageId: mid };
+    if (released && qos === 2) {
+      // The receiver has it already: only its release is owed (sent now, or at CONNACK).
+      this.inflight.set(mid, { packet, awaiting: 'pubcomp' });
+      if (this.connected) {
+        this.debug(`sending PUBREL (m${mid})`);
+        this.send({ cmd: 'pubrel', messageId: mid });
+      }
+      return mid;
+    }
     if (properties !== undefined && this.options.protocolVersion === 5) packet.properties = properties;
     if (qos === 0) {
       // Not connected: a QoS 0 message is simply lost, as with libmosquitto (MOSQ_ERR_NO_CONN).
@@ -331,6 +350,7 @@ export class MqttClient {
     }
     if (rc >= 0x80) return this.complete(mid, rc);
     out.awaiting = 'pubcomp';
+    if (this.events.onPubrec !== undefined) this.events.onPubrec(mid);
     this.debug(`sending PUBREL (m${mid})`);
     this.send({ cmd: 'pubrel', messageId: mid });
   }

@@ -81,6 +81,18 @@ export class BridgeSession {
     this.broker.notifyOutgoing(s, o, 'inflight');
   }
 
+  /**
+   * The remote broker sent PUBREC for `mid`: journaled before our PUBREL goes out, so that
+   * after a restart the flow goes on with PUBREL, not with a PUBLISH the remote would take
+   * for a new message once it has released the first (MQTT-4.3.3).
+   */
+  released(mid: number): void {
+    const out = this.session.inflight.get(mid);
+    if (out === undefined || out.qos !== 2) return;
+    out.state = 1;
+    this.broker.notifyOutgoing(this.session, out, 'pubrel');
+  }
+
   /** The remote broker acknowledged `mid` (PUBACK, PUBCOMP, or an MQTT 5 refusal). */
   completed(mid: number): void {
     const s = this.session;

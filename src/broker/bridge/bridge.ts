@@ -103,7 +103,9 @@ export class Bridge implements Subscriber {
     }
     this.persisted = BridgeSession.open(this.broker, this.clientId, this.config.localUsername ?? undefined);
     const { inflight, queued } = this.persisted.restored();
-    for (const out of inflight) this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out, resendMid: out.mid });
+    for (const out of inflight) {
+      this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out, resendMid: out.mid, released: out.state === 1 });
+    }
     for (const out of queued) this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out });
   }
 
@@ -211,7 +213,10 @@ export class Bridge implements Subscriber {
       onClose: () => this.onConnectionClosed(),
     };
     // Under persistence, an acknowledged message leaves the journaled session.
-    if (persisted !== undefined) events.onPublish = (mid) => persisted.completed(mid);
+    if (persisted !== undefined) {
+      events.onPublish = (mid) => persisted.completed(mid);
+      events.onPubrec = (mid) => persisted.released(mid);
+    }
     return events;
   }
 
@@ -345,9 +350,11 @@ export class Bridge implements Subscriber {
       return 0;
     }
     this.lastActivity = Date.now();
-    const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties, m.resendMid);
+    const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties, m.resendMid, m.released === true);
     if (out !== undefined) this.persisted!.sent(mid, out.msg, out.qos, out.retain, out);
-    if (this.log.enabled(LogType.Debug)) {
+    if (this.log.enabled(LogType.Debug) && m.released === true && mid === m.resendMid) {
+      this.log.debug(`Sending PUBREL to ${this.clientId} (m${mid})`);
+    } else if (this.log.enabled(LogType.Debug)) {
       this.log.debug(
         `Sending PUBLISH to ${this.clientId} (d${flagBit(m.resendMid === mid)}, q${m.qos}, r${flagBit(m.retain)}, m${m.qos === 0 ? 0 : mid}, '${m.topic}', ... (${m.payload.length} bytes))`,
       );

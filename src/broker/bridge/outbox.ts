@@ -22,6 +22,8 @@ export interface HeldMessage {
   out?: Outgoing;
   /** In flight under this packet id before a restart: sent again with it, DUP set. */
   resendMid?: number;
+  /** QoS 2 restored after its PUBREC: it continues with PUBREL, never as a PUBLISH again. */
+  released?: boolean;
 }
 
 /** The limits an Outbox obeys, read at each push so that a SIGHUP's new values apply at once. */
