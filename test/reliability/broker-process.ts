@@ -1,16 +1,19 @@
 // Starts ts-mosquitto (dist/, the real program) as a child process with the probe loaded,
 // on a config the driver writes, and collects the probe's samples; kills it by its pid.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProbeSample } from './probe.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const ROOT = path.resolve(HERE, '..');
+/** The repository: dist-reliability/.. when compiled, test/reliability/../.. under vitest. */
+export const ROOT = existsSync(path.join(HERE, '../package.json')) ? path.resolve(HERE, '..') : path.resolve(HERE, '../..');
 const BROKER_BIN = path.join(ROOT, 'bin/ts-mosquitto.js');
+// Compiled, the probe sits beside this file; under vitest (sources only) brokers run without it.
 const PROBE = path.join(HERE, 'probe.js');
+const PROBE_ARGS = existsSync(PROBE) ? ['--import', PROBE] : [];
 
 export interface RunningBroker {
   child: ChildProcess;
@@ -38,7 +41,7 @@ export async function startBroker(dir: string, port: number, conf: string, logNa
   writeFileSync(confPath, `listener ${port} 127.0.0.1\n${conf}`);
   // RELIABILITY_NODE_ARGS: extra node flags for the broker, e.g. --heapsnapshot-signal=SIGUSR2.
   const extra = (process.env.RELIABILITY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, ['--expose-gc', ...extra, '--import', PROBE, BROKER_BIN, '-c', confPath], {
+  const child = spawn(process.execPath, ['--expose-gc', ...extra, ...PROBE_ARGS, BROKER_BIN, '-c', confPath], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     cwd: dir,
   });

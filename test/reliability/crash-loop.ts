@@ -13,12 +13,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ROOT, freePort, sleep, startBroker, waitForPort, type RunningBroker } from './broker-process.js';
 import { CrashClients, count, type CrashCounts } from './crash-clients.js';
 
-type Mode = 'file' | 'redis' | 'bridge';
+export type Mode = 'file' | 'redis' | 'bridge';
 
-interface Args {
+export interface Args {
   kills: number;
   modes: Mode[];
   out: string | undefined;
@@ -101,7 +102,9 @@ class RedisSlot implements Killable {
       stdio: 'ignore',
     });
     this.proc = proc;
-    process.on('exit', () => proc.kill('SIGKILL'));
+    const killOnExit = (): void => void proc.kill('SIGKILL');
+    process.on('exit', killOnExit);
+    proc.once('exit', () => process.removeListener('exit', killOnExit));
     await waitForPort(this.port, 10000);
   }
   async kill(): Promise<void> {
@@ -119,7 +122,7 @@ class RedisSlot implements Killable {
 
 const PERSIST = (dir: string, name: string): string[] => ['persistence true', `persistence_location ${dir}/${name}/`, 'autosave_interval 30'];
 
-async function runMode(mode: Mode, args: Args): Promise<Record<string, unknown>> {
+export async function runMode(mode: Mode, args: Args): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `ts-mosquitto-crash-${mode}-`));
   const common = ['allow_anonymous true', 'max_queued_messages 100000', 'log_type error', 'log_type warning', 'log_type notice'];
   const slots: Killable[] = [];
@@ -234,7 +237,10 @@ async function main(): Promise<void> {
   process.exit(pass ? 0 : 1);
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`crash-loop: ${err.stack ?? err.message}\n`);
-  process.exit(2);
-});
+// Run as a program (npm run crash-loop), not when a test imports runMode.
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: Error) => {
+    process.stderr.write(`crash-loop: ${err.stack ?? err.message}\n`);
+    process.exit(2);
+  });
+}
