@@ -141,10 +141,13 @@ describe('dashboard JSON', () => {
 
 describe('ts-mosquitto with protocol http', () => {
   it('opens the http listener on its bind address with the listener password file', async () => {
-    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const [mqttPort, httpPort, wsPort] = [await freePort(), await freePort(), await freePort()];
     const p = await runProgram('ts', [
       'per_listener_settings true',
       `listener ${mqttPort} 127.0.0.1`,
+      'allow_anonymous true',
+      `listener ${wsPort} 127.0.0.1`,
+      'protocol websockets',
       'allow_anonymous true',
       `listener ${httpPort} 127.0.0.1`,
       'protocol http',
@@ -158,6 +161,11 @@ describe('ts-mosquitto with protocol http', () => {
     const m = (await get(httpPort, '/metrics', { user: 'ops', password: 's3cret' })).body;
     expect(sample(m, 'tsmosquitto_connections_total', { listener: String(mqttPort), version: '3.1.1' })).toBe(1);
     expect((await get(httpPort, '/healthz')).status).toBe(200);
+    // The websockets listener has no http_dir: it serves the dashboard, under its own access rules.
+    const page = await get(wsPort, '/');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<title>ts-mosquitto dashboard</title>');
+    expect(JSON.parse((await get(wsPort, '/api/overview')).body).websockets).toEqual([{ port: wsPort, tls: false, mountPoint: null }]);
     // Bound to 127.0.0.1 only: nothing answers on another loopback address.
     await expect(
       new Promise((resolve, reject) => {

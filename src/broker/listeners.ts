@@ -53,6 +53,7 @@ export function openListener(broker: BrokerCore, rt: ListenerRuntime): Promise<L
         {
           ...listenOpts,
           httpDir: cfg?.httpDir ?? null,
+          httpHandler: s.httpHandler,
           tls: context !== undefined && hooks !== undefined ? { context, hooks } : undefined,
           upgradeTimeout: broker.options.connectTimeout * 1000,
           maxHeaderSize: broker.options.websocketsHeadersSize > 0 ? broker.options.websocketsHeadersSize : undefined,

@@ -2,6 +2,7 @@
  * The broker's runtime settings: what a mosquitto.conf becomes once parsed (config/), or
  * what an embedding program passes to `new Broker(...)`. Names follow mosquitto.conf.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator, Authorizer } from './security.js';
 import type { ListenerConfig } from './config/types.js';
 import { optionDefaults, type TableOptions } from './option-table.js';
@@ -29,6 +30,8 @@ export interface ListenerSettings {
   clientidPrefixes?: string;
   maxQos?: 0 | 1 | 2;
   maxTopicAlias?: number;
+  /** websockets listeners without http_dir: answers plain HTTP requests (the dashboard, observe/). */
+  httpHandler?: (req: IncomingMessage, res: ServerResponse) => void;
   /** The listener as parsed from mosquitto.conf: TLS and WebSocket settings are read from it. */
   config?: ListenerConfig;
 }

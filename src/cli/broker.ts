@@ -16,7 +16,7 @@ import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { createRedisPlugin } from '../broker/redis/index.js';
 import { createBridgePlugin } from '../broker/bridge/plugin.js';
-import { createObservePlugin, takeHttpListeners } from '../broker/observe/plugin.js';
+import { createObservePlugin, serveDashboardOnWebsockets, takeHttpListeners } from '../broker/observe/plugin.js';
 import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
 import { SecurityFileError } from '../broker/auth/types.js';
 import type { SecurityFiles } from '../broker/auth/load.js';
@@ -74,7 +74,10 @@ export function main(argv: string[]): void {
   if (config.bridges.length > 0) broker.plugins.push(createBridgePlugin(config.bridges));
   // protocol http listeners: /metrics, /healthz and the dashboard (observe/), off unless configured.
   const observe = httpListeners.length > 0 ? createObservePlugin(httpListeners, { persistence: config.persistence ? persistence : undefined, redis }) : undefined;
-  if (observe !== undefined) broker.plugins.push(observe);
+  if (observe !== undefined) {
+    broker.plugins.push(observe);
+    serveDashboardOnWebsockets(broker.options, observe);
+  }
   if (config.pidFile !== null && config.daemon) {
     try {
       fs.writeFileSync(config.pidFile, `${process.pid}\n`);

@@ -24,6 +24,8 @@ import { serveHttpDir } from './http-dir.js';
 export interface WebSocketListenOptions extends ListenOptions {
   /** Directory of files served to plain HTTP requests; null serves none. */
   httpDir: string | null;
+  /** Answers plain HTTP requests when httpDir is null (the dashboard, broker/observe/). */
+  httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** Set for wss: the listener's TLS context and failure hooks. */
   tls?: { context: ReloadableTls; hooks: TlsHooks };
   /**
@@ -62,7 +64,8 @@ export function listenWebSocket(
   const httpServer = http.createServer(opts.maxHeaderSize !== undefined ? { maxHeaderSize: opts.maxHeaderSize } : {});
   const event = opts.onEvent;
   httpServer.on('request', (req, res) => {
-    serveHttpDir(opts.httpDir, req, res);
+    if (opts.httpDir === null && opts.httpHandler !== undefined) opts.httpHandler(req, res);
+    else serveHttpDir(opts.httpDir, req, res);
     if (event !== undefined) {
       const peer = (req.socket as Duplex & { raw?: net.Socket }).raw?.remoteAddress ?? req.socket.remoteAddress;
       event(8, `http: ${req.method ?? '?'} ${req.url ?? ''} from ${peer ?? 'unknown'}: ${res.statusCode}`);

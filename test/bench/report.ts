@@ -79,6 +79,7 @@ function notes(run: BrokerRun): string {
   if (typeof e.alive === 'number' && typeof e.connections === 'number' && e.alive !== e.connections) {
     out.push(`${num(e.alive)} of ${num(e.connections)} still open`);
   }
+  if (typeof e.scrapes === 'number') out.push(`${num(e.scrapes)} scrapes${e.scrapesFailed ? `, ${num(Number(e.scrapesFailed))} failed` : ''}`);
   if (run.note) out.push(run.note);
   return out.join('; ');
 }
@@ -168,6 +169,9 @@ export function renderTargets(scenarios: Scenario[], runs: BrokerRun[], pub: Pub
   };
   targets.push(cost('QoS 1 with persistence on >= 0.7x persistence off (ts-mosquitto)', 'persist', 'persist-off', 0.7)); // issue 5
   targets.push(cost('QoS 0 with Redis presence and a publish hook >= 0.8x without (ts-mosquitto)', 'redis', 'qos0', 0.8)); // issue 7
+  for (const base of ['qos0', 'fanout', 'idle']) {
+    targets.push(cost(`${base} with /metrics scraped every second >= 0.97x without (ts-mosquitto)`, `metrics-${base}`, base, 0.97)); // issue 18
+  }
   const lat = find('latency', 'ts');
   targets.push({ text: 'p99 at 5,000 msg/s < 1 ms', value: lat?.result?.p99Ms, ok: (v) => v < 1, show: (v) => `${ms(v)} ms` });
   targets.push({

@@ -11,6 +11,7 @@ import {
   BROKER_LABEL,
   type BrokerName,
   ROOT,
+  freePort,
   mosquittoPath,
   startBroker,
   stopBroker,
@@ -18,6 +19,7 @@ import {
 } from './brokers.js';
 import { installSignalHandlers, stopChild, track } from './children.js';
 import { measurePubCli } from './cli-walltime.js';
+import { startScraper } from './scraper.js';
 import { parseOptions } from './options.js';
 import { type ProcSample, cpuPercent, sampleProc } from './proc-stats.js';
 import type { GenMessage, GenResult, GenSpec } from './protocol.js';
@@ -128,12 +130,14 @@ async function runOne(
       redis = await startRedis(runDir);
       svc.redisPort = redis.port;
     }
+    if (s.scrapeMetrics) svc.metricsPort = await freePort();
     broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir, svc), fdLimit, tcpNoDelay: nodelay || s.tcpNoDelay });
   } catch (err) {
     if (redis) await stopRedis(redis);
     return { ...base, status: 'error', note: (err as Error).message };
   }
   const gen = startGenerator(fdLimit);
+  const scraper = svc.metricsPort !== undefined ? startScraper(svc.metricsPort) : undefined;
   // Redis command counts at the generator's start and end marks: the hook's writes per
   // second over the measured window, to set beside the publish rate.
   const redisMarks = new Map<string, Promise<RedisSample | undefined>>();
@@ -150,6 +154,10 @@ async function runOne(
       await redisWork(redis, redisMarks, result);
       const cpu = cpuPercent(redisProc.start, redisProc.end);
       if (cpu !== undefined) result.extra.redisCpu = Math.round(cpu);
+    }
+    if (scraper !== undefined) {
+      result.extra.scrapes = scraper.ok;
+      result.extra.scrapesFailed = scraper.failed;
     }
     const end = marks.settled ?? marks.end;
     const run: BrokerRun = {
@@ -170,6 +178,7 @@ async function runOne(
   } catch (err) {
     return { ...base, status: 'error', note: (err as Error).message };
   } finally {
+    scraper?.stop();
     await stopChild(gen);
     await stopBroker(broker);
     if (redis) await stopRedis(redis);

@@ -35,6 +35,8 @@ export interface Fixtures {
 /** Servers the runner started for one run of a scenario. */
 export interface Services {
   redisPort?: number;
+  /** The http listener's port when the scenario scrapes /metrics (issue 18). */
+  metricsPort?: number;
 }
 
 export interface Scenario {
@@ -51,6 +53,11 @@ export interface Scenario {
   tcpNoDelay?: boolean;
   /** The runner starts a redis-server of its own for the run and passes its port to broker(). */
   redis?: boolean;
+  /**
+   * The broker gets a `protocol http` listener on svc.metricsPort and the runner scrapes
+   * its /metrics once a second while the scenario runs (issue 18: the cost of metrics).
+   */
+  scrapeMetrics?: boolean;
   /** A reason the scenario does not apply to this broker, if so. */
   skip?(broker: BrokerName, f: Fixtures): string | undefined;
   broker?(broker: BrokerName, f: Fixtures, runDir: string, svc: Services): BrokerOptions;
@@ -250,3 +257,21 @@ export const SCENARIOS: Scenario[] = [
     timeoutMs: () => 120000,
   },
 ];
+
+/**
+ * Issue 18: qos0, fanout and idle with the metrics listener on and scraped every second,
+ * compared with the same scenarios without it (targets: within 3%). Placed before the
+ * password scenarios so that each runs close in time to its baseline.
+ */
+const METRICS_SCENARIOS: Scenario[] = (['qos0', 'fanout', 'idle'] as const).map((base): Scenario => {
+  const of = SCENARIOS.find((x) => x.name === base)!;
+  return {
+    ...of,
+    name: `metrics-${base}`,
+    title: (s) => `${of.title(s)}, metrics scraped every second`,
+    scrapeMetrics: true,
+    skip: (b) => (b !== 'ts' ? 'no metrics listener' : undefined),
+    broker: (_b, _f, _runDir, svc) => ({ extraConf: [`listener ${svc.metricsPort} 127.0.0.1`, 'protocol http'] }),
+  };
+});
+SCENARIOS.splice(SCENARIOS.findIndex((x) => x.name === 'auth-bcrypt'), 0, ...METRICS_SCENARIOS);

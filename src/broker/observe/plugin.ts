@@ -43,6 +43,25 @@ export function takeHttpListeners(options: { listeners: ListenerSettings[] }): L
   return http;
 }
 
+/**
+ * With the observe plugin on, websockets listeners without http_dir serve the dashboard
+ * too (guarded by their own listener's password file), so that the page and its live tail
+ * share one port.
+ */
+export function serveDashboardOnWebsockets(options: { listeners: ListenerSettings[] }, observe: ObservePlugin): void {
+  for (const l of options.listeners) {
+    if ((l.protocol ?? l.config?.protocol) !== 'websockets' || (l.config?.httpDir ?? null) !== null) continue;
+    l.httpHandler = (req, res) => {
+      const handler = observe.dashboardHandler(l);
+      if (handler !== undefined) handler(req, res);
+      else {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('starting\n');
+      }
+    };
+  }
+}
+
 export function createObservePlugin(listeners: ListenerSettings[], sources: ObserveSources = {}): ObservePlugin {
   let broker: BrokerCore | undefined;
   let ctx: RouteContext | undefined;
