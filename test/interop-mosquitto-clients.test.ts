@@ -3,49 +3,30 @@
  * QoS 0, 1, 2, retained messages, wills (--will-topic, then the subscriber is killed) and
  * a persistent session (-c).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import { haveProgram } from './helpers/mosquitto.js';
+import { killSpawned, spawnProgram, type Spawned } from './helpers/spawn.js';
 
 const PUB = 'mosquitto_pub';
 const SUB = 'mosquitto_sub';
 const haveClients = haveProgram(PUB) && haveProgram(SUB);
 
-interface Run {
-  proc: ChildProcess;
-  stdout: () => string;
-  exited: Promise<number | null>;
-}
-
-const children: ChildProcess[] = [];
+type Run = Spawned;
 
 function run(program: string, args: string[]): Run {
-  const proc = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
-      // -W timeouts exit 27 by design; anything else unexpected is worth seeing.
-      if (code !== 0 && code !== 27 && err !== '') process.stderr.write(`${program} ${args.join(' ')}: exit ${code}: ${err}\n`);
-      resolve(code);
-    }),
-  );
-  return { proc, stdout: () => out, exited };
+  const r = spawnProgram(program, args);
+  // -W timeouts exit 27 by design; anything else unexpected is worth seeing.
+  const exited = r.exited.then((code) => {
+    if (code !== 0 && code !== 27 && r.stderr() !== '') process.stderr.write(`${program} ${args.join(' ')}: exit ${code}: ${r.stderr()}\n`);
+    return code;
+  });
+  return { ...r, exited };
 }
 
+
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // reaped between the check and the kill
-    }
-  }
+  killSpawned();
   await stopBrokers();
 });
 

@@ -4,7 +4,6 @@
  * codec, and in the clients (-D in order, -F %P and %j printed as mosquitto_sub prints
  * them, against ts-mosquitto and against Mosquitto).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,22 +15,14 @@ import {
 import { startBroker, stopBrokers } from './helpers/broker.js';
 import { haveProgram, startMosquitto, type RealMosquitto } from './helpers/mosquitto.js';
 import { RawClient } from './helpers/raw-client.js';
+import { killSpawned, spawnProgram } from './helpers/spawn.js';
 import { mqttString, prop, publishPropertyBytes, publishV5, RawFrames, userProp, varint } from './helpers/raw-frames.js';
 
 const ROOT = path.resolve(__dirname, '..');
-const children: ChildProcess[] = [];
 const mosquittos: RealMosquitto[] = [];
 
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  killSpawned();
   for (const m of mosquittos.splice(0)) await m.stop();
   await stopBrokers();
 });
@@ -170,14 +161,10 @@ describe('broker', () => {
   });
 });
 
+
 function run(program: string, args: string[]): { out: () => string; exited: Promise<number | null> } {
-  if (program.endsWith('.js')) [program, args] = [process.execPath, [program, ...args]];
-  const proc = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { out: () => out, exited };
+  const r = spawnProgram(program, args);
+  return { out: r.stdout, exited: r.exited };
 }
 
 const TS_PUB = path.join(ROOT, 'bin/ts-mosquitto_pub.js');

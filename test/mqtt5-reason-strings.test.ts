@@ -7,7 +7,6 @@
  * likewise bounded. Then what the clients print when a broker sends them, next to
  * Mosquitto's clients.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { IConnackPacket, IDisconnectPacket, IPubackPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,22 +15,14 @@ import { ConfigError, parseConfigText } from '../src/broker/config/index.js';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import { haveProgram } from './helpers/mosquitto.js';
 import { RawClient } from './helpers/raw-client.js';
+import { killSpawned, spawnProgram } from './helpers/spawn.js';
 import { publishV5, RawFrames } from './helpers/raw-frames.js';
 
 const opened: RawClient[] = [];
-const children: ChildProcess[] = [];
 
 afterEach(async () => {
   for (const c of opened.splice(0)) c.destroy();
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  killSpawned();
   await stopBrokers();
 });
 
@@ -297,14 +288,8 @@ const ROOT = path.resolve(__dirname, '..');
 const haveClients = haveProgram('mosquitto_pub') && haveProgram('mosquitto_sub');
 
 function run(program: string, args: string[]): { all: () => string; exited: Promise<number | null> } {
-  const [cmd, argv] = program.endsWith('.js') ? [process.execPath, [path.join(ROOT, program), ...args]] : [program, args];
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { all: () => out, exited };
+  const r = spawnProgram(program, args);
+  return { all: r.all, exited: r.exited };
 }
 
 describe.skipIf(!haveClients)('the clients print what the broker sends as Mosquitto’s clients do', () => {

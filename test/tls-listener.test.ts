@@ -4,7 +4,7 @@
  * listener config carries certfile/keyfile/cafile/require_certificate/... as parsed from
  * mosquitto.conf. Certificates are made with openssl for each run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { parsePskFile } from '../src/net/tls-options.js';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import { makeCerts, type TestCerts } from './helpers/certs.js';
 import { freePort, haveProgram } from './helpers/mosquitto.js';
+import { killSpawned, runToEnd, trackChild, type RunResult } from './helpers/spawn.js';
 
 const haveClients = haveProgram('mosquitto_pub') && haveProgram('mosquitto_sub');
 const haveOpenssl = haveProgram('openssl');
@@ -25,7 +26,6 @@ const OUR_SUB = path.resolve('bin/ts-mosquitto_sub.js');
 const OUR_PUB = path.resolve('bin/ts-mosquitto_pub.js');
 
 let certs: TestCerts;
-const children: ChildProcess[] = [];
 const mqttClients: mqtt.MqttClient[] = [];
 const sockets: net.Socket[] = [];
 
@@ -34,41 +34,14 @@ beforeAll(() => {
 });
 afterAll(() => certs?.remove());
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // exited between the check and the kill
-    }
-  }
+  killSpawned();
   for (const c of mqttClients.splice(0)) c.end(true);
   for (const s of sockets.splice(0)) s.destroy();
   await stopBrokers();
 });
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs a program to its end (killed after 10 s so that a hang fails instead of blocking). */
-function run(cmd: string, args: string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (cmd: string, args: string[]): Promise<RunResult> => runToEnd(cmd, args);
 
 /** Starts mosquitto_sub; `subscribed` resolves once the broker has logged its SUBSCRIBE. */
 function startSub(tb: TestBroker, args: string[]): { subscribed: Promise<string>; done: Promise<RunResult> } {
@@ -417,7 +390,7 @@ describe.skipIf(!haveOpenssl)('TLS listener', () => {
       ].join('\n'),
     );
     const broker = spawn(process.execPath, [path.resolve('bin/ts-mosquitto.js'), '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(broker);
+    trackChild(broker);
     let log = '';
     await new Promise<void>((resolve, reject) => {
       broker.stderr!.on('data', (d: Buffer) => {

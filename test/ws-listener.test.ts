@@ -4,7 +4,6 @@
  * between TCP and WebSocket clients, the same auth as TCP, our own clients with -L ws://,
  * the upgrade timeout, and http_dir served safely.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -18,6 +17,7 @@ import type { ListenerSettings } from '../src/index.js';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import { makeCerts, type TestCerts } from './helpers/certs.js';
 import { haveProgram } from './helpers/mosquitto.js';
+import { killSpawned, runToEnd, type RunResult } from './helpers/spawn.js';
 
 const haveOpenssl = haveProgram('openssl');
 const OUR_PUB = path.resolve('bin/ts-mosquitto_pub.js');
@@ -28,7 +28,6 @@ let www: string;
 let outside: string;
 const clients: mqtt.MqttClient[] = [];
 const sockets: { destroy(): void }[] = [];
-const children: ChildProcess[] = [];
 
 beforeAll(() => {
   if (haveOpenssl) certs = makeCerts();
@@ -49,14 +48,7 @@ afterAll(() => {
 afterEach(async () => {
   for (const c of clients.splice(0)) c.end(true);
   for (const s of sockets.splice(0)) s.destroy();
-  for (const c of children.splice(0)) {
-    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killSpawned();
   await stopBrokers();
 });
 
@@ -104,21 +96,7 @@ function httpRaw(port: number, method: string, target: string): Promise<{ status
   });
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (cmd: string, args: string[]): Promise<RunResult> => runToEnd(cmd, args);
 
 describe('WebSocket listener', () => {
   it('logs the websockets listen socket as Mosquitto does', async () => {
