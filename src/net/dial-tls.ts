@@ -7,23 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import net from 'node:net';
-import type { DialError } from './dial.js';
+import type { DialError, TlsDialOptions } from './dial-options.js';
 
-export interface TlsDialOptions {
-  cafile?: string;
-  capath?: string;
-  certfile?: string;
-  keyfile?: string;
-  ciphers?: string;
-  /** "tlsv1.3", "tlsv1.2" or "tlsv1.1": the lowest version offered. */
-  version?: string;
-  alpn?: string;
-  /** Skip the host name check (the chain is still verified). */
-  insecure?: boolean;
-  useOsCerts?: boolean;
-  /** Pre-shared key as hex, with its identity: TLS-PSK instead of certificates. */
-  psk?: { key: string; identity: string };
-}
+export type { TlsDialOptions } from './dial-options.js';
 
 const VERSIONS: Record<string, tls.SecureVersion> = {
   'tlsv1.3': 'TLSv1.3',

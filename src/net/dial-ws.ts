@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, createWebSocketStream } from 'ws';
 import type { ByteStream } from './connection.js';
-import type { DialError, DialOptions, WebSocketDialOptions } from './dial.js';
+import type { DialError, DialOptions, WebSocketDialOptions } from './dial-options.js';
 
 export function startWebSocket(
   stream: ByteStream,

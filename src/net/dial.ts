@@ -5,35 +5,10 @@
  */
 import net from 'node:net';
 import { Connection, type ByteStream } from './connection.js';
-import type { TlsDialOptions } from './dial-tls.js';
-import type { Socks5Proxy } from './socks5.js';
+import type { DialError, DialOptions } from './dial-options.js';
 
-export type { TlsDialOptions } from './dial-tls.js';
-export type { Socks5Proxy } from './socks5.js';
-
-export interface WebSocketDialOptions {
-  /** Path of the ws:// URL, e.g. "/mqtt". */
-  path: string;
-}
-
-export interface DialOptions {
-  host: string;
-  port: number;
-  /** Connect to this unix socket instead of host:port. */
-  unixPath?: string;
-  /** Local address to bind the outgoing socket to (-A). */
-  bindAddress?: string;
-  /** Disable Nagle's algorithm (--nodelay). */
-  noDelay?: boolean;
-  proxy?: Socks5Proxy;
-  tls?: TlsDialOptions;
-  websocket?: WebSocketDialOptions;
-}
-
-/** A dial failure: `code` is the errno name (ECONNREFUSED, ENOTFOUND, ...) where known. */
-export interface DialError extends Error {
-  code?: string;
-}
+export type { DialError, DialOptions, WebSocketDialOptions } from './dial-options.js';
+export type { Socks5Proxy, TlsDialOptions } from './dial-options.js';
 
 export type DialCallback = (err: DialError | undefined, conn?: Connection) => void;
 

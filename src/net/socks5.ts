@@ -4,14 +4,9 @@
  * name (socks5h), so the broker's host name is sent as a domain name.
  */
 import type net from 'node:net';
-import type { DialError } from './dial.js';
+import type { DialError, Socks5Proxy } from './dial-options.js';
 
-export interface Socks5Proxy {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-}
+export type { Socks5Proxy } from './dial-options.js';
 
 const REPLY_TEXT: Record<number, string> = {
   1: 'general SOCKS server failure',

@@ -1,4 +1,5 @@
 export * from './packets.js';
+export * from './encode.js';
 export * from './topic.js';
 export * from './publish-encoder.js';
 export * from './reason-codes.js';

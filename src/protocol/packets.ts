@@ -4,8 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as MqttPacketModule from 'mqtt-packet';
-import { encodeSimple } from './simple-encoder.js';
-import { userPropertyObject, type PublishProperties, type UserProperty, type WillProperties } from './properties.js';
+import type { PublishProperties, WillProperties } from './properties.js';
 import type {
   Packet as MqttPacketUnion,
   IConnectPacket,
@@ -97,18 +96,4 @@ export interface PacketParser {
 
 export function createParser(protocolVersion: ProtocolVersion = 4): PacketParser {
   return mqttPacket().parser({ protocolVersion }) as unknown as PacketParser;
-}
-
-/** Encode any packet. Not used for PUBLISH fan-out on the hot path (see publish-encoder.ts). */
-export function encodePacket(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
-  const quick = encodeSimple(packet, protocolVersion);
-  if (quick !== undefined) return quick;
-  const props = (packet as { properties?: { userProperties?: unknown } }).properties;
-  if (props !== undefined && Array.isArray(props.userProperties)) {
-    // mqtt-packet takes user properties grouped by name (packets other than PUBLISH and
-    // CONNECT, which simple-encoder.ts writes in order).
-    const copy = { ...packet, properties: { ...props, userProperties: userPropertyObject(props.userProperties as UserProperty[]) } };
-    return mqttPacket().generate(copy as MqttPacketUnion, { protocolVersion }) as Buffer;
-  }
-  return mqttPacket().generate(packet as MqttPacketUnion, { protocolVersion }) as Buffer;
 }
