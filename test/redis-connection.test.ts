@@ -3,45 +3,31 @@
  * that needs them, and a password never appears in a log line, against a real
  * redis-server that requires one.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, haveRedis, redisPerTest } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis connection options', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
   const secret = 's3cret-pw';
-
-  beforeEach(async () => {
-    redis = await RedisServer.start(['--requirepass', secret]);
-  });
-  afterEach(async () => {
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
-
-  async function broker(over = {}): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, { store: [], ...over }));
-    brokers.push(b);
-    return b;
-  }
+  const fx = redisPerTest({ store: [] }, ['--requirepass', secret]);
+  const broker = fx.broker;
 
   it('redis_host/redis_port with redis_password and redis_db', async () => {
     const b = await broker({ password: secret, db: 4 });
     await b.connect({ clientId: 'c4' });
-    const db4 = redis.client(4, secret);
+    const db4 = fx.server.client(4, secret);
     expect(await eventually(() => db4.hget('mqtt', 'c4'), (v) => v === 'online')).toBe('online');
-    expect(await redis.client(0, secret).exists('mqtt')).toBe(0);
+    expect(await fx.server.client(0, secret).exists('mqtt')).toBe(0);
   });
 
   it('redis_url with the password and database in the URL', async () => {
-    const b = await broker({ url: `redis://:${secret}@127.0.0.1:${redis.port}/2` });
+    const b = await broker({ url: `redis://:${secret}@127.0.0.1:${fx.server.port}/2` });
     await b.connect({ clientId: 'c2' });
-    const db2 = redis.client(2, secret);
+    const db2 = fx.server.client(2, secret);
     expect(await eventually(() => db2.hget('mqtt', 'c2'), (v) => v === 'online')).toBe('online');
   });
 
   it('a refused password is one warning that does not show the password, and routing goes on', async () => {
-    const b = await broker({ url: `redis://:wrong-${secret}@127.0.0.1:${redis.port}/0` });
+    const b = await broker({ url: `redis://:wrong-${secret}@127.0.0.1:${fx.server.port}/0` });
     await b.waitForLine(/^Warning: Unable to connect to Redis at 127\.0\.0\.1:\d+ /);
     const s = await b.connect({ clientId: 's' });
     await s.subscribe('t', 0);

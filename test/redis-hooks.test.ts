@@ -3,21 +3,12 @@
  * every event, the ${...} variables, and each argument staying one Redis argument
  * whatever it holds, against a real redis-server.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RedisHook } from '../src/broker/config/types.js';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { eventually, haveRedis, redisPerTest, type RedisBroker } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis command hooks', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
-
-  beforeEach(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
+  const fx = redisPerTest({ store: [], retain: false });
 
   const hook = (event: RedisHook['event'], command: string, args: string[], extra: Partial<RedisHook> = {}): RedisHook => ({
     event,
@@ -28,15 +19,11 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
     ...extra,
   });
 
-  async function broker(hooks: RedisHook[], over = {}): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, { store: [], retain: false, hooks, ...over }));
-    brokers.push(b);
-    return b;
-  }
+  const broker = (hooks: RedisHook[], over = {}): Promise<RedisBroker> => fx.broker({ hooks, ...over });
 
   it('message.publish RPUSH pub:${topic} ${payload}: a payload with spaces and RESP cannot inject a command', async () => {
     const b = await broker([hook('message.publish', 'RPUSH', ['pub:${topic}', '${payload}'])]);
-    const r = redis.client();
+    const r = fx.server.client();
     const evil = 'a b\r\n*3\r\n$3\r\nSET\r\n$4\r\npwnd\r\n$1\r\n1\r\n FLUSHALL';
     const binary = Buffer.from([0, 255, 13, 10, 32]);
     const c = await b.connect({ clientId: 'p' });
@@ -53,7 +40,7 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
     const b = await broker([
       hook('message.publish', 'HSET', ['last:${clientid}', 'line', '${username}|${topic}|${qos}|${payload}|${node}', 'msgid', '${msgid}', 'ts', '${ts}', 'unknown', '${nope}']),
     ]);
-    const r = redis.client();
+    const r = fx.server.client();
     const before = Math.floor(Date.now() / 1000);
     const c = await b.connect({ clientId: 'dev', username: 'alice' });
     c.publish('room 1/temp', 'twenty one', { qos: 1, messageId: 3 });
@@ -72,7 +59,7 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
       hook('session.unsubscribed', 'RPUSH', ['events', 'unsubscribed ${clientid} ${topic}']),
       hook('client.disconnected', 'RPUSH', ['events', 'disconnected ${clientid}']),
     ]);
-    const r = redis.client();
+    const r = fx.server.client();
     const c = await b.connect({ clientId: 'c1', username: 'u1' });
     await c.subscribe('a/+', 1);
     c.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['a/+'] });
@@ -88,7 +75,7 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
       hook('message.acked', 'RPUSH', ['acked', '${clientid} ${topic} ${msgid}']),
       hook('message.publish', 'INCR', ['published:${topic}'], { topic: 'watched/+' }),
     ]);
-    const r = redis.client();
+    const r = fx.server.client();
     const s1 = await b.connect({ clientId: 's1' });
     const s2 = await b.connect({ clientId: 's2' });
     await s1.subscribe('#', 1);
@@ -116,7 +103,7 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
       hook('client.disconnected', 'RPUSH', ['events', 'gone ${clientid}']),
       hook('client.connected', 'RPUSH', ['events', 'hello ${clientid}']),
     ]);
-    const r = redis.client();
+    const r = fx.server.client();
     for (let round = 0; round < 3; round++) {
       const c = await b.connect({ clientId: `c${round}` });
       for (let i = 0; i < 50; i++) c.publish('t', `${round}.${i}`);
@@ -133,10 +120,10 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
 
   it('pool=NAME runs the command on the named connection', async () => {
     const b = await broker([hook('message.publish', 'SET', ['pooled:${topic}', '${payload}'], { pool: 'side' })], {
-      pools: { side: `redis://127.0.0.1:${redis.port}/3` },
+      pools: { side: `redis://127.0.0.1:${fx.server.port}/3` },
     });
-    const db3 = redis.client(3);
-    const db0 = redis.client();
+    const db3 = fx.server.client(3);
+    const db0 = fx.server.client();
     const c = await b.connect({ clientId: 'p' });
     c.publish('k', 'v');
     expect(await eventually(() => db3.get('pooled:k'), (v) => v === 'v')).toBe('v');
@@ -155,7 +142,7 @@ describe.skipIf(!haveRedis())('Redis command hooks', () => {
       'Warning: Ignoring redis_hook message.publish blpop: the command would block or change the shared write connection.',
       'Warning: Ignoring redis_hook message.publish XREAD: the command would block the shared write connection.',
     ]);
-    const r = redis.client();
+    const r = fx.server.client();
     const c = await b.connect({ clientId: 'p' });
     c.publish('t', 'one');
     c.publish('t', 'two');

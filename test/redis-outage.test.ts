@@ -4,28 +4,13 @@
  * bounds what it keeps meanwhile, and a hung Redis cannot hold up a CONNECT. Against a
  * real redis-server that the tests stop, restart, and pause.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RawClient } from './helpers/raw-client.js';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { eventually, haveRedis, redisPerTest, type RedisBroker } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis outages', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
-
-  beforeEach(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    if (redis.proc !== undefined) redis.proc.kill('SIGCONT');
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
-
-  async function broker(over = {}, opts = {}): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, over), opts);
-    brokers.push(b);
-    return b;
-  }
+  const fx = redisPerTest();
+  const broker = fx.broker;
 
   const redisWarnings = (b: RedisBroker): string[] => b.lines.filter((l) => l.startsWith('Warning:') && l.includes('Redis'));
   const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -43,7 +28,7 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
   }
 
   it('Redis down at start: the broker starts and routes, warns once, and writes everything once Redis is back', async () => {
-    await redis.stop();
+    await fx.server.stop();
     const b = await broker();
     await b.waitForLine(/^Warning: Unable to connect to Redis at 127\.0\.0\.1:\d+ \(.*\); messages are still routed, reconnecting\.$/);
     await routes(b, 'during/start');
@@ -57,9 +42,9 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
     await pause(700);
     expect(redisWarnings(b)).toHaveLength(1);
 
-    await redis.run();
+    await fx.server.run();
     await b.waitForLine(/^Connection to Redis at 127\.0\.0\.1:\d+ restored\.$/);
-    const r = redis.client();
+    const r = fx.server.client();
     expect(await eventually(() => r.hget('mqtt', 'alive'), (v) => v === 'online')).toBe('online');
     expect(await eventually(() => r.hget('mqtt', 'left'), (v) => v === 'offline')).toBe('offline');
     expect(await r.hexists('mqtt:node:test-node', 'alive')).toBe(1);
@@ -71,11 +56,11 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
 
   it('Redis lost later: routing goes on, one warning, and presence is rewritten when it returns', async () => {
     const b = await broker();
-    const r0 = redis.client();
+    const r0 = fx.server.client();
     const a = await b.connect({ clientId: 'devA' });
     await eventually(() => r0.hget('mqtt', 'devA'), (v) => v === 'online');
 
-    await redis.stop();
+    await fx.server.stop();
     await b.waitForLine(/^Warning: Lost connection to Redis at 127\.0\.0\.1:\d+ \(.*\); messages are still routed, reconnecting\.$/);
     await routes(b, 'during/outage');
     const bdev = await b.connect({ clientId: 'devB' });
@@ -83,9 +68,9 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
     expect(redisWarnings(b)).toHaveLength(1);
 
     // The restarted Redis has lost everything (no persistence): the broker rewrites presence.
-    await redis.run();
+    await fx.server.run();
     await b.waitForLine(/^Connection to Redis at 127\.0\.0\.1:\d+ restored\.$/);
-    const r = redis.client();
+    const r = fx.server.client();
     expect(await eventually(() => r.hget('mqtt', 'devA'), (v) => v === 'online')).toBe('online');
     expect(await eventually(() => r.hget('mqtt', 'devB'), (v) => v === 'online')).toBe('online');
     expect((await r.hgetall('mqtt:client:devA')).state).toBe('1');
@@ -101,17 +86,17 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
   it('keeps only a bounded number of writes while Redis is away and counts the rest', async () => {
     const b = await broker({ store: [] }, { maxBuffered: 5 });
     const early = await b.connect({ clientId: 'early' });
-    await eventually(() => redis.client().hget('mqtt', 'early'), (v) => v === 'online');
-    await redis.stop();
+    await eventually(() => fx.server.client().hget('mqtt', 'early'), (v) => v === 'online');
+    await fx.server.stop();
     await b.waitForLine(/Lost connection to Redis/);
     const c = await b.connect({ clientId: 'many' });
     for (let i = 0; i < 20; i++) c.publish(`r/${i}`, 'x', { retain: true });
     await c.sync();
     expect(b.plugin.stats.dropped()).toBeGreaterThanOrEqual(15);
     await routes(b, 'still/routing');
-    await redis.run();
+    await fx.server.run();
     await b.waitForLine(/^Connection to Redis at 127\.0\.0\.1:\d+ restored \(\d+ writes dropped while it was away\)\.$/);
-    const r = redis.client();
+    const r = fx.server.client();
     // The presence of the connected client is rewritten whatever was dropped.
     expect(await eventually(() => r.hget('mqtt', 'many'), (v) => v === 'online')).toBe('online');
     // Connected before the outage, its writes long gone with the old Redis, and the buffer
@@ -123,7 +108,7 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
 
   it('a hung Redis cannot block a CONNECT: the provisioning read gives up after its timeout', async () => {
     const b = await broker();
-    redis.proc!.kill('SIGSTOP');
+    fx.server.proc!.kill('SIGSTOP');
     const { client, connack } = await RawClient.connect(b.port, { clientId: 'patient' });
     expect(connack.returnCode).toBe(0);
     await b.waitForLine(/^Warning: Unable to read Redis subscriptions of client patient \(Redis timeout\)\.$/);
@@ -131,7 +116,7 @@ describe.skipIf(!haveRedis())('Redis outages', () => {
     expect((await client.subscribe('x', 1)).granted).toEqual([1]);
     client.publish('x', 'self', { qos: 1, messageId: 7 });
     expect(String((await client.nextPublish()).payload)).toBe('self');
-    redis.proc!.kill('SIGCONT');
+    fx.server.proc!.kill('SIGCONT');
     client.destroy();
   });
 });

@@ -3,30 +3,16 @@
  * lines, takeover safety and the clean-up of what a previous run left in the node hash,
  * against a real redis-server.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, haveRedis, redisPerTest, type RedisBroker } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis presence', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
-
-  beforeEach(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
-
-  async function broker(over = {}, nodeName = 'test-node'): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, over), { nodeName });
-    brokers.push(b);
-    return b;
-  }
+  const fx = redisPerTest();
+  const broker = (over = {}, nodeName = 'test-node'): Promise<RedisBroker> => fx.broker(over, { nodeName });
 
   it('marks a client online and offline in mqtt, mqtt:client:<id> and mqtt:node:<node>, with the log lines', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const before = Math.floor(Date.now() / 1000);
     const c = await b.connect({ clientId: 'dev1' });
     await b.waitForLine('Updating client dev1 to online');
@@ -49,7 +35,7 @@ describe.skipIf(!haveRedis())('Redis presence', () => {
 
   it('uses redis_presence_key for the presence hash', async () => {
     const b = await broker({ presenceKey: 'devices:online' });
-    const r = redis.client();
+    const r = fx.server.client();
     await b.connect({ clientId: 'dev2' });
     expect(await eventually(() => r.hget('devices:online', 'dev2'), (v) => v === 'online')).toBe('online');
     expect(await r.hget('mqtt', 'dev2')).toBeNull();
@@ -57,7 +43,7 @@ describe.skipIf(!haveRedis())('Redis presence', () => {
 
   it('a session takeover on one broker leaves the client online', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const first = await b.connect({ clientId: 'dup', clean: false });
     await b.connect({ clientId: 'dup', clean: false });
     await first.closed;
@@ -75,7 +61,7 @@ describe.skipIf(!haveRedis())('Redis presence', () => {
   it('an old connection going offline on another broker after a newer online write does not mark the client offline', async () => {
     const a = await broker({}, 'node-a');
     const bb = await broker({}, 'node-b');
-    const r = redis.client();
+    const r = fx.server.client();
     const onA = await a.connect({ clientId: 'roamer' });
     await eventually(() => r.hget('mqtt:client:roamer', 'node'), (v) => v === 'node-a');
     // The device roams to broker B before broker A notices its old connection is dead.
@@ -90,7 +76,7 @@ describe.skipIf(!haveRedis())('Redis presence', () => {
   });
 
   it('at start marks offline the clients its previous run left in its node hash', async () => {
-    const r = redis.client();
+    const r = fx.server.client();
     await r.hset('mqtt', 'ghost', 'online', 'moved', 'online');
     await r.hset('mqtt:client:ghost', 'state', '1', 'online_at', '100', 'node', 'test-node');
     // "moved" was left in our node hash but has since connected to another broker.

@@ -3,32 +3,18 @@
  * an empty retained payload, and loading at start so retained messages survive a broker
  * restart with empty local state, against a real redis-server.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, haveRedis, redisPerTest } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis retained store', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
-
-  beforeEach(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
-
-  async function broker(over = {}): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, { store: [], ...over }));
-    brokers.push(b);
-    return b;
-  }
+  const fx = redisPerTest({ store: [] });
+  const broker = fx.broker;
 
   const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
   it('stores each retained message as the hash mqtt:retain:<topic>, payload binary-safe', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const before = Math.floor(Date.now() / 1000);
     const c = await b.connect({ clientId: 'pub1' });
     c.publish('dev/1/state', binary, { qos: 1, retain: true, messageId: 9 });
@@ -45,7 +31,7 @@ describe.skipIf(!haveRedis())('Redis retained store', () => {
 
   it('an empty retained payload deletes the hash', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const c = await b.connect({ clientId: 'pub2' });
     c.publish('gone/soon', 'x', { retain: true });
     await eventually(() => r.exists('mqtt:retain:gone/soon'), (v) => v === 1);
@@ -60,10 +46,9 @@ describe.skipIf(!haveRedis())('Redis retained store', () => {
     await c.next('puback');
     c.publish('site/b/temp', binary, { retain: true });
     await c.sync();
-    const r = redis.client();
+    const r = fx.server.client();
     await eventually(() => r.exists('mqtt:retain:site/a/temp', 'mqtt:retain:site/b/temp'), (v) => v === 2);
     await first.close();
-    brokers.splice(0);
 
     const second = await broker();
     expect(second.broker.retained.count).toBe(2);
@@ -81,7 +66,7 @@ describe.skipIf(!haveRedis())('Redis retained store', () => {
 
   it('redis_retain false keeps retained messages out of Redis', async () => {
     const b = await broker({ retain: false });
-    const r = redis.client();
+    const r = fx.server.client();
     const c = await b.connect({ clientId: 'pub4' });
     c.publish('local/only', 'v', { retain: true });
     // A subscription written after the publish proves the retained write would have landed.

@@ -4,27 +4,13 @@
  * order, and mqtt:acked:<clientid>:<topic> positions, against a real redis-server.
  */
 import type { IPublishPacket } from 'mqtt-packet';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RawClient } from './helpers/raw-client.js';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { eventually, haveRedis, redisPerTest, type RedisBroker } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis offline-message store', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
-
-  beforeEach(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
-
-  async function broker(over = {}): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, { retain: false, ...over }));
-    brokers.push(b);
-    return b;
-  }
+  const fx = redisPerTest({ retain: false });
+  const broker = fx.broker;
 
   /** Publishes QoS 1 messages and waits for each PUBACK. */
   async function publishAll(c: RawClient, topic: string, payloads: string[]): Promise<void> {
@@ -53,11 +39,11 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
   }
 
   const payloads = (ps: IPublishPacket[]): string[] => ps.map((p) => String(p.payload));
-  const stored = (ids: string[]): Promise<number> => (ids.length === 0 ? Promise.resolve(0) : redis.client().exists(...ids.map((i) => 'mqtt:msg:' + i)));
+  const stored = (ids: string[]): Promise<number> => (ids.length === 0 ? Promise.resolve(0) : fx.server.client().exists(...ids.map((i) => 'mqtt:msg:' + i)));
 
   it('stores matching publishes as mqtt:msg:<msgid> with a TTL, ids in mqtt:msg:<topic> in publish order', async () => {
     const b = await broker({ messageExpiry: 120 });
-    const r = redis.client();
+    const r = fx.server.client();
     const pub = await b.connect({ clientId: 'pub' });
     await publishAll(pub, 'pubsub/news', ['m1', 'm2', 'm3']);
     pub.publish('elsewhere/t', 'not stored');
@@ -76,7 +62,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
 
   it('pubsub: a later subscriber gets every stored message after its acknowledged position, once', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const pub = await b.connect({ clientId: 'pub' });
     await publishAll(pub, 'pubsub/news', ['m1', 'm2', 'm3']);
     const ids = await eventually(() => r.zrange('mqtt:msg:pubsub/news', 0, -1), (v) => v.length === 3);
@@ -107,7 +93,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
 
   it('a returning client provisioned from mqtt:sub receives nothing it already acknowledged', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const pub = await b.connect({ clientId: 'pub' });
     let dev = await b.connect({ clientId: 'dev' });
     await dev.subscribe('pubsub/cmd', 1);
@@ -126,7 +112,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
 
   it('a QoS 0 delivery counts as the acknowledgement', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const sub = await b.connect({ clientId: 'q0' });
     await sub.subscribe('pubsub/q0', 0);
     const pub = await b.connect({ clientId: 'pub' });
@@ -138,7 +124,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
 
   it('queue: each stored message goes to one subscriber and is removed once acknowledged', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const pub = await b.connect({ clientId: 'pub' });
     await publishAll(pub, 'queue/jobs', ['j1', 'j2']);
     const ids = await eventually(() => r.zrange('mqtt:msg:queue/jobs', 0, -1), (v) => v.length === 2);
@@ -170,7 +156,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
 
   it('keep_latest keeps only the newest message per topic', async () => {
     const b = await broker({ store: [{ filter: 'state/#', mode: 'keep_latest' }] });
-    const r = redis.client();
+    const r = fx.server.client();
     const pub = await b.connect({ clientId: 'pub' });
     await publishAll(pub, 'state/dev1', ['s1', 's2']);
     const old = await eventually(() => r.zrange('mqtt:msg:state/dev1', 0, -1), (v) => v.length === 1);
@@ -186,7 +172,7 @@ describe.skipIf(!haveRedis())('Redis offline-message store', () => {
 
   it('redis_store none stores nothing', async () => {
     const b = await broker({ store: [] });
-    const r = redis.client();
+    const r = fx.server.client();
     const pub = await b.connect({ clientId: 'pub' });
     await publishAll(pub, 'queue/x', ['1']);
     await publishAll(pub, 'pubsub/x', ['1']);

@@ -4,30 +4,16 @@
  * real redis-server.
  */
 import type { IPublishPacket } from 'mqtt-packet';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventually, haveRedis, redisConfig, RedisServer, startRedisBroker, type RedisBroker } from './helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, haveRedis, redisPerTest } from './helpers/redis-server.js';
 
 describe.skipIf(!haveRedis())('Redis subscription store', () => {
-  let redis: RedisServer;
-  const brokers: RedisBroker[] = [];
-
-  beforeEach(async () => {
-    redis = await RedisServer.start();
-  });
-  afterEach(async () => {
-    for (const b of brokers.splice(0)) await b.close();
-    await redis.close();
-  });
-
-  async function broker(over = {}): Promise<RedisBroker> {
-    const b = await startRedisBroker(redisConfig(redis.port, { store: [], ...over }));
-    brokers.push(b);
-    return b;
-  }
+  const fx = redisPerTest({ store: [] });
+  const broker = fx.broker;
 
   it('SUBSCRIBE writes HSET mqtt:sub:<clientid> <filter> <qos>; UNSUBSCRIBE deletes the field', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const c = await b.connect({ clientId: 'sub1' });
     await c.subscribe([
       { topic: 'a/+/c', qos: 1 },
@@ -41,7 +27,7 @@ describe.skipIf(!haveRedis())('Redis subscription store', () => {
   });
 
   it('subscribes a connecting client to every filter in mqtt:sub:<clientid> before CONNACK', async () => {
-    const r = redis.client();
+    const r = fx.server.client();
     await r.hset('mqtt:sub:dev7', 'cmd/dev7', '1', 'all/+', '0');
     const b = await broker();
     const pub = await b.connect({ clientId: 'pub' });
@@ -60,7 +46,7 @@ describe.skipIf(!haveRedis())('Redis subscription store', () => {
   });
 
   it('ignores a provisioned filter that is not valid and keeps the others', async () => {
-    const r = redis.client();
+    const r = fx.server.client();
     await r.hset('mqtt:sub:dev8', 'bad/#/x', '1', 'good', '7', 'ok/1', '2');
     const b = await broker();
     await b.connect({ clientId: 'dev8' });
@@ -71,7 +57,7 @@ describe.skipIf(!haveRedis())('Redis subscription store', () => {
 
   it('applies subscribe and unsubscribe events from mqtt_channel and updates mqtt:sub:<clientid>', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const dev = await b.connect({ clientId: 'dev9' });
     const pub = await b.connect({ clientId: 'pub' });
     // qos as a string, as some back ends send it.
@@ -93,7 +79,7 @@ describe.skipIf(!haveRedis())('Redis subscription store', () => {
 
   it('an event for a client that is not connected only updates mqtt:sub, which provisions it on connect', async () => {
     const b = await broker({ eventChannel: 'provision' });
-    const r = redis.client();
+    const r = fx.server.client();
     await eventually(() => r.publish('provision', JSON.stringify({ type: 'subscribe', topic: 'later/t', clientid: 'away', qos: 2 })), (n) => n >= 1);
     expect(await eventually(() => r.hget('mqtt:sub:away', 'later/t'), (v) => v === '2')).toBe('2');
     await b.connect({ clientId: 'away' });
@@ -102,7 +88,7 @@ describe.skipIf(!haveRedis())('Redis subscription store', () => {
 
   it('logs and ignores malformed events', async () => {
     const b = await broker();
-    const r = redis.client();
+    const r = fx.server.client();
     const dev = await b.connect({ clientId: 'devm' });
     await eventually(() => r.publish('mqtt_channel', 'not json'), (n) => n >= 1);
     await b.waitForLine(/Ignoring malformed Redis event on mqtt_channel \(not JSON\)/);

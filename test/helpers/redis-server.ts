@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { afterEach, beforeEach } from 'vitest';
 import { Broker, Log, LOG_ALL } from '../../src/index.js';
 import type { BrokerOptions } from '../../src/index.js';
 import { createRedisConfig } from '../../src/broker/config/defaults.js';
@@ -121,6 +122,49 @@ export async function startRedisBroker(
     async close() {
       for (const c of clients) c.destroy();
       await broker.close();
+    },
+  };
+}
+
+export interface RedisFixture {
+  /** The redis-server of the running test. */
+  readonly server: RedisServer;
+  /** A broker on it: `defaults`, then `over`, as its Redis configuration; closed after the test. */
+  broker(over?: Partial<RedisConfig>, opts?: RedisPluginOptions): Promise<RedisBroker>;
+}
+
+/**
+ * For a describe block: a fresh redis-server before each test (started with `serverArgs`)
+ * and brokers on it, all stopped after each test (a paused server is resumed first).
+ */
+export function redisPerTest(defaults: Partial<RedisConfig> = {}, serverArgs: string[] = []): RedisFixture {
+  let server: RedisServer | undefined;
+  const brokers: RedisBroker[] = [];
+  beforeEach(async () => {
+    server = await RedisServer.start(serverArgs);
+  });
+  afterEach(async () => {
+    if (server?.proc !== undefined) server.proc.kill('SIGCONT');
+    for (const b of brokers.splice(0)) await b.close();
+    await server?.close();
+  });
+  const current = (): RedisServer => {
+    if (server === undefined) throw new Error('redisPerTest: no test is running');
+    return server;
+  };
+  return {
+    get server(): RedisServer {
+      return current();
+    },
+    // A plain function (no `this`): tests pass it around as `broker`.
+    broker: async (over = {}, opts = {}) => {
+      const b = await startRedisBroker(redisConfig(current().port, { ...defaults, ...over }), opts);
+      // A test may close one itself (a restart); the one after the test is then a no-op.
+      const close = b.close;
+      let closing: Promise<void> | undefined;
+      b.close = () => (closing ??= close());
+      brokers.push(b);
+      return b;
     },
   };
 }
