@@ -9,3 +9,5 @@ export { createPersistencePlugin } from './broker/persistence/plugin.js';
 export { createBridgePlugin } from './broker/bridge/plugin.js';
 export { createObservePlugin, type ObservePlugin } from './broker/observe/plugin.js';
 export type { BridgeConfig, BridgeTopic, BridgeAddress } from './broker/config/types.js';
+/** A connection over any byte stream, for Broker.accept() from a transport of one's own. */
+export { Connection } from './net/connection.js';

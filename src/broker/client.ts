@@ -3,7 +3,7 @@
  * dispatch of each inbound packet to its handler (handlers/<packet>.ts).
  */
 import type { Connection, ConnectionHandler } from '../net/index.js';
-import { ReasonCode, type Packet, type ProtocolVersion } from '../protocol/index.js';
+import { PACKET_ID_MISSING, ReasonCode, type Packet, type ProtocolVersion } from '../protocol/index.js';
 import { ClientState, type BrokerCore, type ClientContext, type CloseCause, type ListenerRuntime, type Session } from './core.js';
 import { LogType } from './log.js';
 import type { Message } from './message.js';
@@ -190,6 +190,7 @@ export class Client implements ConnectionHandler, ClientContext {
       const log = this.broker.log;
       switch (err.message) {
         case 'Invalid variable byte integer': // remaining length over four bytes
+        case PACKET_ID_MISSING: // Mosquitto: a PUBACK/PUBREL/... shorter than its packet id
         case 'Invalid header flag bits, must be 0x2 for pubrel packet':
           this.cause = 'protocol';
           break;

@@ -178,6 +178,9 @@ function parseInto(frame: Buffer, version: ProtocolVersion): void {
   parser.parse(frame);
 }
 
+/** The error for a packet whose two-byte packet identifier is not all there. */
+export const PACKET_ID_MISSING = 'Packet identifier missing';
+
 /** One whole frame through mqtt-packet: the packet, or the error it reports. */
 export function parseFrame(frame: Buffer, version: ProtocolVersion): Packet | Error {
   parsedPacket = undefined;
@@ -189,5 +192,9 @@ export function parseFrame(frame: Buffer, version: ProtocolVersion): Packet | Er
   parseError = undefined;
   if (err !== undefined) return err;
   // A whole frame the parser could not finish: its own length accounting disagrees.
-  return packet ?? new Error('Malformed packet');
+  if (packet === undefined) return new Error('Malformed packet');
+  // A packet identifier cut short (a PUBREL of remaining length 0 or 1): mqtt-packet
+  // reads it as -1 and lets it through (its check looks for null). Found by fuzzing.
+  if ((packet as { messageId?: number }).messageId === -1) return new Error(PACKET_ID_MISSING);
+  return packet;
 }
