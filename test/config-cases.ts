@@ -353,8 +353,9 @@ export const CONFIG_CASES: ConfigCase[] = [
 const REFUSED = new Set(['auth_plugin', 'plugin', 'tls_engine', 'tls_engine_kpass_sha1']);
 
 /** Every option Mosquitto knows, given without a value: globally, in a listener, in a bridge. */
-// Our own extensions (redis_*, response_topic_prefix) have no Mosquitto wording to match.
-const MOSQUITTO_OPTIONS = KNOWN_OPTIONS.filter((o) => !o.startsWith('redis_') && o !== 'response_topic_prefix' && !REFUSED.has(o));
+// Our own extensions (redis_*, response_topic_prefix, reason_strings) have no Mosquitto wording to match.
+const EXTENSIONS = new Set(['response_topic_prefix', 'reason_strings']);
+const MOSQUITTO_OPTIONS = KNOWN_OPTIONS.filter((o) => !o.startsWith('redis_') && !EXTENSIONS.has(o) && !REFUSED.has(o));
 
 export const EMPTY_VALUE_CASES: ConfigCase[] = [
   ...cases('every option, no value', MOSQUITTO_OPTIONS.map((o) => o)),

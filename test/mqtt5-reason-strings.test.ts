@@ -13,15 +13,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { optionsFromConfig } from '../src/broker/from-config.js';
 import { ConfigError, parseConfigText } from '../src/broker/config/index.js';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
-import { haveProgram } from './helpers/mosquitto.js';
+import { haveProgram, MOSQUITTO, startMosquitto, type RealMosquitto } from './helpers/mosquitto.js';
 import { RawClient } from './helpers/raw-client.js';
 import { killSpawned, spawnProgram } from './helpers/spawn.js';
 import { publishV5, RawFrames } from './helpers/raw-frames.js';
 
 const opened: RawClient[] = [];
 
+const realBrokers: RealMosquitto[] = [];
+
 afterEach(async () => {
   for (const c of opened.splice(0)) c.destroy();
+  for (const m of realBrokers.splice(0)) await m.stop();
   killSpawned();
   await stopBrokers();
 });
@@ -106,10 +109,58 @@ describe('Response Information', () => {
   });
 });
 
+/** Raw bytes of what the brokers answer: a refused CONNECT, a PUBACK 0x87, a DISCONNECT 0x82. */
+async function refusalBytes(anonPort: number, closedPort: number): Promise<string[]> {
+  const out: string[] = [];
+  const c1 = await RawClient.open(closedPort);
+  opened.push(c1);
+  const f1 = new RawFrames(c1);
+  c1.setVersion(5);
+  c1.send(c1.connectPacket({ version: 5, clientId: 'refused' }));
+  out.push((await f1.next(2)).toString('hex'));
+  const c2 = await RawClient.open(anonPort);
+  opened.push(c2);
+  const f2 = new RawFrames(c2);
+  c2.setVersion(5);
+  c2.send(c2.connectPacket({ version: 5, clientId: 'denied' }));
+  await f2.next(2);
+  c2.socket.write(publishV5('$SYS/x', 'x', Buffer.alloc(0), { qos: 1, mid: 1 }));
+  out.push((await f2.next(4)).toString('hex'));
+  // A Topic Alias the client never set is a protocol error (MQTT-3.3.2-7 / 3.3.4).
+  c2.socket.write(publishV5('', 'x', Buffer.from([0x23, 0x00, 0x05])));
+  out.push((await f2.next(14)).toString('hex'));
+  return out;
+}
+
+describe('reason_strings false (the default): no Reason String, as Mosquitto 2.0 sends', () => {
+  const expected = ['2003008700', '4003000187', 'e00182'];
+
+  it('CONNACK 0x87, PUBACK 0x87 and DISCONNECT 0x82 without properties', async () => {
+    const open = await startBroker();
+    const closed = await startBroker({ allowAnonymous: false });
+    expect(await refusalBytes(open.port, closed.port)).toEqual(expected);
+  });
+
+  it.skipIf(!haveProgram(MOSQUITTO))('mosquitto 2.0.11 answers the same bytes', async () => {
+    const open = await startMosquitto([], false);
+    realBrokers.push(open);
+    const closed = await startMosquitto(['allow_anonymous false'], false);
+    realBrokers.push(closed);
+    expect(await refusalBytes(open.port, closed.port)).toEqual(expected);
+  });
+
+  it('reason_strings true in mosquitto.conf turns them on', () => {
+    const on = parseConfigText('reason_strings true\n', 'test.conf', { hostname: 'h' });
+    expect(optionsFromConfig(on.config).reasonStrings).toBe(true);
+    const off = parseConfigText('', 'test.conf', { hostname: 'h' });
+    expect(optionsFromConfig(off.config).reasonStrings).toBe(false);
+  });
+});
+
 describe('Reason Strings', () => {
   describe('CONNACK refusal', () => {
     it('carries one, even after Request Problem Information 0', async () => {
-      const b = await startBroker({ allowAnonymous: false });
+      const b = await startBroker({ reasonStrings: true, allowAnonymous: false });
       const { connack } = await connect5(b, 'x');
       expect(connack.reasonCode).toBe(0x87);
       expect(connack.properties?.reasonString).toBe('Not authorized');
@@ -119,7 +170,7 @@ describe('Reason Strings', () => {
     });
 
     it('leaves it out rather than exceed the Maximum Packet Size (MQTT-3.2.2-19)', async () => {
-      const b = await startBroker({ allowZeroLengthClientid: false });
+      const b = await startBroker({ reasonStrings: true, allowZeroLengthClientid: false });
       const { connack } = await connect5(b, '', { maximumPacketSize: 10 });
       expect(connack.reasonCode).toBe(0x85);
       expect(connack.properties?.reasonString).toBeUndefined();
@@ -128,7 +179,7 @@ describe('Reason Strings', () => {
     });
 
     it('no properties for a 3.1.1 client', async () => {
-      const b = await startBroker({ allowAnonymous: false });
+      const b = await startBroker({ reasonStrings: true, allowAnonymous: false });
       const { connack } = await RawClient.connect(b.port, { clientId: 'x' });
       expect(connack.returnCode).toBe(5);
       expect(connack.properties).toBeUndefined();
@@ -137,7 +188,7 @@ describe('Reason Strings', () => {
 
   describe('PUBACK / PUBREC with an error', () => {
     it('PUBACK 0x87 says why; not after Request Problem Information 0', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 'p');
       c.publish('$SYS/x', 'no', { qos: 1, messageId: 3 });
       const ack = (await c.next('puback')) as IPubackPacket;
@@ -151,7 +202,7 @@ describe('Reason Strings', () => {
     });
 
     it('PUBREC 0x87 likewise', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 'p');
       c.publish('$SYS/x', 'no', { qos: 2, messageId: 3 });
       const rec = (await c.next('pubrec')) as IPubackPacket;
@@ -160,7 +211,7 @@ describe('Reason Strings', () => {
     });
 
     it('PUBACK 0x95 (message_size_limit) as bytes: with it, and without it when the client allows no room', async () => {
-      const b = await startBroker({ messageSizeLimit: 4 });
+      const b = await startBroker({ reasonStrings: true, messageSizeLimit: 4 });
       const { c, frames } = await connect5(b, 'big');
       c.sendRaw(publishV5('t', 'too long', Buffer.alloc(0), { qos: 1, mid: 7 }));
       const ack = await frames.next(4);
@@ -172,7 +223,7 @@ describe('Reason Strings', () => {
     });
 
     it('no reason string on a successful PUBACK', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c, frames } = await connect5(b, 'ok');
       c.publish('fine', 'yes', { qos: 1, messageId: 2 });
       expect(await frames.next(4)).toEqual(Buffer.from([0x40, 2, 0, 2]));
@@ -181,7 +232,7 @@ describe('Reason Strings', () => {
 
   describe('SUBACK with a refused filter', () => {
     it('says why; not after Request Problem Information 0', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 's');
       c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#/b', qos: 0 }, { topic: 'ok', qos: 1 }] } as Packet);
       const ack = (await c.next('suback')) as ISubackPacket;
@@ -195,7 +246,7 @@ describe('Reason Strings', () => {
     });
 
     it('leaves it out rather than exceed the Maximum Packet Size (MQTT-3.9.2-1)', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 's', { maximumPacketSize: 8 });
       c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#/b', qos: 0 }] } as Packet);
       const ack = (await c.next('suback')) as ISubackPacket;
@@ -204,7 +255,7 @@ describe('Reason Strings', () => {
     });
 
     it('none when every filter is granted', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 's');
       c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ok', qos: 0 }] } as Packet);
       const ack = (await c.next('suback')) as ISubackPacket;
@@ -214,7 +265,7 @@ describe('Reason Strings', () => {
 
   describe('DISCONNECT from the server', () => {
     it('0x8E session taken over, also after Request Problem Information 0', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       for (const props of [{}, { requestProblemInformation: false }]) {
         const { c: first } = await connect5(b, 'dup', props);
         await connect5(b, 'dup');
@@ -224,16 +275,16 @@ describe('Reason Strings', () => {
       }
     });
 
-    it('0x8E without it when the client allows no room (MQTT-3.14.2-3)', async () => {
-      const b = await startBroker();
+    it("0x8E without it when the client allows no room (MQTT-3.14.2-3), in Mosquitto's form: no property length", async () => {
+      const b = await startBroker({ reasonStrings: true });
       const { c: first, frames } = await connect5(b, 'dup', { maximumPacketSize: 10 });
       await connect5(b, 'dup');
       await first.closed;
-      expect(frames.frames.find((f) => f[0] === 0xe0)).toEqual(Buffer.from([0xe0, 2, 0x8e, 0]));
+      expect(frames.frames.find((f) => f[0] === 0xe0)).toEqual(Buffer.from([0xe0, 1, 0x8e]));
     });
 
     it('0x82 protocol error (a second CONNECT)', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 'twice');
       c.send(c.connectPacket({ version: 5, clientId: 'twice' }));
       const d = (await c.next('disconnect')) as IDisconnectPacket;
@@ -242,7 +293,7 @@ describe('Reason Strings', () => {
     });
 
     it('0x93 receive maximum exceeded', async () => {
-      const b = await startBroker({ maxInflightMessages: 1 });
+      const b = await startBroker({ reasonStrings: true, maxInflightMessages: 1 });
       const { c } = await connect5(b, 'flood');
       c.publish('t', 'a', { qos: 2, messageId: 1 });
       c.publish('t', 'b', { qos: 2, messageId: 2 });
@@ -252,7 +303,7 @@ describe('Reason Strings', () => {
     });
 
     it('0x95 packet too large (max_packet_size)', async () => {
-      const b = await startBroker({ maxPacketSize: 50 });
+      const b = await startBroker({ reasonStrings: true, maxPacketSize: 50 });
       const { c } = await connect5(b, 'big');
       c.publish('t', Buffer.alloc(100), { qos: 0 });
       const d = (await c.next('disconnect')) as IDisconnectPacket;
@@ -261,7 +312,7 @@ describe('Reason Strings', () => {
     });
 
     it('0x8D keep alive timeout', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const c = await RawClient.open(b.port);
       opened.push(c);
       c.setVersion(5);
@@ -273,7 +324,7 @@ describe('Reason Strings', () => {
     }, 10000);
 
     it('0x8B server shutting down', async () => {
-      const b = await startBroker();
+      const b = await startBroker({ reasonStrings: true });
       const { c } = await connect5(b, 'bye');
       const closing = b.broker.close();
       const d = (await c.next('disconnect')) as IDisconnectPacket;
@@ -294,7 +345,7 @@ function run(program: string, args: string[]): { all: () => string; exited: Prom
 
 describe.skipIf(!haveClients)('the clients print what the broker sends as Mosquitto’s clients do', () => {
   it('pub: a refused CONNACK at -V 5 (its Reason String is not printed)', async () => {
-    const b = await startBroker({ allowAnonymous: false });
+    const b = await startBroker({ reasonStrings: true, allowAnonymous: false });
     const args = ['-V', '5', '-h', '127.0.0.1', '-p', String(b.port), '-t', 't', '-m', 'x'];
     const theirs = run('mosquitto_pub', args);
     const ours = run('bin/ts-mosquitto_pub.js', args);
@@ -304,7 +355,7 @@ describe.skipIf(!haveClients)('the clients print what the broker sends as Mosqui
   });
 
   it('pub: a failed PUBACK: the warning, then the Reason String on a line of its own', async () => {
-    const b = await startBroker();
+    const b = await startBroker({ reasonStrings: true });
     const args = ['-V', '5', '-h', '127.0.0.1', '-p', String(b.port), '-t', '$SYS/x', '-m', 'x', '-q', '1'];
     const theirs = run('mosquitto_pub', args);
     const ours = run('bin/ts-mosquitto_pub.js', args);
@@ -314,7 +365,7 @@ describe.skipIf(!haveClients)('the clients print what the broker sends as Mosqui
   });
 
   it('pub: a failed PUBREC: only the warning (libmosquitto drops PUBREC properties)', async () => {
-    const b = await startBroker();
+    const b = await startBroker({ reasonStrings: true });
     const args = ['-V', '5', '-h', '127.0.0.1', '-p', String(b.port), '-t', '$SYS/x', '-m', 'x', '-q', '2'];
     const theirs = run('mosquitto_pub', args);
     const ours = run('bin/ts-mosquitto_pub.js', args);
@@ -323,7 +374,7 @@ describe.skipIf(!haveClients)('the clients print what the broker sends as Mosqui
   });
 
   it('sub: DISCONNECT 0x8E from the server ends it, exit 0, -d says "Received DISCONNECT (142)"', async () => {
-    const b = await startBroker();
+    const b = await startBroker({ reasonStrings: true });
     const outputs: string[] = [];
     for (const program of ['mosquitto_sub', 'bin/ts-mosquitto_sub.js']) {
       const sub = run(program, ['-V', '5', '-h', '127.0.0.1', '-p', String(b.port), '-i', 'dup', '-t', 't', '-d']);

@@ -193,6 +193,12 @@ export const OPTION_TABLE = {
   },
   queueQos0Messages: { name: 'queue_qos0_messages', type: 'boolean', default: false, reload: true },
   /**
+   * reason_strings (a ts-mosquitto extension): MQTT 5 Reason Strings on refusals and error
+   * acknowledgements. Off by default because Mosquitto 2.0 sends none, and its bytes are
+   * the specification (its test suite expects e.g. `20 03 00 87 00` for a refused CONNECT).
+   */
+  reasonStrings: { name: 'reason_strings', type: 'boolean', default: false, reload: true },
+  /**
    * response_topic_prefix (a ts-mosquitto extension): MQTT 5 Response Information is
    * PREFIX/CLIENTID (escaped), sent to clients that request it (handlers/connect.ts).
    */

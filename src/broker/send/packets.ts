@@ -19,14 +19,16 @@ const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, ConnackReturnCod
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
 /**
- * Sends an MQTT 5 packet with a Reason String property where the client may be sent one:
- * after Request Problem Information 0 only on CONNACK, PUBLISH and DISCONNECT
+ * Sends an MQTT 5 packet with a Reason String property where reason_strings is on and the
+ * client may be sent one: after Request Problem Information 0 only on CONNACK, PUBLISH and DISCONNECT
  * (MQTT-3.1.2-29), and never where it would make the packet larger than the client's
  * Maximum Packet Size (MQTT-3.1.2-25, 3.2.2-19, 3.4.2-2, 3.9.2-1, 3.14.2-3): then the
  * packet goes without it (as `plain` when given).
  */
 export function sendWithReasonString(client: ClientContext, packet: Packet, reasonString: string | undefined, plain?: Buffer): void {
   const always = packet.cmd === 'connack' || packet.cmd === 'disconnect';
+  // reason_strings is off by default: Mosquitto 2.0 sends no Reason String at all.
+  if (!client.broker.options.reasonStrings) reasonString = undefined;
   if (reasonString === undefined || client.protocolVersion !== 5 || (!always && !client.problemInformation)) {
     if (plain !== undefined) client.conn.write(plain);
     else client.conn.send(packet);
@@ -54,7 +56,8 @@ export function sendConnack(client: ClientContext, connack: ConnackPacket, reaso
 export function sendDisconnect(client: ClientContext, reasonCode: number, reasonString = serverReasonString(reasonCode)): void {
   const log = client.broker.log;
   if (log.enabled(LogType.Debug)) log.debug(`Sending DISCONNECT to ${client.id} (${reasonCode})`);
-  sendWithReasonString(client, { cmd: 'disconnect', reasonCode }, reasonString);
+  // Without properties, as Mosquitto: the reason code alone (e0 01 rc), no property length.
+  sendWithReasonString(client, { cmd: 'disconnect', reasonCode }, reasonString, Buffer.from([0xe0, 0x01, reasonCode]));
 }
 
 /** PUBACK, PUBREC or PUBCOMP; a reason code for MQTT 5 only. */
