@@ -9,17 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, haveProgram } from './helpers/mosquitto.js';
 import {
   BROKERS, baseEnv, haveMosquitto, killAll, normalise, ours, run, start, startTarget, theirs, waitFor, type RunResult, type Target,
+  expectSame, refusingMosquitto,
 } from './client-diff-helpers.js';
 
 afterEach(() => killAll());
 
-async function same(args: string[], opts: Parameters<typeof run>[1] = {}): Promise<void> {
-  const a = await run([...theirs('pub'), ...args], opts);
-  const b = await run([...ours('pub'), ...args], opts);
-  expect(normalise(b.stderr)).toBe(normalise(a.stderr));
-  expect(normalise(b.stdout)).toBe(normalise(a.stdout));
-  expect(b.code).toBe(a.code);
-}
+const same = (args: string[], opts: Parameters<typeof run>[1] = {}): Promise<void> => expectSame('pub', args, opts);
 
 describe.skipIf(!haveMosquitto)('ts-mosquitto_pub: option errors as mosquitto_pub', () => {
   let closedPort = 0;
@@ -331,17 +326,11 @@ describe.skipIf(!haveMosquitto)('ts-mosquitto_pub when the broker refuses a mess
 });
 
 describe.skipIf(!haveMosquitto)('ts-mosquitto_pub refused by the broker', () => {
-  let target: Target;
-  beforeAll(async () => {
-    target = await startTarget('mosquitto', ['allow_anonymous false']);
-  });
-  afterAll(async () => {
-    await target.stop();
-  });
+  const port = refusingMosquitto();
   for (const v of ['31', '311', '5']) {
     it(`prints the CONNACK refusal and exits with its code (MQTT ${v})`, async () => {
-      await same(['-p', String(target.port), '-t', 'a', '-m', 'x', '-V', v, '-d']);
-      await same(['-p', String(target.port), '-t', 'a', '-m', 'x', '-V', v, '--quiet']);
+      await same(['-p', String(port()), '-t', 'a', '-m', 'x', '-V', v, '-d']);
+      await same(['-p', String(port()), '-t', 'a', '-m', 'x', '-V', v, '--quiet']);
     });
   }
 });

@@ -5,18 +5,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/mosquitto.js';
 import {
-  BROKERS, haveMosquitto, killAll, normalise, ours, run, start, startTarget, theirs, waitFor, type Target,
+  BROKERS, haveMosquitto, killAll, ours, run, start, startTarget, theirs, waitFor, type Target,
+  expectSame, refusingMosquitto,
 } from './client-diff-helpers.js';
 
 afterEach(() => killAll());
 
-async function same(args: string[]): Promise<void> {
-  const a = await run([...theirs('rr'), ...args]);
-  const b = await run([...ours('rr'), ...args]);
-  expect(normalise(b.stderr)).toBe(normalise(a.stderr));
-  expect(normalise(b.stdout)).toBe(normalise(a.stdout));
-  expect(b.code).toBe(a.code);
-}
+const same = (args: string[]): Promise<void> => expectSame('rr', args);
 
 describe.skipIf(!haveMosquitto)('ts-mosquitto_rr: option errors as mosquitto_rr', () => {
   const cases: string[][] = [
@@ -78,16 +73,10 @@ describe.skipIf(!haveMosquitto).each(BROKERS)('ts-mosquitto_rr request/response 
 });
 
 describe.skipIf(!haveMosquitto)('ts-mosquitto_rr refused by the broker', () => {
-  let target: Target;
-  beforeAll(async () => {
-    target = await startTarget('mosquitto', ['allow_anonymous false']);
-  });
-  afterAll(async () => {
-    await target.stop();
-  });
+  const port = refusingMosquitto();
   for (const v of ['31', '311', '5']) {
     it(`prints the refusal with MQTT 5 reason strings and exits with its code (MQTT ${v})`, async () => {
-      await same(['-p', String(target.port), '-t', 'a', '-e', 'b', '-m', 'x', '-V', v, '-d', '-i', 'rr-refused']);
+      await same(['-p', String(port()), '-t', 'a', '-e', 'b', '-m', 'x', '-V', v, '-d', '-i', 'rr-refused']);
     });
   }
 });

@@ -6,18 +6,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/mosquitto.js';
 import {
-  BROKERS, haveMosquitto, killAll, normalise, ours, run, start, startTarget, theirs, waitFor, type Target,
+  BROKERS, haveMosquitto, killAll, ours, run, start, startTarget, theirs, waitFor, type Target,
+  expectSame, refusingMosquitto,
 } from './client-diff-helpers.js';
 
 afterEach(() => killAll());
 
-async function same(args: string[]): Promise<void> {
-  const a = await run([...theirs('sub'), ...args]);
-  const b = await run([...ours('sub'), ...args]);
-  expect(normalise(b.stderr)).toBe(normalise(a.stderr));
-  expect(normalise(b.stdout)).toBe(normalise(a.stdout));
-  expect(b.code).toBe(a.code);
-}
+const same = (args: string[]): Promise<void> => expectSame('sub', args);
 
 describe.skipIf(!haveMosquitto)('ts-mosquitto_sub: option errors as mosquitto_sub', () => {
   const cases: string[][] = [
@@ -211,16 +206,10 @@ describe.skipIf(!haveMosquitto)('ts-mosquitto_sub across a broker restart', () =
 });
 
 describe.skipIf(!haveMosquitto)('ts-mosquitto_sub refused by the broker', () => {
-  let target: Target;
-  beforeAll(async () => {
-    target = await startTarget('mosquitto', ['allow_anonymous false']);
-  });
-  afterAll(async () => {
-    await target.stop();
-  });
+  const port = refusingMosquitto();
   for (const v of ['31', '311', '5']) {
     it(`prints the CONNACK refusal and exits with its code (MQTT ${v})`, async () => {
-      await same(['-p', String(target.port), '-t', 'a', '-V', v, '-d', '-i', 'refused-id']);
+      await same(['-p', String(port()), '-t', 'a', '-V', v, '-d', '-i', 'refused-id']);
     });
   }
 });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { haveProgram, startMosquitto } from './helpers/mosquitto.js';
 import { startBroker, stopBrokers } from './helpers/broker.js';
 
@@ -117,6 +118,15 @@ export function normalise(s: string): string {
     .replace(/mosq-[A-Za-z0-9]{18}/g, 'mosq-ID');
 }
 
+/** Runs mosquitto_PROG and ours with the same arguments: the same output and exit status, normalised. */
+export async function expectSame(prog: Prog, args: string[], opts: RunOptions = {}): Promise<void> {
+  const a = await run([...theirs(prog), ...args], opts);
+  const b = await run([...ours(prog), ...args], opts);
+  expect(normalise(b.stderr)).toBe(normalise(a.stderr));
+  expect(normalise(b.stdout)).toBe(normalise(a.stdout));
+  expect(b.code).toBe(a.code);
+}
+
 export interface Target {
   name: string;
   port: number;
@@ -135,6 +145,21 @@ export async function startTarget(kind: BrokerKind, extraConf: string[] = []): P
   }
   const b = await startBroker();
   return { name: kind, port: b.port, stop: () => stopBrokers() };
+}
+
+/**
+ * For a describe block: Mosquitto refusing anonymous clients (allow_anonymous false),
+ * started before its tests and stopped after them; the port, inside a test.
+ */
+export function refusingMosquitto(): () => number {
+  let target: Target | undefined;
+  beforeAll(async () => {
+    target = await startTarget('mosquitto', ['allow_anonymous false']);
+  });
+  afterAll(async () => {
+    await target?.stop();
+  });
+  return () => target!.port;
 }
 
 /** Wait until a subscriber's SUBACK is in: its debug output says so. */

@@ -5,8 +5,9 @@
  */
 import type { PublishPacket, UserProperty } from '../protocol/index.js';
 import { strftime, strftimeOne } from '../text/strftime.js';
-import { ConfigError } from './client-config.js';
+import { ConfigError, type ClientConfig } from './client-config.js';
 import { messageJson } from './json-output.js';
+import { exitUsageError, report } from './terminal.js';
 
 interface Field {
   conv: string;
@@ -251,3 +252,19 @@ export class MessagePrinter {
 
 const NL = Buffer.from('\n');
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The printer sub and rr use for their -v, -F, -N and --pretty options; a bad -F is a
+ * usage error (exit 1), and a payload that is not JSON under a JSON format is reported.
+ */
+export function printerFor(cfg: ClientConfig): MessagePrinter {
+  let printer: MessagePrinter;
+  try {
+    printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    exitUsageError(cfg.program, err.text);
+  }
+  printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
+  return printer;
+}

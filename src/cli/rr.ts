@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import type { PublishProperties } from '../client/mqtt-client.js';
 import type { PublishPacket, QoS } from '../protocol/index.js';
-import { ConfigError, type ClientConfig } from './client-config.js';
+import type { ClientConfig } from './client-config.js';
 import type * as Session from './client-session.js';
 import { loadConfig } from './load-config.js';
-import { MessagePrinter } from './output-format.js';
+import { printerFor, type MessagePrinter } from './output-format.js';
 import { exitUsageError, report, writeOut } from './terminal.js';
 import { rrUsage } from './usage-rr.js';
 
@@ -19,14 +19,7 @@ export function main(argv: string[]): void {
   if (cfg.topic === undefined || cfg.mode === 'none' || cfg.responseTopic === undefined) {
     exitUsageError(PROGRAM, 'Error: All of topic, message, and response topic must be supplied.\n');
   }
-  let printer: MessagePrinter;
-  try {
-    printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    exitUsageError(PROGRAM, err.text);
-  }
-  printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
+  const printer = printerFor(cfg);
 
   let payload: Buffer;
   if (cfg.mode === 'file') {

@@ -5,11 +5,11 @@
  */
 import type { PublishPacket, Subscription, QoS } from '../protocol/index.js';
 import { topicMatches } from '../protocol/topic.js';
-import { ConfigError, type ClientConfig } from './client-config.js';
+import type { ClientConfig } from './client-config.js';
 import type * as Session from './client-session.js';
 import { loadConfig } from './load-config.js';
-import { MessagePrinter } from './output-format.js';
-import { exitUsageError, report, writeOut } from './terminal.js';
+import { printerFor, type MessagePrinter } from './output-format.js';
+import { report, writeOut } from './terminal.js';
 import { subUsage } from './usage-sub.js';
 
 const PROGRAM = 'ts-mosquitto_sub';
@@ -18,14 +18,7 @@ const RECONNECT_DELAY_MS = 1000;
 
 export function main(argv: string[]): void {
   const cfg = loadConfig('sub', PROGRAM, argv.slice(2), subUsage);
-  let printer: MessagePrinter;
-  try {
-    printer = new MessagePrinter({ format: cfg.format, verbose: cfg.verbose, eol: cfg.eol, pretty: cfg.pretty });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    exitUsageError(PROGRAM, err.text);
-  }
-  printer.onJsonError = (topic) => report(cfg, `Error: Message payload is not valid JSON on topic ${topic}.\n`);
+  const printer = printerFor(cfg);
   // The codec and dialers load only now: --help and option errors stay lean.
   void import('./client-session.js').then((cs) => start(cfg, printer, cs));
 }
