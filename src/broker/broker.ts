@@ -28,7 +28,7 @@ import { Router, type SharedGroup, type SubscriptionOptions } from './router.js'
 import { SessionTable } from './session-store.js';
 import { Stats } from './stats.js';
 import { SysTree } from './sys-tree.js';
-import { logClientGone, publishWill } from './disconnect.js';
+import { logClientGone, publishWill } from './client-gone.js';
 import { BindInterfaceError, interfaceAddress } from './bind-interface.js';
 import type { EnhancedAuthenticator } from './security.js';
 

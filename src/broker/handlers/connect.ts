@@ -1,25 +1,25 @@
 /**
- * CONNECT (MQTT-3.1): protocol checks, client id, authentication, session takeover and
- * resumption, will, CONNACK, and redelivery of what a persistent session had in flight.
+ * CONNECT (MQTT-3.1): protocol checks, client id, keepalive and properties, will and
+ * authentication; a refusal's CONNACK. What follows acceptance (session, CONNACK,
+ * redelivery) is connect-accept.ts.
  */
 import { randomUUID } from 'node:crypto';
 import {
   ReasonCode,
   connackCodeForV3,
-  encodePacket,
   serverReasonString,
   isValidMqttString,
   isValidTopicName,
   type ConnectPacket,
   type ProtocolVersion,
 } from '../../protocol/index.js';
-import { resendInflight, pumpQueue } from '../deliver.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import { startEnhancedAuth } from './auth.js';
 import { peerIdentity } from '../../net/peer-identity.js';
 import { ClientState, type BrokerCore, type ClientContext } from '../core.js';
-import { sendConnack, sendConnackAccepted } from '../send/packets.js';
+import { sendConnack } from '../send/packets.js';
+import { acceptConnect } from './connect-accept.js';
 
 /**
  * CONNACK with a refusal, then close (MQTT-3.2.2-5). MQTT 5 clients are told why in a
@@ -47,7 +47,28 @@ export function handleBadProtocolVersion(broker: BrokerCore, client: ClientConte
   refuse(broker, client, ReasonCode.UnsupportedProtocolVersion);
 }
 
+/**
+ * CONNECT, in Mosquitto's order: the protocol checks, the TLS identity, the client id,
+ * keepalive and MQTT 5 properties, the will, then authentication, whose verdict
+ * finishConnect hears (possibly later). Each step refuses and closes by itself, and
+ * tells so by what it returns.
+ */
 export function handleConnect(broker: BrokerCore, client: ClientContext, packet: ConnectPacket): void {
+  if (!checkConnect(broker, client, packet)) return;
+  const tlsIdentity = applyTlsIdentity(broker, client, packet);
+  if (tlsIdentity === null) return;
+  const id = chooseClientId(broker, client, packet);
+  if (id === undefined) return;
+  const serverKeepalive = negotiate(broker, client, packet, id.clientId);
+  if (serverKeepalive === false) return;
+  setWill(client, packet, id.clientId);
+  authenticate(broker, client, packet, tlsIdentity !== undefined, (allowed) =>
+    finishConnect(broker, client, packet, allowed, id.assignedId, serverKeepalive),
+  );
+}
+
+/** The protocol name and level, and what makes a CONNECT malformed (MQTT-3.1.2, 3.1.3); false when refused. */
+function checkConnect(broker: BrokerCore, client: ClientContext, packet: ConnectPacket): boolean {
   const version = (packet.protocolVersion ?? 4) as ProtocolVersion;
   const protocolId = packet.protocolId ?? 'MQTT';
   client.protocolVersion = version;
@@ -65,27 +86,27 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
   if ((protocolId === 'MQIsdp') !== (version === 3)) {
     broker.log.info(`Invalid protocol version ${version} in CONNECT from ${client.address}.`);
     refuse(broker, client, ReasonCode.UnsupportedProtocolVersion);
-    return;
+    return false;
   }
   if (packet.will !== undefined && (packet.will.qos ?? 0) > 2) {
     // MQTT-3.1.2-14: will QoS 3 is malformed; mqtt-packet's parser lets it through.
     broker.log.info(`Invalid Will QoS in CONNECT from ${client.address}.`);
     client.cause = 'protocol';
     client.close();
-    return;
+    return false;
   }
   if (version !== 5 && packet.password !== undefined && packet.username === undefined) {
     // MQTT-3.1.2-22: a password needs a username in 3.1.1.
     broker.log.info(`Protocol error from ${packet.clientId}: password without username, closing connection.`);
     client.cause = 'protocol';
     client.close();
-    return;
+    return false;
   }
   // Mosquitto's verdicts and words for bad strings in CONNECT (compared in broker-log.test.ts).
   if (!isValidMqttString(packet.clientId)) {
     client.cause = 'protocol';
     client.close();
-    return;
+    return false;
   }
   if (packet.will !== undefined && !isValidTopicName(packet.will.topic)) {
     const topic = packet.will.topic;
@@ -98,27 +119,38 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
       client.cause = 'admin';
     }
     client.close();
-    return;
+    return false;
   }
   if (packet.username !== undefined && !isValidMqttString(packet.username)) {
     client.cause = 'protocol';
     client.close();
-    return;
+    return false;
   }
+  return true;
+}
 
-  // use_identity_as_username / use_subject_as_username / PSK: the TLS identity replaces the
-  // CONNECT username and password, and no password check follows (as Mosquitto).
+/**
+ * use_identity_as_username / use_subject_as_username / PSK: the TLS identity replaces the
+ * CONNECT username and password, and no password check follows (as Mosquitto). The
+ * identity, undefined without one, or null when the connection cannot give one (refused).
+ */
+function applyTlsIdentity(broker: BrokerCore, client: ClientContext, packet: ConnectPacket): string | undefined | null {
   const tlsIdentity = peerIdentity(client.conn);
   if (tlsIdentity !== undefined) {
     if (tlsIdentity === null) {
       broker.stats.authFailedCertificate++;
       refuse(broker, client, ReasonCode.BadUsernameOrPassword);
-      return;
+      return null;
     }
     packet.username = tlsIdentity;
     packet.password = undefined;
   }
+  return tlsIdentity;
+}
 
+/** The client id: as sent, assigned for an empty one, or the username (use_username_as_clientid); undefined when refused. */
+function chooseClientId(broker: BrokerCore, client: ClientContext, packet: ConnectPacket): { clientId: string; assignedId: boolean } | undefined {
+  const version = client.protocolVersion;
   const listenerSettings = client.listener.settings;
   let clientId = packet.clientId;
   const clean = packet.clean !== false;
@@ -128,7 +160,7 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
     // MQTT-3.1.3-7/8: an empty id needs a clean session (3.1.1); 3.1 never allows one.
     if (version === 3 || (version === 4 && !clean) || !allowZero) {
       refuse(broker, client, ReasonCode.ClientIdentifierNotValid);
-      return;
+      return undefined;
     }
     const prefix = listenerSettings.autoIdPrefix ?? broker.options.autoIdPrefix;
     clientId = prefix + randomUUID().toUpperCase();
@@ -140,9 +172,14 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
   const prefixes = listenerSettings.clientidPrefixes;
   if (prefixes !== undefined && prefixes !== '' && !clientId.startsWith(prefixes)) {
     refuse(broker, client, ReasonCode.NotAuthorized);
-    return;
+    return undefined;
   }
+  return { clientId, assignedId };
+}
 
+/** Keepalive (max_keepalive) and the MQTT 5 CONNECT properties: the Server Keep Alive to send, or false when refused. */
+function negotiate(broker: BrokerCore, client: ClientContext, packet: ConnectPacket, clientId: string): number | undefined | false {
+  const version = client.protocolVersion;
   let keepalive = packet.keepalive ?? 0;
   const maxKeepalive = broker.options.maxKeepalive;
   let serverKeepalive: number | undefined;
@@ -170,10 +207,15 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
     if (method !== undefined && (broker.enhancedAuth === undefined || !broker.enhancedAuth.methods.includes(method))) {
       // MQTT-4.12.0-1: a method we do not support is refused.
       refuse(broker, client, ReasonCode.BadAuthenticationMethod);
-      return;
+      return false;
     }
   }
+  return serverKeepalive;
+}
 
+/** The will message (MQTT-3.1.2-8), under the listener's mount point, and its MQTT 5 delay. */
+function setWill(client: ClientContext, packet: ConnectPacket, clientId: string): void {
+  const listenerSettings = client.listener.settings;
   if (packet.will !== undefined) {
     const w = packet.will;
     const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
@@ -184,39 +226,23 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
     client.will = new Message(topic, payload, (w.qos ?? 0) as 0 | 1 | 2, w.retain === true, hasProps ? willProps : undefined, clientId, packet.username);
     client.willDelay = willDelayInterval ?? 0;
   }
+}
 
-  const finish = (allowed: boolean): void => {
-    if (client.state !== ClientState.Authenticating) return;
-    if (!allowed) {
-      client.cause = 'auth';
-      const stats = broker.stats;
-      if (client.authMethod !== undefined) stats.authFailedEnhanced++;
-      else if (packet.username !== undefined && (listenerSettings.authenticator ?? broker.options.authenticator) !== undefined) {
-        stats.authFailedPassword++;
-      } else stats.authFailedAnonymous++;
-      // Mosquitto 2.0: every authentication failure is 5 (not authorised) for 3.1/3.1.1 and
-      // 0x87 for MQTT 5, whatever failed (checked against mosquitto 2.0.11).
-      refuse(broker, client, ReasonCode.NotAuthorized);
-      return;
-    }
-    // Plugins may need a moment before CONNACK (Redis provisions subscriptions here).
-    const waits: Promise<void>[] = [];
-    for (const p of broker.plugins) {
-      const r = p.onClientConnecting?.(client);
-      if (r !== undefined) waits.push(r);
-    }
-    if (waits.length === 0) {
-      acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
-      return;
-    }
-    client.conn.pause();
-    Promise.allSettled(waits).then(() => {
-      client.conn.resume();
-      if (client.state === ClientState.Authenticating) acceptConnect(broker, client, packet, clean, assignedId, serverKeepalive);
-    });
-  };
-
-  const method = version === 5 ? props?.authenticationMethod : undefined;
+/**
+ * Authentication: MQTT 5 enhanced authentication (AUTH packets), the TLS identity, or
+ * allow_anonymous and the password file; `finish` hears the verdict.
+ */
+function authenticate(
+  broker: BrokerCore,
+  client: ClientContext,
+  packet: ConnectPacket,
+  byTlsIdentity: boolean,
+  finish: (allowed: boolean) => void,
+): void {
+  const props = packet.properties;
+  const listenerSettings = client.listener.settings;
+  const clientId = client.clientId;
+  const method = client.protocolVersion === 5 ? props?.authenticationMethod : undefined;
   if (method !== undefined) {
     // Enhanced authentication replaces the username/password check (MQTT 5, 4.12).
     client.authMethod = method;
@@ -225,7 +251,7 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
     return;
   }
 
-  if (tlsIdentity !== undefined) {
+  if (byTlsIdentity) {
     finish(true);
     return;
   }
@@ -254,117 +280,41 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
   );
 }
 
-function acceptConnect(
+/** The verdict of authentication: refuse, or let plugins prepare (Redis provisioning) and accept. */
+function finishConnect(
   broker: BrokerCore,
   client: ClientContext,
   packet: ConnectPacket,
-  clean: boolean,
+  allowed: boolean,
   assignedId: boolean,
   serverKeepalive: number | undefined,
 ): void {
-  const clientId = client.clientId;
-  const version = client.protocolVersion;
-  let session = broker.sessions.get(clientId);
-  if (session !== undefined && session.client !== null) {
-    // MQTT-3.1.4-2: the existing connection is closed. As in Mosquitto, its will is sent
-    // unless a persistent session simply moves on to the new connection.
-    if (broker.log.connectionMessages) broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
-    const old = session.client;
-    if (!session.clean && !clean) old.will = null;
-    old.disconnect('takeover', ReasonCode.SessionTakenOver);
-    broker.detachClient(old);
-    session = broker.sessions.get(clientId);
+  if (client.state !== ClientState.Authenticating) return;
+  if (!allowed) {
+    client.cause = 'auth';
+    const stats = broker.stats;
+    if (client.authMethod !== undefined) stats.authFailedEnhanced++;
+    else if (packet.username !== undefined && (client.listener.settings.authenticator ?? broker.options.authenticator) !== undefined) {
+      stats.authFailedPassword++;
+    } else stats.authFailedAnonymous++;
+    // Mosquitto 2.0: every authentication failure is 5 (not authorised) for 3.1/3.1.1 and
+    // 0x87 for MQTT 5, whatever failed (checked against mosquitto 2.0.11).
+    refuse(broker, client, ReasonCode.NotAuthorized);
+    return;
   }
-  let sessionPresent = false;
-  if (session !== undefined && clean) {
-    broker.sessions.destroy(session);
-    session = undefined;
+  // Plugins may need a moment before CONNACK (Redis provisions subscriptions here).
+  const waits: Promise<void>[] = [];
+  for (const p of broker.plugins) {
+    const r = p.onClientConnecting?.(client);
+    if (r !== undefined) waits.push(r);
   }
-  if (session === undefined) {
-    session = broker.sessions.create(clientId, clean);
-    for (const p of broker.plugins) p.onSessionCreated?.(session);
-  } else {
-    sessionPresent = true;
-    session.clean = clean;
-    // MQTT-3.1.3-9: a client that returns before its will delay ran out cancels the will.
-    session.pendingWill = undefined;
+  if (waits.length === 0) {
+    acceptConnect(broker, client, packet, packet.clean !== false, assignedId, serverKeepalive);
+    return;
   }
-  if (version === 5) {
-    session.expiryInterval = client.sessionExpiry;
-    // MQTT 5 has no "clean session": clean start plus a zero expiry behaves like it.
-    session.clean = client.sessionExpiry === 0;
-  }
-  session.username = client.username;
-  session.client = client;
-  session.disconnectedAt = 0;
-  client.session = session;
-  client.state = ClientState.Active;
-  const stats = broker.stats;
-  stats.clientsConnected++;
-  stats.connectionsTotal++;
-  if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
-
-  const log = broker.log;
-  // connection_messages false hides the connect line and the will lines, as Mosquitto.
-  if (log.connectionEnabled(LogType.Notice)) {
-    const p = version === 3 ? 1 : version === 4 ? 2 : 5;
-    const u = client.username !== undefined ? `, u'${client.username}'` : '';
-    log.notice(
-      `New ${client.isBridge ? 'bridge' : 'client'} connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.requestedKeepalive}${u}).`,
-    );
-  }
-  if (log.connectionEnabled(LogType.Debug)) {
-    const w = client.will;
-    if (w === null) log.debug('No will message specified.');
-    else {
-      log.debug(`Will message specified (${w.payload.length} bytes) (r${w.retain ? 1 : 0}, q${w.qos}).`);
-      log.debug(`\t${w.topic}`);
-    }
-  }
-  if (log.enabled(LogType.Debug)) {
-    log.debug(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
-  }
-  // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
-  for (const p of broker.plugins) p.onClientConnected?.(client);
-  if (version === 5) {
-    const props: Record<string, unknown> = {};
-    if (assignedId) props.assignedClientIdentifier = clientId;
-    if (serverKeepalive !== undefined) props.serverKeepAlive = serverKeepalive;
-    if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
-    if (!broker.options.retainAvailable) props.retainAvailable = false;
-    if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
-    if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
-    if (client.authMethod !== undefined) {
-      props.authenticationMethod = client.authMethod;
-      if (client.authData !== undefined) props.authenticationData = client.authData;
-      client.authData = undefined;
-    }
-    let connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
-    if (packet.properties?.requestResponseInformation === true) {
-      // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: only when asked for (never otherwise), and left out
-      // rather than exceed the client's Maximum Packet Size (MQTT-3.1.2-25).
-      const withInfo = { ...connack, properties: { ...props, responseInformation: responseInformation(broker, clientId) } };
-      const max = client.maxOutboundPacket;
-      if (max === 0 || encodePacket(withInfo, 5).length <= max) connack = withInfo;
-    }
-    sendConnack(client, connack);
-  } else {
-    sendConnackAccepted(client, sessionPresent);
-  }
-  if (sessionPresent) {
-    resendInflight(broker, session, client);
-    pumpQueue(broker, session);
-  }
-  client.drainPending();
-}
-
-/**
- * The Response Information for a client that asks for it (MQTT 5 3.2.2.3.15): the topic
- * `response_topic_prefix/CLIENTID` under which it may build its response topics, e.g.
- * `response/sensor-7` (ts-mosquitto.conf(5)). The client id is escaped so that it names
- * one topic level and nothing more: '%' '+' '#' '/' become %25 %2B %23 %2F (distinct ids
- * stay distinct; an id with a wildcard or a level separator never widens the topic).
- */
-export function responseInformation(broker: BrokerCore, clientId: string): string {
-  return `${broker.options.responseTopicPrefix}/${clientId.replace(/[%+#/]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`;
+  client.conn.pause();
+  Promise.allSettled(waits).then(() => {
+    client.conn.resume();
+    if (client.state === ClientState.Authenticating) acceptConnect(broker, client, packet, packet.clean !== false, assignedId, serverKeepalive);
+  });
 }

@@ -1,8 +1,9 @@
-import type { BrokerCore, ClientContext } from './core.js';
 /**
- * What happens when a client goes: the log line Mosquitto writes for each cause, and the
+ * What happens when a client's connection is gone (not the DISCONNECT packet: that is
+ * handlers/disconnect.ts): the log line Mosquitto writes for each cause, and the
  * will message (MQTT-3.1.2-8: published unless the client sent DISCONNECT).
  */
+import type { BrokerCore, ClientContext } from './core.js';
 
 export function logClientGone(broker: BrokerCore, client: ClientContext, wasActive: boolean): void {
   // connection_messages false: Mosquitto writes none of these lines.

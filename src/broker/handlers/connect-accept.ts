@@ -1,0 +1,125 @@
+/**
+ * The accepting end of CONNECT (MQTT-3.1.4, 3.2): the session taken over, resumed or
+ * started, the connect log lines, CONNACK with its MQTT 5 properties, and redelivery of
+ * what a resumed session had in flight and queued (MQTT-4.4.0-1).
+ */
+import { ReasonCode, encodePacket, type ConnectPacket } from '../../protocol/index.js';
+import { ClientState, type BrokerCore, type ClientContext } from '../core.js';
+import { resendInflight, pumpQueue } from '../deliver.js';
+import { LogType } from '../log.js';
+import { sendConnack, sendConnackAccepted } from '../send/packets.js';
+
+export function acceptConnect(
+  broker: BrokerCore,
+  client: ClientContext,
+  packet: ConnectPacket,
+  clean: boolean,
+  assignedId: boolean,
+  serverKeepalive: number | undefined,
+): void {
+  const clientId = client.clientId;
+  const version = client.protocolVersion;
+  let session = broker.sessions.get(clientId);
+  if (session !== undefined && session.client !== null) {
+    // MQTT-3.1.4-2: the existing connection is closed. As in Mosquitto, its will is sent
+    // unless a persistent session simply moves on to the new connection.
+    if (broker.log.connectionMessages) broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
+    const old = session.client;
+    if (!session.clean && !clean) old.will = null;
+    old.disconnect('takeover', ReasonCode.SessionTakenOver);
+    broker.detachClient(old);
+    session = broker.sessions.get(clientId);
+  }
+  let sessionPresent = false;
+  if (session !== undefined && clean) {
+    broker.sessions.destroy(session);
+    session = undefined;
+  }
+  if (session === undefined) {
+    session = broker.sessions.create(clientId, clean);
+    for (const p of broker.plugins) p.onSessionCreated?.(session);
+  } else {
+    sessionPresent = true;
+    session.clean = clean;
+    // MQTT-3.1.3-9: a client that returns before its will delay ran out cancels the will.
+    session.pendingWill = undefined;
+  }
+  if (version === 5) {
+    session.expiryInterval = client.sessionExpiry;
+    // MQTT 5 has no "clean session": clean start plus a zero expiry behaves like it.
+    session.clean = client.sessionExpiry === 0;
+  }
+  session.username = client.username;
+  session.client = client;
+  session.disconnectedAt = 0;
+  client.session = session;
+  client.state = ClientState.Active;
+  const stats = broker.stats;
+  stats.clientsConnected++;
+  stats.connectionsTotal++;
+  if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
+
+  const log = broker.log;
+  // connection_messages false hides the connect line and the will lines, as Mosquitto.
+  if (log.connectionEnabled(LogType.Notice)) {
+    const p = version === 3 ? 1 : version === 4 ? 2 : 5;
+    const u = client.username !== undefined ? `, u'${client.username}'` : '';
+    log.notice(
+      `New ${client.isBridge ? 'bridge' : 'client'} connected from ${client.address}:${client.conn.remotePort} as ${clientId} (p${p}, c${clean ? 1 : 0}, k${client.requestedKeepalive}${u}).`,
+    );
+  }
+  if (log.connectionEnabled(LogType.Debug)) {
+    const w = client.will;
+    if (w === null) log.debug('No will message specified.');
+    else {
+      log.debug(`Will message specified (${w.payload.length} bytes) (r${w.retain ? 1 : 0}, q${w.qos}).`);
+      log.debug(`\t${w.topic}`);
+    }
+  }
+  if (log.enabled(LogType.Debug)) {
+    log.debug(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
+  }
+  // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
+  for (const p of broker.plugins) p.onClientConnected?.(client);
+  if (version === 5) {
+    const props: Record<string, unknown> = {};
+    if (assignedId) props.assignedClientIdentifier = clientId;
+    if (serverKeepalive !== undefined) props.serverKeepAlive = serverKeepalive;
+    if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
+    if (!broker.options.retainAvailable) props.retainAvailable = false;
+    if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
+    if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
+    if (client.authMethod !== undefined) {
+      props.authenticationMethod = client.authMethod;
+      if (client.authData !== undefined) props.authenticationData = client.authData;
+      client.authData = undefined;
+    }
+    let connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
+    if (packet.properties?.requestResponseInformation === true) {
+      // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: only when asked for (never otherwise), and left out
+      // rather than exceed the client's Maximum Packet Size (MQTT-3.1.2-25).
+      const withInfo = { ...connack, properties: { ...props, responseInformation: responseInformation(broker, clientId) } };
+      const max = client.maxOutboundPacket;
+      if (max === 0 || encodePacket(withInfo, 5).length <= max) connack = withInfo;
+    }
+    sendConnack(client, connack);
+  } else {
+    sendConnackAccepted(client, sessionPresent);
+  }
+  if (sessionPresent) {
+    resendInflight(broker, session, client);
+    pumpQueue(broker, session);
+  }
+  client.drainPending();
+}
+
+/**
+ * The Response Information for a client that asks for it (MQTT 5 3.2.2.3.15): the topic
+ * `response_topic_prefix/CLIENTID` under which it may build its response topics, e.g.
+ * `response/sensor-7` (ts-mosquitto.conf(5)). The client id is escaped so that it names
+ * one topic level and nothing more: '%' '+' '#' '/' become %25 %2B %23 %2F (distinct ids
+ * stay distinct; an id with a wildcard or a level separator never widens the topic).
+ */
+export function responseInformation(broker: BrokerCore, clientId: string): string {
+  return `${broker.options.responseTopicPrefix}/${clientId.replace(/[%+#/]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}`;
+}

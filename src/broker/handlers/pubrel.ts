@@ -1,0 +1,22 @@
+/** PUBREL (MQTT-3.6, MQTT-4.3.3): the client releases a QoS 2 message it sent; it goes to subscribers now, PUBCOMP answers. */
+import type { PubrelPacket } from '../../protocol/index.js';
+import type { BrokerCore, ClientContext } from '../core.js';
+import { LogType } from '../log.js';
+import { sendAck } from '../send/packets.js';
+
+export function handlePubrel(broker: BrokerCore, client: ClientContext, packet: PubrelPacket): void {
+  const mid = packet.messageId ?? 0;
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received PUBREL from ${client.id} (Mid: ${mid})`);
+  const session = client.session!;
+  const msg = session.incoming.get(mid);
+  let rc = 0;
+  if (msg !== undefined) {
+    session.incoming.delete(mid);
+    broker.publish(msg, client.clientId);
+    if (broker.persistHooks.length > 0) broker.notifyIncoming(session, mid, undefined);
+  } else if (client.protocolVersion === 5) {
+    rc = 0x92;
+  }
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending PUBCOMP to ${client.id} (m${mid})`);
+  sendAck(client, 'pubcomp', mid, rc);
+}
