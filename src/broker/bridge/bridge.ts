@@ -18,6 +18,8 @@ import type { Subscriber } from '../router.js';
 import { BridgeSession } from './bridge-session.js';
 import { Outbox, outgoingProperties, publishSize, type HeldMessage } from './outbox.js';
 import { AddressProbe, Backoff } from './restart.js';
+import { Attempts } from './attempts.js';
+import { BridgeLog } from './bridge-log.js';
 import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
 import { localSubscriptions, remoteSubscriptions, remoteUnsubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
 import type { BrokerCore } from '../core.js';
@@ -27,9 +29,6 @@ type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 function flagBit(b: boolean): number {
   return b ? 1 : 0;
 }
-
-/** An acknowledgement line of the client engine: "Client ID received PUBACK (Mid: 3, RC:0)". */
-const ACK_LINE = /^Client \S* (received|sending) (PUBACK|PUBREC|PUBREL|PUBCOMP) \((.*)\)$/;
 
 export class Bridge implements Subscriber {
   /** The bridge's client id on the local broker (local_clientid): its messages are not sent back. */
@@ -44,18 +43,13 @@ export class Bridge implements Subscriber {
   state: State = 'idle';
   /** Index into config.addresses of the address in use or tried next. */
   addressIndex = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** Gives up an attempt that has not reached CONNACK within keepalive_interval. */
-  private attemptTimer: NodeJS.Timeout | undefined;
-  /** Counts attempts, so that a dial answering after its attempt was given up is ignored. */
-  private attempt = 0;
+  private readonly attempts = new Attempts();
+  private readonly lines: BridgeLog;
   private readonly backoff: Backoff;
   /** try_private until the remote refuses the bridge bit (CONNACK 1). */
   private privateAccepted = true;
   private dropWarned = false;
   /** Unix ms of the last message in either direction (lazy bridges' idle_timeout). */
-  /** A "Sending PUBACK/PUBREC/PUBCOMP" line waiting for the "Received PUBLISH" it answers. */
-  private pendingAckLine: string | undefined;
   /** A lazy bridge logged step 1 at start; its first connection goes on with step 2. */
   private step1Done = false;
   private lastActivity = 0;
@@ -80,6 +74,7 @@ export class Bridge implements Subscriber {
     this.version = protocolLevel(config);
     this.outbox = new Outbox(broker.options);
     this.backoff = new Backoff(config.restartTimeout);
+    this.lines = new BridgeLog(broker.log, this.clientId);
   }
 
   private get log() {
@@ -117,40 +112,28 @@ export class Bridge implements Subscriber {
       return;
     }
     // As Mosquitto, a lazy bridge does step 1 at start and step 2 once its threshold is met.
-    this.logStep1();
+    this.lines.step1(b, b.addresses[this.addressIndex]);
     this.step1Done = true;
-  }
-
-  /** The local subscriptions and "step 1" lines of a connection attempt. */
-  private logStep1(): void {
-    const b = this.config;
-    const addr = b.addresses[this.addressIndex];
-    if (this.log.enabled(LogType.Debug)) {
-      for (const s of localSubscriptions(b.topics)) this.log.debug(`Bridge ${this.clientId} doing local SUBSCRIBE on topic ${s.topic}`);
-    }
-    this.log.notice(`Connecting bridge (step 1) ${b.name} (${addr.host}:${addr.port})`);
   }
 
   connect(): void {
     if (this.state === 'stopped' || this.state === 'connecting' || this.state === 'connected') return;
-    this.clearRestart();
+    this.attempts.cancelRestart();
     const b = this.config;
     const addr = b.addresses[this.addressIndex];
     this.state = 'connecting';
     if (this.step1Done) this.step1Done = false;
-    else this.logStep1();
-    this.log.notice(`Connecting bridge (step 2) ${b.name} (${addr.host}:${addr.port})`);
+    else this.lines.step1(b, addr);
+    this.lines.step2(b, addr);
     const options = dialOptions(b, addr, this.broker.options.setTcpNodelay);
-    const attempt = ++this.attempt;
-    this.attemptTimer = setTimeout(() => this.attemptTimedOut(attempt), b.keepaliveInterval * 1000);
-    this.attemptTimer.unref();
+    const attempt = this.attempts.begin(b.keepaliveInterval, (n) => this.attemptTimedOut(n));
     dial(options, (err, conn) => {
-      if (this.state === 'stopped' || attempt !== this.attempt) {
+      if (this.state === 'stopped' || !this.attempts.isCurrent(attempt)) {
         conn?.destroy();
         return;
       }
       if (err !== undefined || conn === undefined) {
-        this.clearAttempt();
+        this.attempts.settle();
         this.log.error(`Error creating bridge: ${dialErrorText(err ?? new Error('unknown error'))}.`);
         this.failed();
         return;
@@ -165,7 +148,7 @@ export class Bridge implements Subscriber {
     // A clean local session (local_cleansession) forgets what was in flight with the connection.
     if (this.client === undefined || this.localClean) {
       const opts = clientOptions(b, maxInflight, b.tryPrivate && this.privateAccepted);
-      if (this.log.enabled(LogType.Debug)) opts.debug = (line) => this.engineLine(line);
+      if (this.log.enabled(LogType.Debug)) opts.debug = (line) => this.lines.engineLine(line);
       this.client = new MqttClient(opts, this.events());
     } else {
       this.client.options.bridgeMode = b.tryPrivate && this.privateAccepted && this.version !== 5 ? true : undefined;
@@ -175,28 +158,6 @@ export class Bridge implements Subscriber {
     conn.flushGate = this.broker;
     if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${b.remoteClientid} sending CONNECT`);
     this.client.start(conn);
-  }
-
-  /**
-   * The client engine's lines about acknowledgements, as Mosquitto's broker words them for
-   * a bridge ("Received PUBACK from local.host.b1 (Mid: 3, RC:0)"); its other lines (CONNECT,
-   * SUBSCRIBE, PUBLISH) are logged by the bridge itself.
-   */
-  private engineLine(line: string): void {
-    const m = ACK_LINE.exec(line);
-    if (m === null) return;
-    this.flushAckLine();
-    if (m[1] === 'received') this.log.debug(`Received ${m[2]} from ${this.clientId} (${m[3]})`);
-    // The engine acknowledges an incoming PUBLISH before handing it over; Mosquitto logs
-    // "Received PUBLISH" first, so the acknowledgement's line waits for that one.
-    else this.pendingAckLine = `Sending ${m[2]} to ${this.clientId} (${m[3]})`;
-  }
-
-  private flushAckLine(): void {
-    const line = this.pendingAckLine;
-    if (line === undefined) return;
-    this.pendingAckLine = undefined;
-    this.log.debug(line);
   }
 
   private events(): ClientEvents {
@@ -222,24 +183,18 @@ export class Bridge implements Subscriber {
 
   /** No connection or no CONNACK within keepalive_interval. */
   private attemptTimedOut(attempt: number): void {
-    this.attemptTimer = undefined;
-    if (attempt !== this.attempt || this.state !== 'connecting') return;
+    if (!this.attempts.isCurrent(attempt) || this.state !== 'connecting') return;
     if (this.conn !== undefined) {
       this.conn.destroy();
       return;
     }
-    this.attempt++;
+    this.attempts.abandon();
     this.log.error('Error creating bridge: Connection timed out.');
     this.failed();
   }
 
-  private clearAttempt(): void {
-    if (this.attemptTimer !== undefined) clearTimeout(this.attemptTimer);
-    this.attemptTimer = undefined;
-  }
-
   private onConnack(code: number, maxPacket: number | undefined): void {
-    this.clearAttempt();
+    this.attempts.settle();
     const client = this.client!;
     const b = this.config;
     if (this.log.enabled(LogType.Debug)) this.log.debug(`Received CONNACK on connection ${this.clientId}.`);
@@ -382,13 +337,13 @@ export class Bridge implements Subscriber {
     if (authorizer !== undefined && !authorizer.canWrite(this.clientId, username, topic)) {
       if (log.enabled(LogType.Debug)) {
         log.debug(`Denied PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
-        this.flushAckLine();
+        this.lines.flushAckLine();
       }
       return;
     }
     if (log.enabled(LogType.Debug)) {
       log.debug(`Received PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
-      this.flushAckLine();
+      this.lines.flushAckLine();
     }
     let props: PublishProperties | undefined;
     if (p.properties !== undefined) {
@@ -408,8 +363,8 @@ export class Bridge implements Subscriber {
   }
 
   private onConnectionClosed(): void {
-    this.flushAckLine();
-    this.clearAttempt();
+    this.lines.flushAckLine();
+    this.attempts.settle();
     this.conn = undefined;
     this.probe.stop();
     // Logged at shutdown too, as Mosquitto does when it disconnects its bridges.
@@ -445,20 +400,12 @@ export class Bridge implements Subscriber {
   }
 
   private connectLater(seconds: number): void {
-    this.clearRestart();
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
+    this.attempts.restartIn(seconds, () => {
       if (this.state === 'waiting') {
         this.state = 'idle';
         this.connect();
       }
-    }, seconds * 1000);
-    this.restartTimer.unref();
-  }
-
-  private clearRestart(): void {
-    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
+    });
   }
 
   /** Once a second: a lazy bridge's idle_timeout, and the main address while on a secondary one. */
@@ -488,9 +435,9 @@ export class Bridge implements Subscriber {
   stop(): Promise<void> {
     const wasOpen = this.conn !== undefined;
     this.state = 'stopped';
-    this.clearRestart();
+    this.attempts.cancelRestart();
     this.probe.stop();
-    this.clearAttempt();
+    this.attempts.settle();
     if (!wasOpen) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

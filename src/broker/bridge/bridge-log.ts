@@ -1,0 +1,52 @@
+/**
+ * A bridge's log lines in Mosquitto's words: the "Connecting bridge (step 1/2)" lines, and
+ * the client engine's lines about acknowledgements reworded as Mosquitto's broker words
+ * them for a bridge ("Received PUBACK from local.host.b1 (Mid: 3, RC:0)"); the engine's
+ * other lines (CONNECT, SUBSCRIBE, PUBLISH) are logged by the bridge itself.
+ */
+import type { BridgeAddress, BridgeConfig } from '../config/types.js';
+import { LogType, type Log } from '../log.js';
+import { localSubscriptions } from './topic-map.js';
+
+/** An acknowledgement line of the client engine: "Client ID received PUBACK (Mid: 3, RC:0)". */
+const ACK_LINE = /^Client \S* (received|sending) (PUBACK|PUBREC|PUBREL|PUBCOMP) \((.*)\)$/;
+
+export class BridgeLog {
+  /** A "Sending PUBACK/PUBREC/PUBCOMP" line waiting for the "Received PUBLISH" it answers. */
+  private pendingAckLine: string | undefined;
+
+  constructor(
+    private readonly log: Log,
+    private readonly clientId: string,
+  ) {}
+
+  /** The local subscriptions and "step 1" lines of a connection attempt. */
+  step1(b: BridgeConfig, addr: BridgeAddress): void {
+    if (this.log.enabled(LogType.Debug)) {
+      for (const s of localSubscriptions(b.topics)) this.log.debug(`Bridge ${this.clientId} doing local SUBSCRIBE on topic ${s.topic}`);
+    }
+    this.log.notice(`Connecting bridge (step 1) ${b.name} (${addr.host}:${addr.port})`);
+  }
+
+  step2(b: BridgeConfig, addr: BridgeAddress): void {
+    this.log.notice(`Connecting bridge (step 2) ${b.name} (${addr.host}:${addr.port})`);
+  }
+
+  /** A debug line of the client engine. */
+  engineLine(line: string): void {
+    const m = ACK_LINE.exec(line);
+    if (m === null) return;
+    this.flushAckLine();
+    if (m[1] === 'received') this.log.debug(`Received ${m[2]} from ${this.clientId} (${m[3]})`);
+    // The engine acknowledges an incoming PUBLISH before handing it over; Mosquitto logs
+    // "Received PUBLISH" first, so the acknowledgement's line waits for that one.
+    else this.pendingAckLine = `Sending ${m[2]} to ${this.clientId} (${m[3]})`;
+  }
+
+  flushAckLine(): void {
+    const line = this.pendingAckLine;
+    if (line === undefined) return;
+    this.pendingAckLine = undefined;
+    this.log.debug(line);
+  }
+}
