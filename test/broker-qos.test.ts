@@ -4,9 +4,10 @@
  * order per topic (MQTT-4.6).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IPublishPacket, IPubrelPacket as PubrelPacket } from 'mqtt-packet';
+import type { IPublishPacket, IPubrelPacket as PubrelPacket, Packet } from 'mqtt-packet';
 import { startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import type { RawClient } from './helpers/raw-client.js';
+import { publishV5, RawFrames } from './helpers/raw-frames.js';
 
 afterEach(stopBrokers);
 
@@ -308,5 +309,43 @@ describe('framing and size', () => {
       const m = await s.nextPublish(10000);
       expect(Buffer.compare(m.payload as Buffer, payload)).toBe(0);
     }
+  });
+});
+
+describe('PUBACK 0x10 No matching subscribers (MQTT 5, 3.4.2.1), as Mosquitto sends it', () => {
+  /** The raw acknowledgement of one PUBLISH from `c`. */
+  async function ackBytes(c: RawClient, topic: string, qos: 1 | 2, mid: number, retain = false): Promise<string> {
+    const frames = new RawFrames(c);
+    c.socket.write(publishV5(topic, 'x', Buffer.alloc(0), { qos, mid, retain }));
+    return (await frames.next(qos === 1 ? 4 : 5)).toString('hex');
+  }
+
+  it('is the PUBACK reason when no subscription matches, retained or not; rc16 in the log', async () => {
+    const b = await startBroker();
+    const pub = await b.connect({ clientId: 'pub5', version: 5 });
+    expect(await ackBytes(pub, 'nobody/here', 1, 1)).toBe('4003000110');
+    expect(await ackBytes(pub, 'nobody/here', 1, 2, true)).toBe('4003000210');
+    expect(b.hasLine('Sending PUBACK to pub5 (m1, rc16)')).toBe(true);
+    const sub = await b.connect({ clientId: 'sub', version: 5 });
+    await sub.subscribe('nobody/+', 1);
+    expect(await ackBytes(pub, 'nobody/here', 1, 3)).toBe('40020003');
+  });
+
+  it('not for 3.1.1 (no reason code: the log says rc0), nor on a QoS 2 PUBREC', async () => {
+    const b = await startBroker();
+    const pub4 = await b.connect({ clientId: 'pub4' });
+    pub4.publish('nobody/here', 'x', { qos: 1, messageId: 7 });
+    expect((await pub4.next('puback')).messageId).toBe(7);
+    expect(b.hasLine('Sending PUBACK to pub4 (m7, rc0)')).toBe(true);
+    const pub5 = await b.connect({ clientId: 'pub5', version: 5 });
+    expect(await ackBytes(pub5, 'nobody/here', 2, 8)).toBe('50020008');
+  });
+
+  it('a subscription that no_local skips at delivery still counts as matching', async () => {
+    const b = await startBroker();
+    const c = await b.connect({ clientId: 'self', version: 5 });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't/#', qos: 1, nl: true }] } as Packet);
+    await c.next('suback');
+    expect(await ackBytes(c, 't/1', 1, 9)).toBe('40020009');
   });
 });

@@ -225,6 +225,8 @@ describe('Reason Strings', () => {
     it('no reason string on a successful PUBACK', async () => {
       const b = await startBroker({ reasonStrings: true });
       const { c, frames } = await connect5(b, 'ok');
+      // A subscriber, else the PUBACK says 0x10 No matching subscribers.
+      await c.subscribe('fine', 0);
       c.publish('fine', 'yes', { qos: 1, messageId: 2 });
       expect(await frames.next(4)).toEqual(Buffer.from([0x40, 2, 0, 2]));
     });

@@ -137,14 +137,19 @@ export class Broker implements BrokerCore {
     for (let i = 0; i < hooks.length; i++) hooks[i].beforeFlush!();
   }
 
-  /** Routes a message to every matching subscription, and stores it if retained. */
-  publish(msg: Message, publisherId: string | undefined): void {
+  /**
+   * Routes a message to every matching subscription, and stores it if retained. Returns
+   * whether any subscription matched the topic, as Mosquitto counts subscribers for
+   * PUBACK 0x10: one that no_local or the ACL then skips still counts.
+   */
+  publish(msg: Message, publisherId: string | undefined): boolean {
     if (msg.retain) {
       this.retained.set(msg);
       for (const p of this.plugins) p.onRetain?.(msg);
     }
     const plugins = this.plugins;
-    for (let i = 0; i < plugins.length; i++) plugins[i].onPublish?.(msg);
+    let matched = false;
+    for (let i = 0; i < plugins.length; i++) if (plugins[i].onPublish?.(msg) === true) matched = true;
     const { deliveries, shared } = this.router.match(msg.topic);
     const authorizer = this.options.authorizer;
     for (let i = 0; i < deliveries.length; i++) {
@@ -160,6 +165,7 @@ export class Broker implements BrokerCore {
       deliverToSession(this, session, msg, qos, d.retainAsPublished && msg.retain, d.identifiers);
     }
     for (let i = 0; i < shared.length; i++) this.deliverShared(shared[i], msg, publisherId);
+    return matched || deliveries.length > 0 || shared.length > 0;
   }
 
   private deliverShared(group: SharedGroup<Session>, msg: Message, publisherId: string | undefined, qosCap: QoS = 2): void {

@@ -281,7 +281,11 @@ export interface BrokerPlugin {
   onClientDisconnected?(client: ClientContext): void;
   onSubscribe?(session: Session, filter: string, options: SubscriptionOptions): void;
   onUnsubscribe?(session: Session, filter: string): void;
-  onPublish?(msg: Message): void;
+  /**
+   * A message is being routed. True when it matched a subscription the plugin keeps itself
+   * (a bridge's): that counts as a subscriber for PUBACK 0x10 No matching subscribers.
+   */
+  onPublish?(msg: Message): boolean | void;
   onRetain?(msg: Message): void;
   /** A PUBLISH went out to the session's client at this QoS (QoS 0: that is its acknowledgement). */
   onDelivered?(session: Session, msg: Message, qos: QoS): void;
@@ -344,7 +348,11 @@ export interface BrokerCore {
   /** Runs the plugins' beforeFlush hooks; set as each connection's flush gate. */
   beforeFlush(): void;
   /** Routes a message to every matching subscription, and stores it if retained. */
-  publish(msg: Message, publisherId: string | undefined): void;
+  /**
+   * Routes a message; false when no subscription matched its topic (no_local and ACL
+   * filtering at delivery aside), for an MQTT 5 PUBACK 0x10 as Mosquitto sends.
+   */
+  publish(msg: Message, publisherId: string | undefined): boolean;
   /** Publishes a message originated by the broker itself ($SYS, bridges, hooks). */
   publishInternal(topic: string, payload: Buffer | string, qos: QoS, retain: boolean): void;
   /** Whether the session's client may read `topic` (ACL). */

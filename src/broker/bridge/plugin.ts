@@ -24,9 +24,9 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
   const bridges: Bridge[] = [];
   let broker: BrokerCore | undefined;
 
-  const onPublish = (msg: Message): void => {
+  const onPublish = (msg: Message): boolean => {
     const { deliveries } = router.match(msg.topic);
-    if (deliveries.length === 0) return;
+    if (deliveries.length === 0) return false;
     const authorizer = broker!.options.authorizer;
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i];
@@ -36,6 +36,8 @@ export function createBridgePlugin(configs: BridgeConfig[]): BridgePlugin {
       if (authorizer !== undefined && !authorizer.canRead(bridge.clientId, bridge.config.localUsername ?? undefined, msg.topic)) continue;
       bridge.forward(msg, (msg.qos < d.qos ? msg.qos : d.qos) as QoS);
     }
+    // A bridge's topics are subscriptions in Mosquitto's tree: they count as subscribers.
+    return true;
   };
 
   let sessionsLater = false;

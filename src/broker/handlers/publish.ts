@@ -145,8 +145,14 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     sendPublishAck(client, 2, mid, 0);
     return;
   }
-  broker.publish(msg, client.clientId);
-  if (qos === 1) sendPublishAck(client, 1, mid, 0);
+  const matched = broker.publish(msg, client.clientId);
+  // MQTT 5 (3.4.2.1): 0x10 No matching subscribers, as Mosquitto sends on a PUBACK (and
+  // logs as rc16; rc0 for 3.1/3.1.1). A QoS 2 PUBREC goes out before the message is routed
+  // (at PUBREL), so it says 0 (Success).
+  if (qos === 1) {
+    const reason = matched || client.protocolVersion !== 5 ? 0 : ReasonCode.NoMatchingSubscribers;
+    sendPublishAck(client, 1, mid, reason);
+  }
 }
 
 /**
