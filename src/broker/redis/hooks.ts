@@ -205,6 +205,13 @@ export class Hooks {
   /** Per firing: made only if a template uses them. */
   private ts: string | undefined;
   private msgid: string | undefined;
+  /** The event whose hook is being expanded, read by value(): fields, not an object per event. */
+  private clientid: string | undefined;
+  private username: string | undefined;
+  private topic: string | undefined;
+  private qos: number | undefined;
+  private payload: Buffer | undefined;
+  private message: Message | undefined;
 
   constructor(
     hooks: RedisHook[],
@@ -278,39 +285,45 @@ export class Hooks {
       if (h.topic !== null && (topic === undefined || !topicMatches(h.topic, topic))) continue;
       const link = h.link;
       if (!link.begin()) continue;
+      // begin() may first encode the deferred publish hooks (run() again): set the event after it.
+      this.clientid = clientid;
+      this.username = username;
+      this.topic = topic;
+      this.qos = qos;
+      this.payload = payload;
+      this.message = message;
       const out = link.out;
       const ops = h.ops;
       for (let j = 0; j < ops.length; j++) {
         const op = ops[j];
         if (op.raw !== null) out.raw(op.raw);
         else if (op.payload) out.bytes(payload ?? EMPTY);
-        else if (op.key !== null) out.raw(op.encoded(this.value(op.key, clientid, username, topic, qos, payload, message)));
+        else if (op.key !== null) out.raw(op.encoded(this.value(op.key)));
         else {
           let s = '';
-          for (const p of op.parts!) s += typeof p === 'string' ? p : this.value(p.v, clientid, username, topic, qos, payload, message);
+          for (const p of op.parts!) s += typeof p === 'string' ? p : this.value(p.v);
           out.str(s);
         }
       }
       link.end();
     }
+    // The event's payload and message are not kept beyond it.
+    this.payload = undefined;
+    this.message = undefined;
   }
 
-  private value(
-    v: HookVariable,
-    clientid: string | undefined,
-    username: string | undefined,
-    topic: string | undefined,
-    qos: number | undefined,
-    payload: Buffer | undefined,
-    message: Message | undefined,
-  ): string {
+  /** A ${variable} of the event being expanded (see run()). */
+  private value(v: HookVariable): string {
     switch (v) {
-      case 'clientid': return clientid ?? '';
-      case 'username': return username ?? '';
-      case 'topic': return topic ?? '';
-      case 'qos': return qos === undefined ? '' : String(qos);
-      case 'payload': return payload?.toString() ?? '';
-      case 'msgid': return (this.msgid ??= message !== undefined ? this.idOf(message) : '');
+      case 'clientid': return this.clientid ?? '';
+      case 'username': return this.username ?? '';
+      case 'topic': return this.topic ?? '';
+      case 'qos': return this.qos === undefined ? '' : String(this.qos);
+      case 'payload': return this.payload?.toString() ?? '';
+      case 'msgid': {
+        const m = this.message;
+        return (this.msgid ??= m !== undefined ? this.idOf(m) : '');
+      }
       case 'node': return this.node;
       case 'ts': return (this.ts ??= String(Math.floor(Date.now() / 1000)));
     }
