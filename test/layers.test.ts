@@ -2,8 +2,9 @@
  * The layer rules of DESIGN.md, checked on the import graph of src/ by dependency-cruiser
  * with the rules in .dependency-cruiser.json: protocol imports nothing of ours, net only
  * protocol, client only net and protocol, nothing imports cli, only the composition root
- * (broker.ts) names the Broker class and builds its concrete parts, the contract
- * (broker/core.ts) is a leaf, and there are no import cycles, type-only imports included.
+ * (broker.ts) names the Broker class and builds its concrete parts, plugins reach the
+ * broker's state only through the contract, the contract (broker/core.ts) is a leaf, and
+ * there are no import cycles, type-only imports included.
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -6,6 +6,8 @@
  */
 import type { BridgeAddress, BridgeConfig } from '../config/types.js';
 import { LogType, type Log } from '../log.js';
+import { publishLogLine } from '../publish-log.js';
+import type { HeldMessage } from './outbox.js';
 import { localSubscriptions } from './topic-map.js';
 
 /** An acknowledgement line of the client engine: "Client ID received PUBACK (Mid: 3, RC:0)". */
@@ -48,5 +50,16 @@ export class BridgeLog {
     if (line === undefined) return;
     this.pendingAckLine = undefined;
     this.log.debug(line);
+  }
+
+  /** A SUBACK or UNSUBACK from the remote broker. */
+  received(packet: 'SUBACK' | 'UNSUBACK'): void {
+    if (this.log.enabled(LogType.Debug)) this.log.debug(`Received ${packet} from ${this.clientId}`);
+  }
+
+  /** A held message handed to the client engine under `mid`: its PUBLISH, or its PUBREL when it was released before. */
+  sent(m: HeldMessage, mid: number): void {
+    if (m.released === true && mid === m.resendMid) this.log.debug(`Sending PUBREL to ${this.clientId} (m${mid})`);
+    else this.log.debug(publishLogLine('Sending PUBLISH to', this.clientId, m.resendMid === mid, m.qos, m.retain, m.qos === 0 ? 0 : mid, m.topic, m.payload.length));
   }
 }

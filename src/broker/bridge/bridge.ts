@@ -9,7 +9,7 @@
 import { dial } from '../../net/dial.js';
 import type { Connection } from '../../net/connection.js';
 import type { PublishPacket, QoS } from '../../protocol/index.js';
-import { MqttClient, type ClientEvents, type PublishProperties } from '../../client/mqtt-client.js';
+import { MqttClient, type ClientEvents } from '../../client/mqtt-client.js';
 import { connackString, reasonString } from '../../client/reason-strings.js';
 import type { BridgeConfig } from '../config/types.js';
 import { LogType } from '../log.js';
@@ -21,14 +21,12 @@ import { AddressProbe, Backoff } from './restart.js';
 import { Attempts } from './attempts.js';
 import { BridgeLog } from './bridge-log.js';
 import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
-import { localSubscriptions, remoteSubscriptions, remoteUnsubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
+import { localSubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
+import { subscribeRemote } from './remote-subscribe.js';
+import { publishFromRemote } from './inbound.js';
 import type { BrokerCore } from '../core.js';
 
 type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
-
-function flagBit(b: boolean): number {
-  return b ? 1 : 0;
-}
 
 export class Bridge implements Subscriber {
   /** The bridge's client id on the local broker (local_clientid): its messages are not sent back. */
@@ -165,12 +163,8 @@ export class Bridge implements Subscriber {
     const events: ClientEvents = {
       onConnect: (code, _present, props) => this.onConnack(code, props?.maximumPacketSize),
       onMessage: (p) => this.onRemoteMessage(p),
-      onSubscribe: () => {
-        if (this.log.enabled(LogType.Debug)) this.log.debug(`Received SUBACK from ${this.clientId}`);
-      },
-      onUnsubscribe: () => {
-        if (this.log.enabled(LogType.Debug)) this.log.debug(`Received UNSUBACK from ${this.clientId}`);
-      },
+      onSubscribe: () => this.lines.received('SUBACK'),
+      onUnsubscribe: () => this.lines.received('UNSUBACK'),
       onClose: () => this.onConnectionClosed(),
     };
     // Under persistence, an acknowledged message leaves the journaled session.
@@ -215,20 +209,7 @@ export class Bridge implements Subscriber {
       if (!b.notificationsLocalOnly) client.publish(b.notificationTopic, Buffer.from('1'), 1, true);
       this.notifyLocal('1');
     }
-    const v5 = this.version === 5;
-    for (const s of remoteSubscriptions(b.topics)) {
-      // MQTT 5: No Local and Retain As Published, what try_private asks of a 3.1.1 broker.
-      const mid = client.subscribe([v5 ? { topic: s.topic, qos: s.qos, nl: true, rap: true } : { topic: s.topic, qos: s.qos }]);
-      if (this.log.enabled(LogType.Debug)) {
-        this.log.debug(`Bridge ${this.clientId} sending SUBSCRIBE (Mid: ${mid}, Topic: ${s.topic}, QoS: ${s.qos}, Options: 0x${v5 ? '0c' : '00'})`);
-      }
-    }
-    if (b.attemptUnsubscribe) {
-      for (const t of remoteUnsubscriptions(b.topics)) {
-        const mid = client.unsubscribe([t]);
-        if (this.log.enabled(LogType.Debug)) this.log.debug(`Bridge ${this.clientId} sending UNSUBSCRIBE (Mid: ${mid}, Topic: ${t})`);
-      }
-    }
+    subscribeRemote(client, b, this.version === 5, this.log, this.clientId);
     const now = Date.now();
     for (const m of this.outbox.drain()) {
       const out = m.out;
@@ -307,13 +288,7 @@ export class Bridge implements Subscriber {
     this.lastActivity = Date.now();
     const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties, m.resendMid, m.released === true);
     if (out !== undefined) this.persisted!.sent(mid, out.msg, out.qos, out.retain, out);
-    if (this.log.enabled(LogType.Debug) && m.released === true && mid === m.resendMid) {
-      this.log.debug(`Sending PUBREL to ${this.clientId} (m${mid})`);
-    } else if (this.log.enabled(LogType.Debug)) {
-      this.log.debug(
-        `Sending PUBLISH to ${this.clientId} (d${flagBit(m.resendMid === mid)}, q${m.qos}, r${flagBit(m.retain)}, m${m.qos === 0 ? 0 : mid}, '${m.topic}', ... (${m.payload.length} bytes))`,
-      );
-    }
+    if (this.log.enabled(LogType.Debug)) this.lines.sent(m, mid);
     return mid;
   }
 
@@ -327,32 +302,8 @@ export class Bridge implements Subscriber {
 
   /** A message from the remote broker: remapped, then published locally as the bridge's local client. */
   private onRemoteMessage(p: PublishPacket): void {
-    const topic = toLocal(this.map, p.topic);
-    const payload = p.payload as Buffer;
-    const qos = p.qos as QoS;
     this.lastActivity = Date.now();
-    const log = this.log;
-    const authorizer = this.broker.options.authorizer;
-    const username = this.config.localUsername ?? undefined;
-    if (authorizer !== undefined && !authorizer.canWrite(this.clientId, username, topic)) {
-      if (log.enabled(LogType.Debug)) {
-        log.debug(`Denied PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
-        this.lines.flushAckLine();
-      }
-      return;
-    }
-    if (log.enabled(LogType.Debug)) {
-      log.debug(`Received PUBLISH from ${this.clientId} (d${flagBit(p.dup)}, q${qos}, r${flagBit(p.retain)}, m${p.messageId ?? 0}, '${topic}', ... (${payload.length} bytes))`);
-      this.lines.flushAckLine();
-    }
-    let props: PublishProperties | undefined;
-    if (p.properties !== undefined) {
-      const { topicAlias: _a, subscriptionIdentifier: _s, ...rest } = p.properties;
-      if (Object.keys(rest).length > 0) props = rest;
-    }
-    const msg = new Message(topic, payload, qos, p.retain, props as ConstructorParameters<typeof Message>[4], this.clientId, username);
-    this.broker.stats.publishReceived++;
-    this.broker.publish(msg, this.clientId);
+    publishFromRemote(this.broker, p, toLocal(this.map, p.topic), this.clientId, this.config.localUsername ?? undefined, this.lines);
   }
 
   private notifyLocal(state: '0' | '1'): void {

@@ -1,9 +1,10 @@
 /**
  * The append-only journal: records collect in memory during an event-loop turn and go to
- * the file with one write before that turn's socket writes (the pre-flush hook), so that
- * no acknowledgement reaches a client before the record of what it acknowledges is in the
- * file. A write that has returned survives the process (kill -9, a crash); fdatasync once a
- * second bounds what an operating-system crash can take.
+ * the file with one write before that turn's socket writes (the plugin's beforeFlush
+ * hook, which the broker runs as its connections' flush gate), so that no acknowledgement
+ * reaches a client before the record of what it acknowledges is in the file. A write that
+ * has returned survives the process (kill -9, a crash); fdatasync once a second bounds
+ * what an operating-system crash can take.
  */
 import fs from 'node:fs';
 import { FrameWriter } from './frame.js';
