@@ -128,4 +128,17 @@ describe('metrics listener', () => {
     m = (await get(o.httpPort, '/metrics')).body;
     expect(sample(m, 'tsmosquitto_redis_up')).toBe(0);
   });
+
+  it('reports each bridge by the state it announces on $SYS', async () => {
+    const o = await startObserved();
+    // What a bridge publishes locally as it connects and loses its remote (bridge.ts notifyLocal).
+    o.broker.publishInternal('$SYS/broker/connection/host.cloud/state', '1', 1, true);
+    o.broker.publishInternal('$SYS/broker/connection/host.backup/state', '0', 1, true);
+    let m = (await get(o.httpPort, '/metrics')).body;
+    expect(sample(m, 'tsmosquitto_bridge_up', { connection: 'host.cloud' })).toBe(1);
+    expect(sample(m, 'tsmosquitto_bridge_up', { connection: 'host.backup' })).toBe(0);
+    o.broker.publishInternal('$SYS/broker/connection/host.cloud/state', '0', 1, true);
+    m = (await get(o.httpPort, '/metrics')).body;
+    expect(sample(m, 'tsmosquitto_bridge_up', { connection: 'host.cloud' })).toBe(0);
+  });
 });
