@@ -2,6 +2,7 @@
  * Keepalive (MQTT-3.1.2-24): 1.5 x the keepalive without a packet closes the connection
  * and publishes the will; PINGREQ or any other packet keeps it open.
  */
+import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, stopBrokers } from './helpers/broker.js';
 
@@ -50,6 +51,24 @@ describe('keepalive', () => {
       await c.next('puback');
     }
     expect(c.isClosed).toBe(false);
+  });
+
+  it('counts whole packets only: a client trickling a PUBLISH a byte at a time (slowloris) is cut off as Mosquitto does', async () => {
+    const b = await startBroker();
+    const slow = await b.connect({ clientId: 'slowloris', keepalive: 1 });
+    const frame = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(100), qos: 0, retain: false, dup: false });
+    let i = 0;
+    const trickle = setInterval(() => {
+      if (i < frame.length && !slow.isClosed) slow.socket.write(frame.subarray(i, ++i));
+    }, 200);
+    try {
+      await slow.closed;
+    } finally {
+      clearInterval(trickle);
+    }
+    // 1.5 s after CONNECT, with a byte every 200 ms and the packet nowhere near whole.
+    expect(i).toBeLessThan(frame.length);
+    expect(b.lines).toContain('Client slowloris has exceeded timeout, disconnecting.');
   });
 
   it('keepalive 0 turns the timeout off', async () => {

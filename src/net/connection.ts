@@ -89,7 +89,7 @@ export class Connection extends FrameReader<ConnectionHandler> {
   readonly stream: ByteStream;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** Wall-clock ms of the last bytes received; read by keepalive checks. */
+  /** Wall-clock ms of the last whole packet received; read by keepalive checks. */
   lastReceived = Date.now();
   bytesReceived = 0;
   bytesSent = 0;
@@ -240,10 +240,11 @@ export class Connection extends FrameReader<ConnectionHandler> {
     if (this.closed) return;
     if (this.bytesReceived === 0) this.firstChunk = chunk;
     else this.firstChunk = undefined;
-    this.lastReceived = Date.now();
     this.bytesReceived += chunk.length;
     if (this.counters !== undefined) this.counters.bytesReceived += chunk.length;
-    this.readChunk(chunk);
+    // Keep alive counts whole packets, as Mosquitto does: a peer trickling a packet a byte at
+    // a time (slowloris) is cut off after 1.5 keep alive periods without one (MQTT-3.1.2-24).
+    if (this.readChunk(chunk)) this.lastReceived = Date.now();
   }
 
   protected override protocolError(err: Error): void {

@@ -50,20 +50,20 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   /** A malformed or oversized packet: no further frame is read from this stream. */
   protected abstract protocolError(err: Error): void;
 
-  /** Takes the next chunk of the stream. */
-  protected readChunk(chunk: Buffer): void {
+  /** Takes the next chunk of the stream; true if at least one whole packet was read. */
+  protected readChunk(chunk: Buffer): boolean {
     let buf = chunk;
     if (this.partLen > 0) {
       // A frame is still arriving: gather chunks until it is whole, then join them once.
       this.parts.push(chunk);
       this.partLen += chunk.length;
-      if (this.partNeed > 0 && this.partLen < this.partNeed) return;
+      if (this.partNeed > 0 && this.partLen < this.partNeed) return false;
       buf = Buffer.concat(this.parts, this.partLen);
       this.parts = [];
       this.partLen = 0;
       this.partNeed = 0;
     }
-    this.frames(buf);
+    return this.frames(buf);
   }
 
   /**
@@ -71,7 +71,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
    * a variable byte integer). The common packets are decoded straight from the chunk; the
    * rest go to mqtt-packet's parser one whole frame at a time.
    */
-  private frames(buf: Buffer): void {
+  private frames(buf: Buffer): boolean {
     const len = buf.length;
     const max = this.maxInboundPacket;
     let pos = 0;
@@ -82,7 +82,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         // mqtt-packet's own words for it.
         this.slowParse(buf.subarray(pos, pos + 1));
         if (!this.closed) this.protocolError(new Error('Invalid header flag bits'));
-        return;
+        return pos > 0;
       }
       let i = pos + 1;
       let rl = 0;
@@ -99,7 +99,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         if (n === 3) {
           // MQTT-1.5.5: at most four bytes.
           this.protocolError(new Error('Invalid variable byte integer'));
-          return;
+          return pos > 0;
         }
       }
       if (!complete) break;
@@ -107,7 +107,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
       if (max > 0 && end - pos > max) {
         // Refused as soon as its length is known, before its bytes pile up in memory.
         this.protocolError(new Error('packet too large'));
-        return;
+        return pos > 0;
       }
       if (end > len) {
         this.partNeed = end - pos;
@@ -120,6 +120,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
       this.parts.push(pos === 0 ? buf : buf.subarray(pos));
       this.partLen = len - pos;
     }
+    return pos > 0;
   }
 
   private dispatch(buf: Buffer, start: number, body: number, end: number): void {
