@@ -10,6 +10,7 @@ export interface ProbeSample {
   at: number;
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   /** Heap in use right after a full GC; 0 when this sample did not collect. */
   heapAfterGc: number;
   external: number;
@@ -53,7 +54,7 @@ function sample(): ProbeSample {
   for (const r of process.getActiveResourcesInfo()) if (r !== 'Timeout') handles++;
   // This probe's own interval is not the broker's.
   const timers = liveTimers.size - 1;
-  return { at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapAfterGc, external: m.external, arrayBuffers: m.arrayBuffers, fds: countFds(), timers, handles };
+  return { at: Date.now(), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, heapAfterGc, external: m.external, arrayBuffers: m.arrayBuffers, fds: countFds(), timers, handles };
 }
 
 if (typeof process.send === 'function') {

@@ -59,6 +59,9 @@ export interface MinuteCheck {
   minute: number;
   rssMb: number;
   heapAfterGcMb: number;
+  /** Not checked, for reading the curve: V8's reserved heap and Buffer memory outside it. */
+  heapTotalMb: number;
+  externalMb: number;
   fds: number;
   timers: number;
   handles: number;
@@ -180,6 +183,8 @@ async function main(): Promise<void> {
       minute: m,
       rssMb: median(inMinute.map((s) => s.rss)) / 1048576,
       heapAfterGcMb: median(gcd) / 1048576,
+      heapTotalMb: median(inMinute.map((s) => s.heapTotal)) / 1048576,
+      externalMb: median(inMinute.map((s) => s.external)) / 1048576,
       fds: median(inMinute.map((s) => s.fds)),
       timers: median(inMinute.map((s) => s.timers)),
       handles: median(inMinute.map((s) => s.handles)),
@@ -191,7 +196,7 @@ async function main(): Promise<void> {
     };
     minutes.push(check);
     process.stderr.write(
-      `soak: minute ${m}: RSS ${check.rssMb.toFixed(1)} MB, heap ${check.heapAfterGcMb.toFixed(1)} MB, fds ${check.fds}, timers ${check.timers}; ` +
+      `soak: minute ${m}: RSS ${check.rssMb.toFixed(1)} MB, heap ${check.heapAfterGcMb.toFixed(1)} MB (total ${check.heapTotalMb.toFixed(1)}, external ${check.externalMb.toFixed(1)}), fds ${check.fds}, timers ${check.timers}; ` +
         `${persistent.acked} acked QoS 1/2 delivered; ${mismatches.length === 0 ? 'ok' : mismatches.join('; ')}\n`,
     );
     // SOAK_HEAP_SNAPSHOTS=DIR: a heap snapshot of the broker at every minute mark.
