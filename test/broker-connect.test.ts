@@ -162,6 +162,19 @@ describe('connect timeout', () => {
     await live.sync();
   });
 
+  it('does not cut off a CONNECT whose password is still being verified (a reconnect storm queues them)', async () => {
+    // The deadline is for the client's CONNECT; once it is in, waiting for our verification
+    // (bcrypt on worker threads, thousands queued after a restart) must not cost the client.
+    const authenticator = {
+      authenticate: (): Promise<boolean> => new Promise((resolve) => setTimeout(() => resolve(true), 2500)),
+    };
+    const b = await startBroker({ connectTimeout: 1, allowAnonymous: false, authenticator });
+    const c = await openRaw(b.port);
+    const connack = await c.handshake({ clientId: 'patient', clean: true, username: 'u', password: Buffer.from('p') });
+    expect(connack.returnCode).toBe(0);
+    expect(c.isClosed).toBe(false);
+  });
+
   it('a connection that has sent half a CONNECT is closed too', async () => {
     const b = await startBroker({ connectTimeout: 1 });
     const c = await openRaw(b.port);

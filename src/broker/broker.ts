@@ -292,7 +292,11 @@ export class Broker implements BrokerCore {
     this.heapSampleAge = 0;
     for (const client of this.clients) {
       if (client.state === ClientState.New || client.state === ClientState.Authenticating) {
-        if (now - client.connectedAt > this.options.connectTimeout * 1000) client.disconnect('protocol');
+        // A CONNECT whose password waits for verification (a reconnect storm queues
+        // thousands) met the deadline: the wait is ours. An MQTT 5 AUTH exchange waits on
+        // the client, and stays bounded.
+        const ours = client.state === ClientState.Authenticating && client.authMethod === undefined;
+        if (!ours && now - client.connectedAt > this.options.connectTimeout * 1000) client.disconnect('protocol');
       } else if (client.state === ClientState.Active && client.keepalive > 0) {
         // MQTT-3.1.2-24: 1.5 times the keep alive without a packet closes the connection.
         if (now - client.conn.lastReceived > client.keepalive * 1500) {
