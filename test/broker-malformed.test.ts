@@ -114,3 +114,23 @@ describe('malformed packets', () => {
     await stillWorks(sub, pub);
   });
 });
+
+describe('a PUBLISH topic Mosquitto refuses (MQTT 5 reason codes as Mosquitto sends them)', () => {
+  it('invalid UTF-8: DISCONNECT 0x81; a wildcard or more than 200 levels: 0x82; no PUBACK', async () => {
+    const b = await startBroker();
+    const cases: [string, Buffer, number][] = [
+      ['utf8', Buffer.from('inv\u0000lid'), 0x81],
+      ['wild', Buffer.from('a/+'), 0x82],
+      ['deep', Buffer.from('/'.repeat(201)), 0x82],
+    ];
+    for (const [id, topic, code] of cases) {
+      const c = await b.connect({ clientId: id, version: 5 });
+      const body = Buffer.concat([Buffer.from([topic.length >> 8, topic.length & 0xff]), topic, Buffer.from([0, 1, 0]), Buffer.from('x')]);
+      c.socket.write(Buffer.concat([Buffer.from([0x32, body.length & 0x7f | (body.length > 127 ? 0x80 : 0)]), body.length > 127 ? Buffer.from([body.length >> 7]) : Buffer.alloc(0), body]));
+      await c.closed;
+      expect([id, c.inbox.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])]).toEqual([id, [['disconnect', code]]]);
+    }
+    const ok = await b.connect({ clientId: 'ok', version: 5 });
+    await ok.subscribe('/'.repeat(200), 0);
+  });
+});

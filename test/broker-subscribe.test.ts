@@ -3,7 +3,7 @@
  * and the $-topic rule for leading wildcards (MQTT-4.7.2-1).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IPublishPacket, IUnsubackPacket } from 'mqtt-packet';
+import type { IPublishPacket, IUnsubackPacket, Packet } from 'mqtt-packet';
 import { startBroker, stopBrokers } from './helpers/broker.js';
 
 afterEach(stopBrokers);
@@ -33,21 +33,35 @@ describe('SUBSCRIBE', () => {
     expect(b.lines).toContain('Sending SUBACK to subber');
   });
 
-  it('answers an invalid filter with 0x80 and still grants the others (issue 2; Mosquitto disconnects instead)', async () => {
+  it('an invalid filter ends the connection as a malformed packet, no SUBACK (as Mosquitto; issue 14 replaces the 0x80 of issue 2)', async () => {
     const b = await startBroker();
-    const c = await b.connect({ clientId: 'subber' });
-    const suback = await c.subscribe([
-      { topic: 'a/#/b', qos: 0 },
-      { topic: 'ok/+', qos: 1 },
-      { topic: 'x+', qos: 1 },
-    ]);
-    expect(suback.granted).toEqual([0x80, 1, 0x80]);
-    expect(c.isClosed).toBe(false);
-    const pub = await b.connect({ clientId: 'pub' });
-    pub.publish('ok/1', 'fine', { qos: 1 });
-    const m = await c.nextPublish();
-    expect([m.topic, m.qos]).toEqual(['ok/1', 1]);
-    expect(b.hasLine('subber 0 a/#/b')).toBe(false);
+    for (const [i, bad] of ['a/#/b', 'x+', '/'.repeat(201), 'a\u0000b'].entries()) {
+      for (const version of [4, 5] as const) {
+        const c = await b.connect({ clientId: `subber${i}-${version}`, version });
+        c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ok/+', qos: 1 }, { topic: bad, qos: 0 }] } as Packet);
+        await c.closed;
+        const got = c.inbox.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode]);
+        // MQTT 5: DISCONNECT 0x81 Malformed Packet; 3.1.1: the connection just closes.
+        expect(got).toEqual(version === 5 ? [['disconnect', 0x81]] : []);
+      }
+    }
+    expect(b.hasLine('Invalid subscription string from 127.0.0.1, disconnecting.')).toBe(true);
+    expect(b.hasLine('Client subber0-4 disconnected due to malformed packet.')).toBe(true);
+    // 200 levels deep is still a filter.
+    const deep = await b.connect({ clientId: 'deep' });
+    expect((await deep.subscribe('/'.repeat(200), 0)).granted).toEqual([0]);
+  });
+
+  it('SUBSCRIBE or UNSUBSCRIBE with packet id 0 ends the connection as a malformed packet (v5 0x81), as Mosquitto', async () => {
+    const b = await startBroker();
+    const c = await b.connect({ clientId: 'zero', version: 5 });
+    c.socket.write(Buffer.from([0x82, 0x07, 0, 0, 0, 0, 1, 0x61, 0]));
+    await c.closed;
+    expect(c.inbox.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([['disconnect', 0x81]]);
+    const u = await b.connect({ clientId: 'unsub-zero', version: 5 });
+    u.socket.write(Buffer.from([0xa2, 0x06, 0, 0, 0, 0, 1, 0x61]));
+    await u.closed;
+    expect(u.inbox.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([['disconnect', 0x81]]);
   });
 
   it('a repeated subscription replaces the QoS, not duplicates (MQTT-3.8.4-3)', async () => {

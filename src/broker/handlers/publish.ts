@@ -3,11 +3,12 @@
  * QoS 0 and 1 are routed at once (PUBACK after routing); QoS 2 is held until PUBREL so
  * that a re-sent PUBLISH with the same packet id is never delivered twice (MQTT-4.3.3).
  */
-import { isValidTopicName, ReasonCode, type PublishPacket, type QoS } from '../../protocol/index.js';
+import { isValidMqttString, isValidTopicName, ReasonCode, type PublishPacket, type QoS } from '../../protocol/index.js';
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import { publishLogLine } from '../publish-log.js';
 import { sendAck, sendDisconnect } from '../send/packets.js';
+import { levelsOverLimit } from './subscribe.js';
 import type { BrokerCore, ClientContext } from '../core.js';
 
 export function handlePublish(broker: BrokerCore, client: ClientContext, packet: PublishPacket): void {
@@ -55,10 +56,12 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     }
   }
 
-  if (!isValidTopicName(topic)) {
-    // Wildcards in a topic name (MQTT-3.3.2-2) or invalid UTF-8 (MQTT-1.5.3-1).
-    client.cause = topic.includes('+') || topic.includes('#') ? 'protocol' : 'malformed';
-    if (client.protocolVersion === 5) sendDisconnect(client, ReasonCode.TopicNameInvalid);
+  if (!isValidTopicName(topic) || levelsOverLimit(topic)) {
+    // As Mosquitto: invalid UTF-8 (MQTT-1.5.3-1) or no topic is a malformed packet (v5 0x81); wildcards
+    // (MQTT-3.3.2-2) or more than 200 levels a protocol error (0x82).
+    const malformed = !isValidMqttString(topic) || topic.length === 0;
+    client.cause = malformed ? 'malformed' : 'protocol';
+    if (client.protocolVersion === 5) sendDisconnect(client, malformed ? ReasonCode.MalformedPacket : ReasonCode.ProtocolError);
     client.close();
     return;
   }

@@ -21,6 +21,11 @@ export function handleSubscribe(broker: BrokerCore, client: ClientContext, packe
   if (log.enabled(LogType.Debug)) log.debug(`Received SUBSCRIBE from ${client.id}`);
   const mid = packet.messageId ?? 0;
   const subs = packet.subscriptions;
+  if (mid === 0) {
+    // MQTT-2.2.1-3: a SUBSCRIBE needs a non-zero packet id; Mosquitto: malformed (v5 0x81).
+    client.disconnect('malformed', ReasonCode.MalformedPacket);
+    return;
+  }
   if (subs.length === 0) {
     // MQTT-3.8.3-3: at least one filter; Mosquitto treats an empty payload as malformed.
     client.disconnect('malformed', ReasonCode.MalformedPacket);
@@ -34,6 +39,13 @@ export function handleSubscribe(broker: BrokerCore, client: ClientContext, packe
   const mount = client.mountPoint ?? '';
   for (const sub of subs) {
     const requested = sub.qos as QoS;
+    if (!isValidTopicFilter(sub.topic) || levelsOverLimit(sub.topic)) {
+      // As Mosquitto: an invalid filter (MQTT-4.7.1, invalid UTF-8, more than 200 levels
+      // deep) ends the connection as a malformed packet (v5 DISCONNECT 0x81), no SUBACK.
+      if (sub.topic.length > 0) log.info(`Invalid subscription string from ${client.address}, disconnecting.`);
+      client.disconnect('malformed', ReasonCode.MalformedPacket);
+      return;
+    }
     if (log.enabled(LogType.Debug)) log.debug(`\t${sub.topic} (QoS ${requested})`);
     const shared = v5 ? parseSharedFilter(sub.topic) : null;
     const filter = shared !== null ? shared.filter : sub.topic;
@@ -70,4 +82,12 @@ export function handleSubscribe(broker: BrokerCore, client: ClientContext, packe
     if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && !r.isNew)) continue;
     broker.messages.deliverRetained(client, r.filter, r.qos);
   }
+}
+
+/** Mosquitto refuses topics more than 200 levels deep (over 200 separators). */
+export function levelsOverLimit(topic: string): boolean {
+  if (topic.length <= 200) return false;
+  let n = 0;
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 0x2f && ++n > 200) return true;
+  return false;
 }

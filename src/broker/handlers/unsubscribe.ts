@@ -8,6 +8,11 @@ export function handleUnsubscribe(broker: BrokerCore, client: ClientContext, pac
   const log = broker.log;
   const session = client.session!;
   if (log.enabled(LogType.Debug)) log.debug(`Received UNSUBSCRIBE from ${client.id}`);
+  if ((packet.messageId ?? 0) === 0) {
+    // MQTT-2.2.1-3: a non-zero packet id; Mosquitto: malformed (v5 DISCONNECT 0x81).
+    client.disconnect('malformed', ReasonCode.MalformedPacket);
+    return;
+  }
   if (packet.unsubscriptions.length === 0) {
     // MQTT-3.10.3-2: at least one filter; Mosquitto treats an empty payload as malformed.
     client.disconnect('malformed', ReasonCode.MalformedPacket);
