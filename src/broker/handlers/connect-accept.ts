@@ -82,10 +82,12 @@ export function acceptConnect(
   // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
   for (const p of broker.plugins) p.onClientConnected?.(client);
   if (version === 5) {
+    // In Mosquitto's order (its test suite compares the bytes): Topic Alias Maximum first,
+    // then Assigned Client Identifier, Server Keep Alive, ..., Receive Maximum.
     const props: Record<string, unknown> = {};
+    if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
     if (assignedId) props.assignedClientIdentifier = clientId;
     if (serverKeepalive !== undefined) props.serverKeepAlive = serverKeepalive;
-    if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
     if (!broker.options.retainAvailable) props.retainAvailable = false;
     if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
     if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;

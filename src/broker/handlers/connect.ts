@@ -159,7 +159,8 @@ function chooseClientId(broker: BrokerCore, client: ClientContext, packet: Conne
     const allowZero = listenerSettings.allowZeroLengthClientid ?? broker.options.allowZeroLengthClientid;
     // MQTT-3.1.3-7/8: an empty id needs a clean session (3.1.1); 3.1 never allows one.
     if (version === 3 || (version === 4 && !clean) || !allowZero) {
-      refuse(broker, client, ReasonCode.ClientIdentifierNotValid);
+      // Mosquitto answers an MQTT 5 client 0x80 Unspecified error here, 3.1/3.1.1 ones 2.
+      refuse(broker, client, version === 5 ? ReasonCode.UnspecifiedError : ReasonCode.ClientIdentifierNotValid);
       return undefined;
     }
     const prefix = listenerSettings.autoIdPrefix ?? broker.options.autoIdPrefix;
