@@ -202,3 +202,29 @@ describe('client engine against ts-mosquitto', () => {
     expect(got.sort()).toEqual(['e/0 q0 zero', 'e/1 q1 one', 'e/2 q2 two', 'e/will q1 gone']);
   });
 });
+
+describe('client engine acknowledgements on the wire', () => {
+  it('MQTT 5 PUBACK, PUBREC and PUBCOMP with success go in the short form (no reason code), as libmosquitto sends them', async () => {
+    let raw = Buffer.alloc(0);
+    const server = net.createServer((s) => {
+      s.on('error', () => {});
+      s.on('data', (b: Buffer) => {
+        const first = raw.length === 0;
+        raw = Buffer.concat([raw, b]);
+        if (!first) return;
+        // CONNACK v5, then a QoS 1 (mid 7) and a QoS 2 (mid 8) PUBLISH, and the PUBREL for mid 8.
+        const pub = (qos: number, mid: number): Buffer => Buffer.from([0x30 | (qos << 1), 7, 0, 1, 0x74, mid >> 8, mid & 0xff, 0, 0x78]);
+        s.write(Buffer.concat([Buffer.from([0x20, 3, 0, 0, 0]), pub(1, 7), pub(2, 8), Buffer.from([0x62, 2, 0, 8])]));
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    await connect(port, options({ protocolVersion: 5 }));
+    await waitFor(() => raw.includes(Buffer.from([0x70, 2, 0, 8])));
+    const hex = raw.toString('hex');
+    expect(hex).toContain('40020007');
+    expect(hex).toContain('50020008');
+    expect(hex).toContain('70020008');
+  });
+});

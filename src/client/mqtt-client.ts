@@ -15,6 +15,7 @@ import type {
   Subscription,
   UnsubackPacket,
 } from '../protocol/index.js';
+import { encodeAck } from '../protocol/index.js';
 import type { Connection } from '../net/connection.js';
 import type { ClientEvents, ClientOptions, DisconnectProperties, PublishProperties } from './client-types.js';
 import { bridgeConnectBytes, connectPacketOf } from './connect-packet.js';
@@ -104,6 +105,17 @@ export class MqttClient {
     this.conn.send(packet);
   }
 
+  /**
+   * PUBACK, PUBREC, PUBREL or PUBCOMP with success and no properties: the short form (type,
+   * length 2, packet id) at every protocol level, as libmosquitto sends them (MQTT 5 allows
+   * leaving out a 0x00 reason code, 3.4.2.1).
+   */
+  private sendAck(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', mid: number): void {
+    if (this.conn === undefined) return;
+    this.lastSent = Date.now();
+    this.conn.write(encodeAck(type, mid));
+  }
+
   private sendBridgeConnect(conn: Connection, packet: ConnectPacket): void {
     this.lastSent = Date.now();
     conn.write(bridgeConnectBytes(packet, this.options.protocolVersion));
@@ -149,7 +161,7 @@ export class MqttClient {
       this.inflight.set(mid, { packet, awaiting: 'pubcomp' });
       if (this.connected) {
         this.debug(`sending PUBREL (m${mid})`);
-        this.send({ cmd: 'pubrel', messageId: mid });
+        this.sendAck('pubrel', mid);
       }
       return mid;
     }
@@ -295,7 +307,7 @@ export class MqttClient {
       for (const [, out] of this.inflight) {
         if (out.awaiting === 'pubcomp') {
           this.debug(`sending PUBREL (m${out.packet.messageId})`);
-          this.send({ cmd: 'pubrel', messageId: out.packet.messageId });
+          this.sendAck('pubrel', out.packet.messageId!);
         } else {
           out.packet.dup = true;
           if (this.options.debug !== undefined) this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
@@ -320,19 +332,19 @@ export class MqttClient {
     if (p.qos === 0) return this.events.onMessage(p);
     if (p.qos === 1) {
       this.debug(`sending PUBACK (m${mid}, rc0)`);
-      this.send({ cmd: 'puback', messageId: mid });
+      this.sendAck('puback', mid);
       return this.events.onMessage(p);
     }
     // QoS 2: deliver once, when the sender releases it (MQTT-4.3.3, method B).
     if (this.incomingQos2.size < MAX_INCOMING_QOS2 || this.incomingQos2.has(mid)) this.incomingQos2.set(mid, p);
     this.debug(`sending PUBREC (m${mid}, rc0)`);
-    this.send({ cmd: 'pubrec', messageId: mid });
+    this.sendAck('pubrec', mid);
   }
 
   private onPubrel(mid: number): void {
     this.debug(`received PUBREL (Mid: ${mid})`);
     this.debug(`sending PUBCOMP (m${mid})`);
-    this.send({ cmd: 'pubcomp', messageId: mid });
+    this.sendAck('pubcomp', mid);
     const p = this.incomingQos2.get(mid);
     if (p !== undefined) {
       this.incomingQos2.delete(mid);
@@ -345,14 +357,14 @@ export class MqttClient {
     const out = this.inflight.get(mid);
     if (out === undefined || out.awaiting !== 'pubrec') {
       // Unknown id: answer so the server can finish its flow (MQTT 5 rc 0x92).
-      this.send({ cmd: 'pubrel', messageId: mid });
+      this.sendAck('pubrel', mid);
       return;
     }
     if (rc >= 0x80) return this.complete(mid, rc);
     out.awaiting = 'pubcomp';
     if (this.events.onPubrec !== undefined) this.events.onPubrec(mid);
     this.debug(`sending PUBREL (m${mid})`);
-    this.send({ cmd: 'pubrel', messageId: mid });
+    this.sendAck('pubrel', mid);
   }
 
   private onAck(mid: number, kind: 'puback' | 'pubcomp', rc: number, properties?: { reasonString?: string }): void {
