@@ -284,8 +284,13 @@ export class Hooks {
       const h = list[i];
       if (h.topic !== null && (topic === undefined || !topicMatches(h.topic, topic))) continue;
       const link = h.link;
+      // begin() may first encode the deferred publish hooks (run() again): set the event
+      // after it, and keep this event's ${ts} and ${msgid}, made or not.
+      const ts = this.ts;
+      const msgid = this.msgid;
       if (!link.begin()) continue;
-      // begin() may first encode the deferred publish hooks (run() again): set the event after it.
+      this.ts = ts;
+      this.msgid = msgid;
       this.clientid = clientid;
       this.username = username;
       this.topic = topic;
