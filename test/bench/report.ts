@@ -84,10 +84,26 @@ function notes(run: BrokerRun): string {
   return out.join('; ');
 }
 
+/**
+ * Broker CPU time per unit of the rate (message, delivery or connection), in microseconds.
+ * Unlike the rate, it hardly moves when other processes take the CPUs, so it is what to
+ * compare between two builds on a shared machine.
+ */
+export function cpuMicrosPerUnit(run: BrokerRun): number | undefined {
+  const r = run.result;
+  if (run.brokerCpu === undefined || r === undefined || !(r.rate > 0)) return undefined;
+  return ((run.brokerCpu / 100) * 1e6) / r.rate;
+}
+
+function cpuPerUnit(run: BrokerRun): string {
+  const v = cpuMicrosPerUnit(run);
+  return v === undefined ? '' : v >= 100 ? num(v) : v.toFixed(2);
+}
+
 export function renderTable(scenarios: Scenario[], runs: BrokerRun[], titles: Map<string, string>): string {
   const lines = [
-    '| Scenario | Broker | Rate | p50 ms | p99 ms | Broker CPU | Gen CPU | Broker RSS | ts/this | Notes |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| Scenario | Broker | Rate | p50 ms | p99 ms | Broker CPU | CPU µs/unit | Gen CPU | Broker RSS | ts/this | Notes |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ];
   for (const s of scenarios) {
     const mine = runs.filter((r) => r.scenario === s.name);
@@ -103,6 +119,7 @@ export function renderTable(scenarios: Scenario[], runs: BrokerRun[], titles: Ma
         ok ? ms(r.p50Ms) : '',
         ok ? ms(r.p99Ms) : '',
         ok && run.brokerCpu !== undefined ? `${num(run.brokerCpu)}%` : '',
+        ok ? cpuPerUnit(run) : '',
         ok ? `${num(r.genCpu)}%` : '',
         ok && run.rssMb !== undefined ? `${num(run.rssMb, 1)} MB` : '',
         run.broker === 'ts' ? '' : fmtRatio(ratio(ts, headline(s, run))),

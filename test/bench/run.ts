@@ -23,7 +23,7 @@ import { startScraper } from './scraper.js';
 import { parseOptions } from './options.js';
 import { type ProcSample, cpuPercent, sampleProc } from './proc-stats.js';
 import type { GenMessage, GenResult, GenSpec } from './protocol.js';
-import { type BrokerRun, type PubCliTiming, renderPubCli, renderTable, renderTargets } from './report.js';
+import { type BrokerRun, type PubCliTiming, cpuMicrosPerUnit, renderPubCli, renderTable, renderTargets } from './report.js';
 import { type RedisSample, type RunningRedis, listLength, sampleRedis, startRedis, stopRedis } from './redis-server.js';
 import { type Fixtures, SCENARIOS, type Scenario, type Services, type Sizes, sizes } from './scenarios.js';
 
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
       runs.push(run);
       process.stderr.write(
         run.status === 'ok'
-          ? `${Math.round(run.result!.rate)} ${run.result!.unit}, broker CPU ${Math.round(run.brokerCpu ?? 0)}%, generator CPU ${Math.round(run.result!.genCpu)}%\n`
+          ? `${Math.round(run.result!.rate)} ${run.result!.unit}, broker CPU ${Math.round(run.brokerCpu ?? 0)}% (${cpuMicrosPerUnit(run)?.toFixed(2) ?? '?'} µs/unit), generator CPU ${Math.round(run.result!.genCpu)}%\n`
           : `${run.status}${run.note ? ` (${run.note})` : ''}\n`,
       );
     }
