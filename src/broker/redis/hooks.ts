@@ -286,8 +286,8 @@ export class Hooks {
       const link = h.link;
       // begin() may first encode the deferred publish hooks (run() again): set the event
       // after it, and keep this event's ${ts} and ${msgid}, made or not.
-      const ts = this.ts;
-      const msgid = this.msgid;
+      const ts: string | undefined = this.ts;
+      const msgid: string | undefined = this.msgid;
       if (!link.begin()) continue;
       this.ts = ts;
       this.msgid = msgid;
