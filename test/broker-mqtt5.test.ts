@@ -89,16 +89,40 @@ describe('MQTT 5 broker', () => {
     expect(rest.filter((p) => p.cmd === 'publish')).toEqual([]);
   });
 
-  it('publishes a delayed will at once when the session ends first (session expiry 0)', async () => {
+  it('keeps a delayed will for its delay even when the session ends at disconnect (expiry 0), as Mosquitto', async () => {
     const tb = await startBroker();
     const { c: watcher } = await connect5(tb, 'watcher');
     await sub(watcher, [{ topic: 'will/#', qos: 0 }]);
     const { c } = await connect5(tb, 'w', {
-      will: { topic: 'will/now', payload: Buffer.from('x'), qos: 0, retain: false, properties: { willDelayInterval: 30 } },
+      will: { topic: 'will/later', payload: Buffer.from('x'), qos: 0, retain: false, properties: { willDelayInterval: 1 } },
     });
     c.destroy();
-    const m = await watcher.nextPublish(2000);
-    expect(m.topic).toBe('will/now');
+    await tb.waitForLine('Client w closed its connection.');
+    // Not at once: the session (expiry 0) waits for the will's delay.
+    expect((await watcher.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    const m = await watcher.nextPublish(4000);
+    expect(m.topic).toBe('will/later');
+  });
+
+  it('drops a delayed will when the client id connects again, with clean start or without session, as Mosquitto', async () => {
+    const tb = await startBroker();
+    const { c: watcher } = await connect5(tb, 'watcher');
+    await sub(watcher, [{ topic: 'will/#', qos: 0 }]);
+    const will = { topic: 'will/x', payload: Buffer.from('x'), qos: 0 as const, retain: false, properties: { willDelayInterval: 1 } };
+    // Session expiry 30, back with clean start: the will is not sent (nor at the session's end).
+    const a = await connect5(tb, 'a', { will, properties: { sessionExpiryInterval: 30 } });
+    a.c.destroy();
+    await tb.waitForLine('Client a closed its connection.');
+    const a2 = await connect5(tb, 'a', { clean: true });
+    expect(a2.connack.sessionPresent).toBe(false);
+    // Session expiry 0, back with clean start false: no will, and no session to resume.
+    const b = await connect5(tb, 'b', { clean: false, will });
+    b.c.destroy();
+    await tb.waitForLine('Client b closed its connection.');
+    const b2 = await connect5(tb, 'b', { clean: false });
+    expect(b2.connack.sessionPresent).toBe(false);
+    await new Promise((r) => setTimeout(r, 2200));
+    expect((await watcher.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
   });
 
   it('counts message expiry down and stops delivering an expired retained message', async () => {

@@ -242,9 +242,11 @@ export class Broker implements BrokerCore {
     session.client = null;
     session.disconnectedAt = Date.now();
     if (client.cause !== 'disconnect' || client.disconnectReason === 0x04) {
-      if (client.willDelay > 0 && client.will !== null && !session.clean) {
+      if (client.willDelay > 0 && client.will !== null) {
         // MQTT-3.1.3-9: the will waits for its delay, and is dropped if the client returns
-        // first; it goes at the latest when the session ends (sweep, destroySession).
+        // first; it goes at the latest when the session ends (sweep, destroySession). As
+        // Mosquitto, a session that ends at disconnect (expiry 0) stays until its delayed
+        // will has gone, rather than sending the will at once.
         session.pendingWill = client.will;
         session.pendingWillAt = Date.now() + client.willDelay * 1000;
         client.will = null;
@@ -254,7 +256,8 @@ export class Broker implements BrokerCore {
     }
     for (const p of this.plugins) p.onClientDisconnected?.(client);
     if (session.clean || (client.protocolVersion === 5 && session.expiryInterval === 0)) {
-      this.destroySession(session);
+      session.clean = true;
+      if (session.pendingWill === undefined) this.destroySession(session);
     }
   }
 
@@ -308,6 +311,11 @@ export class Broker implements BrokerCore {
     for (const session of this.sessions.values()) {
       if (session.client !== null) continue;
       if (session.pendingWill !== undefined && now >= session.pendingWillAt) this.releasePendingWill(session);
+      if (session.clean) {
+        // A session that ended at disconnect, kept only for its delayed will.
+        if (session.pendingWill === undefined) this.destroySession(session);
+        continue;
+      }
       const expiry = this.sessionExpirySeconds(session);
       if (expiry >= 0 && now - session.disconnectedAt > expiry * 1000) {
         this.stats.clientsExpired++;

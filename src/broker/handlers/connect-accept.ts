@@ -25,15 +25,22 @@ export function acceptConnect(
     // unless a persistent session simply moves on to the new connection.
     if (broker.log.connectionMessages) broker.log.notice(`Client ${clientId} already connected, closing old connection.`);
     const old = session.client;
-    if (!session.clean && !clean) old.will = null;
+    // A will with a delay is dropped whenever the client id connects again (Mosquitto).
+    if ((!session.clean && !clean) || old.willDelay > 0) old.will = null;
     old.disconnect('takeover', ReasonCode.SessionTakenOver);
     broker.detachClient(old);
     session = broker.sessions.get(clientId);
   }
   let sessionPresent = false;
-  if (session !== undefined && clean) {
-    broker.sessions.destroy(session);
-    session = undefined;
+  if (session !== undefined) {
+    // MQTT-3.1.3-9: a client that returns before its will delay ran out cancels the will,
+    // and as Mosquitto also when it starts clean. A session that ended at disconnect and
+    // only waited for that will is not resumed.
+    session.pendingWill = undefined;
+    if (clean || session.clean) {
+      broker.sessions.destroy(session);
+      session = undefined;
+    }
   }
   if (session === undefined) {
     session = broker.sessions.create(clientId, clean);
@@ -41,8 +48,6 @@ export function acceptConnect(
   } else {
     sessionPresent = true;
     session.clean = clean;
-    // MQTT-3.1.3-9: a client that returns before its will delay ran out cancels the will.
-    session.pendingWill = undefined;
   }
   if (version === 5) {
     session.expiryInterval = client.sessionExpiry;
