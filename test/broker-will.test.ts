@@ -90,6 +90,26 @@ describe('will messages', () => {
     await b.waitForLine('Bad socket read/write on client <unknown>: Invalid function arguments provided.');
   });
 
+  it.each([4, 5] as const)('with a payload over message_size_limit are refused at CONNECT as Mosquitto (MQTT %i)', async (version) => {
+    const b = await startBroker({ messageSizeLimit: 1 });
+    const watch = await b.connect({ clientId: 'watch' });
+    await watch.subscribe('will/#', 0);
+    const big = await openRaw(b.port);
+    const connack = await big.handshake({ version, clientId: 'big', will: will(0, false, 'AB') });
+    // Mosquitto: 0x95 Packet too large for MQTT 5, 5 Not authorised for 3.1.1, then closes.
+    if (version === 5) expect(connack.reasonCode).toBe(0x95);
+    else expect(connack.returnCode).toBe(5);
+    await big.closed;
+    await b.waitForLine('Client <unknown> disconnected due to oversize payload.');
+    expect(b.lines).toContain('Client big connected with too large Will payload');
+    expect(b.hasLine(/^New client connected.* as big /)).toBe(false);
+    // A will at the limit is accepted and published.
+    const ok = await b.connect({ clientId: 'ok', will: will(0, false, 'A') });
+    ok.destroy();
+    expect(String((await watch.nextPublish()).payload)).toBe('A');
+    expect((await watch.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+  });
+
   it('the will of one client does not disturb the others', async () => {
     const b = await startBroker();
     const watch = await b.connect({ clientId: 'watch' });

@@ -31,6 +31,9 @@ export function logClientGone(broker: BrokerCore, client: ClientContext, wasActi
     case 'oversize':
       broker.log.notice(`Client ${id} disconnected due to oversize packet.`);
       break;
+    case 'oversize-payload':
+      broker.log.notice(`Client ${id} disconnected due to oversize payload.`);
+      break;
     case 'auth':
       broker.log.notice(`Client ${id} disconnected, not authorised.`);
       break;

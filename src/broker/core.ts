@@ -43,6 +43,7 @@ export type CloseCause =
   | 'shutdown'
   | 'tls'
   | 'oversize'
+  | 'oversize-payload'
   | 'admin';
 
 /** A listener as the broker runs it: its settings, the open socket, its connection count. */

@@ -61,7 +61,7 @@ export function handleConnect(broker: BrokerCore, client: ClientContext, packet:
   if (id === undefined) return;
   const serverKeepalive = negotiate(broker, client, packet, id.clientId);
   if (serverKeepalive === false) return;
-  setWill(client, packet, id.clientId);
+  if (!setWill(broker, client, packet, id.clientId)) return;
   authenticate(broker, client, packet, tlsIdentity !== undefined, (allowed) =>
     finishConnect(broker, client, packet, allowed, id.assignedId, serverKeepalive),
   );
@@ -214,12 +214,24 @@ function negotiate(broker: BrokerCore, client: ClientContext, packet: ConnectPac
   return serverKeepalive;
 }
 
-/** The will message (MQTT-3.1.2-8), under the listener's mount point, and its MQTT 5 delay. */
-function setWill(client: ClientContext, packet: ConnectPacket, clientId: string): void {
+/**
+ * The will message (MQTT-3.1.2-8), under the listener's mount point, and its MQTT 5 delay;
+ * false when refused: as Mosquitto, a will payload over message_size_limit is refused at
+ * CONNECT (0x95 Packet too large for MQTT 5, 5 Not authorised before).
+ */
+function setWill(broker: BrokerCore, client: ClientContext, packet: ConnectPacket, clientId: string): boolean {
   const listenerSettings = client.listener.settings;
   if (packet.will !== undefined) {
     const w = packet.will;
     const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
+    const limit = broker.options.messageSizeLimit;
+    if (limit > 0 && payload.length > limit) {
+      if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Client ${clientId} connected with too large Will payload`);
+      client.clientId = '';
+      client.cause = 'oversize-payload';
+      refuse(broker, client, client.protocolVersion === 5 ? ReasonCode.PacketTooLarge : ReasonCode.NotAuthorized);
+      return false;
+    }
     const topic = (listenerSettings.mountPoint ?? '') + w.topic;
     // Will properties as net/connection.ts decoded them: user properties in wire order.
     const { willDelayInterval, ...willProps } = w.properties ?? {};
@@ -227,6 +239,7 @@ function setWill(client: ClientContext, packet: ConnectPacket, clientId: string)
     client.will = new Message(topic, payload, (w.qos ?? 0) as 0 | 1 | 2, w.retain === true, hasProps ? willProps : undefined, clientId, packet.username);
     client.willDelay = willDelayInterval ?? 0;
   }
+  return true;
 }
 
 /**
