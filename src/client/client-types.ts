@@ -37,6 +37,12 @@ export interface ClientOptions {
    * set (0x83, 0x84), telling a Mosquitto-compatible server that this client is a bridge.
    */
   bridgeMode?: boolean;
+  /**
+   * Bridges: at CONNACK the messages in flight from the previous connection are not sent
+   * again by the engine; the caller sends what it owes first (its SUBSCRIBEs) and then calls
+   * resendInflight(), the order in which Mosquitto's bridges write them.
+   */
+  deferResend?: boolean;
 }
 
 export interface ClientEvents {

@@ -304,19 +304,24 @@ export class MqttClient {
       const rm = props?.receiveMaximum;
       this.inflightLimit = rm !== undefined && rm < this.options.maxInflight ? rm : this.options.maxInflight;
       // Messages left from a previous connection go first, as retries (MQTT-4.4.0-1).
-      for (const [, out] of this.inflight) {
-        if (out.awaiting === 'pubcomp') {
-          this.debug(`sending PUBREL (m${out.packet.messageId})`);
-          this.sendAck('pubrel', out.packet.messageId!);
-        } else {
-          out.packet.dup = true;
-          if (this.options.debug !== undefined) this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
-          this.send(out.packet);
-        }
-      }
+      if (this.options.deferResend !== true) this.resendInflight();
     }
     this.events.onConnect(code, p.sessionPresent, props);
     if (code === 0) this.fillInflight();
+  }
+
+  /** Sends again what was in flight when the last connection ended: PUBLISH with DUP set, or PUBREL. */
+  resendInflight(): void {
+    for (const [, out] of this.inflight) {
+      if (out.awaiting === 'pubcomp') {
+        this.debug(`sending PUBREL (m${out.packet.messageId})`);
+        this.sendAck('pubrel', out.packet.messageId!);
+      } else {
+        out.packet.dup = true;
+        if (this.options.debug !== undefined) this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
+        this.send(out.packet);
+      }
+    }
   }
 
   private onPublishPacket(p: PublishPacket): void {

@@ -210,6 +210,8 @@ export class Bridge implements Subscriber {
       this.notifyLocal('1');
     }
     subscribeRemote(client, b, this.version === 5, this.log, this.clientId);
+    // After the SUBSCRIBEs, as Mosquitto: what was in flight, then what was held.
+    client.resendInflight();
     const now = Date.now();
     for (const m of this.outbox.drain()) {
       const out = m.out;

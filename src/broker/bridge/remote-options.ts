@@ -54,6 +54,8 @@ export function clientOptions(b: BridgeConfig, maxInflight: number, tryPrivate: 
     keepalive: b.keepaliveInterval,
     clean: b.cleansession,
     maxInflight,
+    // Mosquitto writes a bridge's SUBSCRIBEs before what was in flight: resent by the bridge.
+    deferResend: true,
   };
   if (b.remoteUsername !== null) {
     o.username = b.remoteUsername;
