@@ -27,6 +27,19 @@ describe('keepalive', () => {
     expect(b.lines.filter((l) => l.startsWith('Client silent'))).toEqual(['Client silent has exceeded timeout, disconnecting.']);
   });
 
+  it('does not cut a silent client off at the keep alive itself, only past 1.5 x (one sweep for all clients)', async () => {
+    const b = await startBroker();
+    const silent = await b.connect({ clientId: 'quiet', keepalive: 2 });
+    const t0 = Date.now();
+    // 2.2 s of silence: past the keep alive (2 s), short of 1.5 x (3 s).
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(silent.isClosed).toBe(false);
+    await silent.closed;
+    // The sweep runs once a second: cut off between 3 and 4.5 s after CONNECT.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
+    expect(b.lines).toContain('Client quiet has exceeded timeout, disconnecting.');
+  });
+
   it('keeps a client that sends PINGREQ within the keepalive', async () => {
     const b = await startBroker();
     const c = await b.connect({ clientId: 'pinger', keepalive: 1 });

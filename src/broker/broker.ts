@@ -201,19 +201,26 @@ export class Broker implements BrokerCore {
   /** Forgets a session: its subscriptions leave the tree, its queue is dropped. */
   destroySession(session: Session): void {
     this.releasePendingWill(session);
-    for (const sub of session.subscriptions.values()) {
-      this.router.unsubscribe(session, sub.treeFilter, sub.shareGroup);
+    // The counts first: an idle session's maps were never made, and need not be now.
+    if (session.subscriptionCount > 0) {
+      for (const sub of session.subscriptions.values()) {
+        this.router.unsubscribe(session, sub.treeFilter, sub.shareGroup);
+      }
+      session.subscriptions.clear();
     }
     this.stats.storedMessages -= session.queue.length;
     // MQTT 5 (4.8.2): what a shared subscription gave this session and it never
     // acknowledged goes to another member of the group.
     const handOn: Outgoing[] = [];
-    for (const out of session.inflight.values()) if (out.share !== undefined && out.state === 0) handOn.push(out);
-    for (const out of session.queue.toArray()) if (out.share !== undefined) handOn.push(out);
-    session.subscriptions.clear();
-    session.queue.clear();
-    session.inflight.clear();
-    session.incoming.clear();
+    if (session.inflightCount > 0) {
+      for (const out of session.inflight.values()) if (out.share !== undefined && out.state === 0) handOn.push(out);
+      session.inflight.clear();
+    }
+    if (session.queue.length > 0) {
+      for (const out of session.queue.toArray()) if (out.share !== undefined) handOn.push(out);
+      session.queue.clear();
+    }
+    if (session.incomingCount > 0) session.incoming.clear();
     this.sessions.forget(session);
     for (const out of handOn) {
       if (out.share!.members.length > 0) this.deliverShared(out.share!, out.msg, undefined, out.qos);

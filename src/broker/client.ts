@@ -222,10 +222,6 @@ export class Client implements ConnectionHandler, ClientContext {
     this.broker.clientClosed(this);
   }
 
-  onDrain(): void {
-    // A slow subscriber caught up: nothing to do, QoS 1/2 wait in the session queue anyway.
-  }
-
   /** Ends the connection for a protocol violation (log line and will as Mosquitto). */
   protocolError(reason: number = ReasonCode.ProtocolError): void {
     if (this.state === ClientState.Closed) return;

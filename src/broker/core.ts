@@ -183,6 +183,10 @@ export interface Session extends Subscriber {
   pendingWillAt: number;
   /** Set once a drop warning has been logged, until the queue drains. */
   dropWarned: boolean;
+  /** Sizes of subscriptions, inflight and incoming, read without making those maps. */
+  readonly subscriptionCount: number;
+  readonly inflightCount: number;
+  readonly incomingCount: number;
   /** Next free packet identifier, 1..65535, skipping ids still in flight (MQTT-2.2.1-3). */
   nextMid(): number;
   /** Restores the packet-id counter after loading a persisted session. */

@@ -54,7 +54,7 @@ export function deliverToSession(
 }
 
 function hasInflightRoom(broker: BrokerCore, session: Session, client: ClientContext, msg: Message): boolean {
-  if (session.inflight.size >= client.inflightLimit) return false;
+  if (session.inflightCount >= client.inflightLimit) return false;
   // max_inflight_bytes: messages go in flight "until this byte limit is reached"
   // (mosquitto.conf(5)), so one may cross it; the first always goes.
   const maxBytes = broker.options.maxInflightBytes;
@@ -67,7 +67,7 @@ function enqueue(broker: BrokerCore, session: Session, out: Outgoing): void {
   // While the client is away nothing is in flight, so Mosquitto counts the messages left
   // unacknowledged towards the queue limits too.
   const offline = session.client === null || !session.client.active;
-  const count = offline ? q.length + session.inflight.size : q.length;
+  const count = offline ? q.length + session.inflightCount : q.length;
   const bytes = offline ? q.bytes + session.inflightBytes : q.bytes;
   // max_queued_messages 0 means no limit; max_queued_bytes 0 likewise. Both bound memory.
   // As Mosquitto, a message is queued while the bytes waiting are under the byte limit.

@@ -8,9 +8,13 @@ import type { Message } from './message.js';
 
 export type { Outgoing, SessionSubscription } from './core.js';
 
+/** Never written: OutQueue.push replaces it before the first push. */
+const NO_ITEMS: (Outgoing | undefined)[] = [];
+
 /** A FIFO of outgoing messages with O(1) push and shift. */
 export class OutQueue implements OutgoingQueue {
-  private items: (Outgoing | undefined)[] = [];
+  // The shared empty array until the first push: an idle session's queue holds no array.
+  private items: (Outgoing | undefined)[] = NO_ITEMS;
   private head = 0;
   bytes = 0;
 
@@ -19,6 +23,7 @@ export class OutQueue implements OutgoingQueue {
   }
 
   push(o: Outgoing): void {
+    if (this.items === NO_ITEMS) this.items = [];
     this.items.push(o);
     this.bytes += o.msg.payload.length;
   }
@@ -44,7 +49,7 @@ export class OutQueue implements OutgoingQueue {
   }
 
   clear(): void {
-    this.items = [];
+    this.items = NO_ITEMS;
     this.head = 0;
     this.bytes = 0;
   }
@@ -71,12 +76,15 @@ export class MemorySession implements Session {
   disconnectedAt = 0;
   username: string | undefined;
   client: ClientContext | null = null;
-  readonly subscriptions = new Map<string, SessionSubscription>();
-  readonly inflight = new Map<number, Outgoing>();
   inflightBytes = 0;
   readonly queue = new OutQueue();
-  /** QoS 2 messages received, released to subscribers on PUBREL (MQTT-4.3.3). */
-  readonly incoming = new Map<number, Message>();
+  /**
+   * The three maps are made on first use: a device that connects and idles never
+   * subscribes nor has anything in flight, and an empty Map costs ~200 bytes.
+   */
+  private subs: Map<string, SessionSubscription> | undefined;
+  private inflightMap: Map<number, Outgoing> | undefined;
+  private incomingMap: Map<number, Message> | undefined;
   /** MQTT 5 will waiting for its will delay interval after an unclean disconnect. */
   pendingWill: Message | undefined;
   pendingWillAt = 0;
@@ -89,11 +97,36 @@ export class MemorySession implements Session {
     this.clean = clean;
   }
 
+  get subscriptions(): Map<string, SessionSubscription> {
+    return (this.subs ??= new Map());
+  }
+
+  get inflight(): Map<number, Outgoing> {
+    return (this.inflightMap ??= new Map());
+  }
+
+  get subscriptionCount(): number {
+    return this.subs === undefined ? 0 : this.subs.size;
+  }
+
+  get inflightCount(): number {
+    return this.inflightMap === undefined ? 0 : this.inflightMap.size;
+  }
+
+  get incomingCount(): number {
+    return this.incomingMap === undefined ? 0 : this.incomingMap.size;
+  }
+
+  /** QoS 2 messages received, released to subscribers on PUBREL (MQTT-4.3.3). */
+  get incoming(): Map<number, Message> {
+    return (this.incomingMap ??= new Map());
+  }
+
   /** Next free packet identifier, 1..65535, skipping ids still in flight (MQTT-2.2.1-3). */
   nextMid(): number {
     for (let i = 0; i < 65535; i++) {
       this.lastMid = this.lastMid === 65535 ? 1 : this.lastMid + 1;
-      if (!this.inflight.has(this.lastMid)) return this.lastMid;
+      if (this.inflightMap === undefined || !this.inflightMap.has(this.lastMid)) return this.lastMid;
     }
     return 0;
   }

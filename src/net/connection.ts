@@ -98,36 +98,37 @@ export class Connection extends FrameReader<ConnectionHandler> {
   declare counters: TrafficCounters | undefined;
   /** Run before this connection's queued writes go out, if set (see FlushGate). */
   flushGate: FlushGate | undefined;
-  private queue: Buffer[] = [];
+  /** Packets queued this turn; made on the first write of a turn (an idle connection holds none). */
+  private queue: Buffer[] | null = null;
   private queuedBytes = 0;
   private queued = false;
   private closeReported = false;
   private failing = false;
   private firstChunk: Buffer | undefined;
   private streamError: Error | undefined;
+  private drainHooked = false;
 
   constructor(stream: ByteStream) {
     super(noopHandler);
     this.stream = stream;
     this.remoteAddress = stream.remoteAddress ?? 'unknown';
     this.remotePort = stream.remotePort ?? 0;
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err: Error) => {
-      this.streamError = err;
-    });
-    stream.on('close', () => this.reportClose());
-    stream.on('end', () => {
-      // Half-close from the peer: MQTT has no use for it.
-      this.closed = true;
-      stream.destroy();
-    });
-    stream.on('drain', () => {
-      if (this.handler.onDrain !== undefined) this.handler.onDrain();
-    });
+    // Shared listeners that find their connection on the stream: no closures (and no
+    // context) per connection, which an idle connection would carry for its lifetime.
+    (stream as OwnedStream)[OWNER] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
+    stream.on('end', onStreamEnd);
   }
 
   setHandler(handler: ConnectionHandler): void {
     this.handler = handler;
+    // Only a handler that wants to hear of drains pays for the listener.
+    if (handler.onDrain !== undefined && !this.drainHooked) {
+      this.drainHooked = true;
+      this.stream.on('drain', onStreamDrain);
+    }
   }
 
   get protocolVersion(): ProtocolVersion {
@@ -158,7 +159,7 @@ export class Connection extends FrameReader<ConnectionHandler> {
       c.messagesSent++;
       c.bytesSent += buf.length;
     }
-    this.queue.push(buf);
+    (this.queue ??= []).push(buf);
     this.queuedBytes += buf.length;
     if (!this.queued) {
       this.queued = true;
@@ -173,14 +174,14 @@ export class Connection extends FrameReader<ConnectionHandler> {
   flush(): void {
     this.queued = false;
     const q = this.queue;
-    if (q.length === 0 || this.stream.destroyed) {
-      this.queue = [];
+    if (q === null || q.length === 0 || this.stream.destroyed) {
+      this.queue = null;
       this.queuedBytes = 0;
       return;
     }
     const bytes = this.queuedBytes;
     this.bytesSent += bytes;
-    this.queue = [];
+    this.queue = null;
     this.queuedBytes = 0;
     if (q.length === 1) {
       this.stream.write(q[0]);
@@ -199,7 +200,7 @@ export class Connection extends FrameReader<ConnectionHandler> {
     if (this.closed) return;
     this.closed = true;
     // What is queued (a PUBACK of this turn) must not overtake the journal record it acknowledges.
-    if (this.queue.length > 0) this.flushGate?.beforeFlush();
+    if (this.queue !== null && this.queue.length > 0) this.flushGate?.beforeFlush();
     this.flush();
     this.stream.end();
     // Our side is closed once what was queued has left: the close is reported then, as
@@ -215,7 +216,7 @@ export class Connection extends FrameReader<ConnectionHandler> {
   /** Drop the stream now, discarding anything queued. */
   destroy(): void {
     this.closed = true;
-    this.queue = [];
+    this.queue = null;
     this.queuedBytes = 0;
     this.stream.destroy();
   }
@@ -236,7 +237,8 @@ export class Connection extends FrameReader<ConnectionHandler> {
     return this.firstChunk === undefined ? -1 : connectLevelOf(this.firstChunk);
   }
 
-  private onData(chunk: Buffer): void {
+  /** @internal the stream's 'data' (shared listener below). */
+  onData(chunk: Buffer): void {
     if (this.closed) return;
     if (this.bytesReceived === 0) this.firstChunk = chunk;
     else this.firstChunk = undefined;
@@ -255,10 +257,47 @@ export class Connection extends FrameReader<ConnectionHandler> {
     this.close();
   }
 
-  private reportClose(): void {
+  /** @internal */
+  onStreamError(err: Error): void {
+    this.streamError = err;
+  }
+
+  /** @internal the peer half-closed: MQTT has no use for it. */
+  onEnd(): void {
+    this.closed = true;
+    this.stream.destroy();
+  }
+
+  /** @internal */
+  onDrain(): void {
+    if (this.handler.onDrain !== undefined) this.handler.onDrain();
+  }
+
+  /** @internal */
+  reportClose(): void {
     if (this.closeReported) return;
     this.closeReported = true;
     this.closed = true;
     this.handler.onClose(this.streamError);
   }
+}
+
+/** Where a stream's shared listeners find their connection. */
+const OWNER = Symbol('connection');
+type OwnedStream = ByteStream & { [OWNER]: Connection };
+
+function onStreamData(this: OwnedStream, chunk: Buffer): void {
+  this[OWNER].onData(chunk);
+}
+function onStreamError(this: OwnedStream, err: Error): void {
+  this[OWNER].onStreamError(err);
+}
+function onStreamClose(this: OwnedStream): void {
+  this[OWNER].reportClose();
+}
+function onStreamEnd(this: OwnedStream): void {
+  this[OWNER].onEnd();
+}
+function onStreamDrain(this: OwnedStream): void {
+  this[OWNER].onDrain();
 }

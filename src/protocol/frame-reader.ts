@@ -39,7 +39,8 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   protected handler: H;
   protected version: ProtocolVersion = 4;
   /** A frame still arriving: its chunks so far, their length, and the frame's length once known. */
-  private parts: Buffer[] = [];
+  // Made when a frame spans chunks: an idle connection holds no array.
+  private parts: Buffer[] | null = null;
   private partLen = 0;
   private partNeed = 0;
 
@@ -55,11 +56,11 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
     let buf = chunk;
     if (this.partLen > 0) {
       // A frame is still arriving: gather chunks until it is whole, then join them once.
-      this.parts.push(chunk);
+      this.parts!.push(chunk);
       this.partLen += chunk.length;
       if (this.partNeed > 0 && this.partLen < this.partNeed) return false;
-      buf = Buffer.concat(this.parts, this.partLen);
-      this.parts = [];
+      buf = Buffer.concat(this.parts!, this.partLen);
+      this.parts = null;
       this.partLen = 0;
       this.partNeed = 0;
     }
@@ -117,7 +118,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
       pos = end;
     }
     if (pos < len && !this.closed) {
-      this.parts.push(pos === 0 ? buf : buf.subarray(pos));
+      (this.parts ??= []).push(pos === 0 ? buf : buf.subarray(pos));
       this.partLen = len - pos;
     }
     return pos > 0;

@@ -137,7 +137,7 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     const session = client.session!;
     if (!session.incoming.has(mid)) {
       const max = broker.options.maxInflightMessages;
-      if (client.protocolVersion === 5 && max > 0 && session.incoming.size >= max) {
+      if (client.protocolVersion === 5 && max > 0 && session.incomingCount >= max) {
         // MQTT-3.3.4-8: more unacknowledged QoS 2 than our Receive Maximum.
         client.protocolError(ReasonCode.ReceiveMaximumExceeded);
         return;

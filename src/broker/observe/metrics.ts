@@ -176,7 +176,7 @@ export class BrokerMetrics {
     this.counter('tsmosquitto_sessions_expired_total', 'Persistent sessions removed after their expiry.', [], (e) => e(b.stats.clientsExpired));
     this.gauge('tsmosquitto_inflight_messages', 'QoS 1 and 2 messages sent and not yet acknowledged, all sessions.', [], (e) => {
       let n = 0;
-      for (const session of b.sessions.values()) n += session.inflight.size;
+      for (const session of b.sessions.values()) n += session.inflightCount;
       e(n);
     });
     this.gauge('tsmosquitto_queued_messages', 'Messages waiting in session queues.', [], (e) => e(b.stats.storedMessages));

@@ -14,7 +14,7 @@ export interface LatencyTotals {
 export function overview(b: ObservedBroker, latency: LatencyTotals): object {
   const s = b.stats;
   let inflight = 0;
-  for (const session of b.sessions.values()) inflight += session.inflight.size;
+  for (const session of b.sessions.values()) inflight += session.inflightCount;
   return {
     now: Date.now(),
     uptime: Math.floor((Date.now() - b.startedAt) / 1000),
@@ -68,9 +68,9 @@ export function clients(b: ObservedBroker, limit: number): object {
       username: c.username ?? null,
       keepalive: c.keepalive,
       clean: session?.clean ?? true,
-      subscriptions: session?.subscriptions.size ?? 0,
+      subscriptions: session?.subscriptionCount ?? 0,
       queued: session?.queue.length ?? 0,
-      inflight: session?.inflight.size ?? 0,
+      inflight: session?.inflightCount ?? 0,
     });
   }
   return { total, clients: list };
