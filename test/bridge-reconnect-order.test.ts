@@ -5,51 +5,16 @@
  * flow whose PUBREC had arrived). The remote is a scripted socket server recording every
  * packet per connection; the local broker runs in-process. Ephemeral ports only.
  */
-import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, publishAndWait, publisher, startBroker, stopAll } from './bridge-helpers.js';
 import { publishQos2 } from './helpers/persist-flows.js';
-
-const servers: net.Server[] = [];
+import { closeRemotes, scriptedRemote, until } from './helpers/scripted-remote.js';
 
 afterEach(async () => {
   await stopAll();
-  for (const s of servers.splice(0)) s.close();
+  closeRemotes();
 });
-
-/**
- * A remote that accepts the bridge, answers its SUBSCRIBEs and records each connection's
- * packets. `onPacket` scripts the rest: it may answer, or end the connection.
- */
-function scriptedRemote(port: number, onPacket: (conn: number, p: Packet, sock: net.Socket) => void): Promise<Packet[][]> {
-  const connections: Packet[][] = [];
-  const server = net.createServer((sock) => {
-    const n = connections.length;
-    const packets: Packet[] = [];
-    connections.push(packets);
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.on('packet', (p: Packet) => {
-      packets.push(p);
-      if (p.cmd === 'connect') sock.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
-      else if (p.cmd === 'subscribe') sock.write(mqttPacket.generate({ cmd: 'suback', messageId: p.messageId, granted: p.subscriptions.map((s) => s.qos) }));
-      else if (p.cmd === 'pingreq') sock.write(mqttPacket.generate({ cmd: 'pingresp' }));
-      onPacket(n, p, sock);
-    });
-    sock.on('data', (d: Buffer) => parser.parse(d));
-    sock.on('error', () => {});
-  });
-  servers.push(server);
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(connections)));
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** What the bridge wrote on a connection, as "cmd mid [dup]". */
 function summary(packets: Packet[]): string[] {

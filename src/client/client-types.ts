@@ -43,6 +43,8 @@ export interface ClientOptions {
    * resendInflight(), the order in which Mosquitto's bridges write them.
    */
   deferResend?: boolean;
+  /** Bridges: a PINGREQ from the server is answered with PINGRESP, as Mosquitto's bridges do. */
+  answerPingreq?: boolean;
 }
 
 export interface ClientEvents {

@@ -282,6 +282,12 @@ export class MqttClient {
         this.pingOutstanding = false;
         this.debug('received PINGRESP');
         return;
+      case 'pingreq':
+        if (this.options.answerPingreq !== true) return;
+        this.debug('received PINGREQ');
+        this.debug('sending PINGRESP');
+        this.send({ cmd: 'pingresp' });
+        return;
       case 'disconnect':
         // libmosquitto's line has no client prefix; the server closes next, and, as with
         // libmosquitto, that ends the session as our own disconnect would (no reconnect).

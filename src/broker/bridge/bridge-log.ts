@@ -12,6 +12,8 @@ import { localSubscriptions } from './topic-map.js';
 
 /** An acknowledgement line of the client engine: "Client ID received PUBACK (Mid: 3, RC:0)". */
 const ACK_LINE = /^Client \S* (received|sending) (PUBACK|PUBREC|PUBREL|PUBCOMP) \((.*)\)$/;
+/** The engine answering the remote's PINGREQ: "Client ID received PINGREQ", "... sending PINGRESP". */
+const PING_LINE = /^Client \S* (received PINGREQ|sending PINGRESP)$/;
 
 export class BridgeLog {
   /** A "Sending PUBACK/PUBREC/PUBCOMP" line waiting for the "Received PUBLISH" it answers. */
@@ -36,6 +38,11 @@ export class BridgeLog {
 
   /** A debug line of the client engine. */
   engineLine(line: string): void {
+    const ping = PING_LINE.exec(line);
+    if (ping !== null) {
+      this.log.debug(ping[1] === 'received PINGREQ' ? `Received PINGREQ from ${this.clientId}` : `Sending PINGRESP to ${this.clientId}`);
+      return;
+    }
     const m = ACK_LINE.exec(line);
     if (m === null) return;
     this.flushAckLine();

@@ -56,6 +56,7 @@ export function clientOptions(b: BridgeConfig, maxInflight: number, tryPrivate: 
     maxInflight,
     // Mosquitto writes a bridge's SUBSCRIBEs before what was in flight: resent by the bridge.
     deferResend: true,
+    answerPingreq: true,
   };
   if (b.remoteUsername !== null) {
     o.username = b.remoteUsername;
