@@ -56,6 +56,8 @@ export class Broker implements BrokerCore {
   private flushHooks: BrokerPlugin[] = [];
   /** MQTT 5 enhanced authentication (AUTH packets); undefined refuses an authentication method. */
   enhancedAuth: EnhancedAuthenticator | undefined;
+  /** See BrokerCore.ackWait. */
+  ackWait: Promise<unknown> | undefined = undefined;
   readonly startedAt = Date.now();
   private sweepTimer: NodeJS.Timeout | undefined;
   /** $SYS publisher; reload.ts restarts it when sys_interval changes. */
@@ -143,6 +145,7 @@ export class Broker implements BrokerCore {
    * PUBACK 0x10: one that no_local or the ACL then skips still counts.
    */
   publish(msg: Message, publisherId: string | undefined): boolean {
+    this.ackWait = undefined;
     if (msg.retain) {
       this.retained.set(msg);
       for (const p of this.plugins) p.onRetain?.(msg);

@@ -61,6 +61,7 @@ export class Client implements ConnectionHandler, ClientContext {
   readonly connectedAt = Date.now();
   /** MQTT 5 session expiry requested in CONNECT. */
   sessionExpiry = 0;
+  cleanStart = true;
   /** MQTT 5 DISCONNECT reason received from the client. */
   disconnectReason = 0;
   /**

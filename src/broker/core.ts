@@ -98,6 +98,8 @@ export interface ClientContext {
   readonly connectedAt: number;
   /** MQTT 5 session expiry requested in CONNECT. */
   sessionExpiry: number;
+  /** Clean session (3.1.1) / clean start (5) as the CONNECT asked: false resumes a session. */
+  cleanStart: boolean;
   /** MQTT 5 DISCONNECT reason received from the client. */
   disconnectReason: number;
   /** A bridge (CONNECT with the try_private bit): its subscriptions get No Local and Retain As Published. */
@@ -358,6 +360,12 @@ export interface BrokerCore {
    * filtering at delivery aside), for an MQTT 5 PUBACK 0x10 as Mosquitto sends.
    */
   publish(msg: Message, publisherId: string | undefined): boolean;
+  /**
+   * Set by a plugin's onPublish when the publisher's acknowledgement (PUBACK, PUBCOMP)
+   * must wait: the cluster holds it until a remote QoS>0 subscriber's copy is in Redis.
+   * Cleared at the start of each publish(); the PUBLISH and PUBREL handlers read it.
+   */
+  ackWait: Promise<unknown> | undefined;
   /** Publishes a message originated by the broker itself ($SYS, bridges, hooks). */
   publishInternal(topic: string, payload: Buffer | string, qos: QoS, retain: boolean): void;
   /** Whether the session's client may read `topic` (ACL). */

@@ -15,6 +15,7 @@ import { warnUnreadableReloadFiles } from '../broker/reload-readable.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
 import { createRedisPlugin } from '../broker/redis/index.js';
+import { clusterNodeName, createClusterPlugin } from '../broker/cluster/index.js';
 import { createBridgePlugin } from '../broker/bridge/plugin.js';
 import { createObservePlugin, serveDashboardOnWebsockets, takeHttpListeners } from '../broker/observe/plugin.js';
 import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
@@ -68,8 +69,12 @@ export function main(argv: string[]): void {
   const persistence = createPersistencePlugin(config);
   if (config.persistence) broker.plugins.push(persistence);
   // Redis: presence, subscription store, retained and offline-message stores, hooks.
-  const redis = config.redis.enabled ? createRedisPlugin(config.redis) : undefined;
+  // cluster true: this node's name is also its Redis presence node (mqtt:node:<name>).
+  const clusterName = config.cluster.enabled ? clusterNodeName(config.cluster, options.listeners[0]?.port) : undefined;
+  const redis = config.redis.enabled ? createRedisPlugin(config.redis, { nodeName: clusterName }) : undefined;
   if (redis !== undefined) broker.plugins.push(redis);
+  // Scale-out (issue 15): after the Redis plugin, whose retained messages it relies on.
+  if (clusterName !== undefined) broker.plugins.push(createClusterPlugin(config.redis, config.cluster, clusterName));
   // Bridges (connection sections) start with the broker, after the stores have loaded.
   if (config.bridges.length > 0) broker.plugins.push(createBridgePlugin(config.bridges));
   // protocol http listeners: /metrics, /healthz and the dashboard (observe/), off unless configured.

@@ -171,6 +171,7 @@ export function createDefaultConfig(): BrokerConfig {
     userSet: false,
     bridges: [],
     redis: createRedisConfig(),
+    cluster: { enabled: false, nodeName: null, lease: 10 },
     daemon: false,
     verbose: false,
   };

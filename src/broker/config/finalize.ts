@@ -95,5 +95,8 @@ function finalizeBridges(c: BrokerConfig, opts: FinalizeOptions): void {
 export function finalizeConfig(st: ParseState, opts: FinalizeOptions = {}): BrokerConfig {
   finalizeListeners(st, opts);
   finalizeBridges(st.config, opts);
+  if (st.config.cluster.enabled && !st.config.redis.enabled) {
+    throw new OptionError('Error: cluster true needs Redis: set redis_host, redis_port or redis_url.');
+  }
   return st.config;
 }

@@ -129,3 +129,21 @@ export const redisOptions: OptionTable = {
   },
   redis_hook: redisHook,
 };
+
+/** Scale-out (issue 15): `cluster true` joins the nodes sharing this Redis into one broker. */
+export const clusterOptions: OptionTable = {
+  cluster: (st, t, name) => {
+    st.config.cluster.enabled = parseBool(t, name);
+  },
+  cluster_node_name: (st, t, name) => {
+    const c = st.config.cluster;
+    const v = parseString(t, name, st.markSet(c, name));
+    if (/[\s*?[\]{}]/.test(v)) throw new OptionError(`Error: Invalid cluster_node_name value (${v}).`);
+    c.nodeName = v;
+  },
+  cluster_lease: (st, t, name) => {
+    const v = parseInt32(t, name);
+    if (v < 1 || v > 3600) throw new OptionError(`Error: Invalid cluster_lease value (${v}).`);
+    st.config.cluster.lease = v;
+  },
+};

@@ -15,7 +15,7 @@ import { generalOptions, isPluginOption, pluginOption, securityOptions } from '.
 import { listenerOptions } from './options-listener.js';
 import { logOptions } from './options-log.js';
 import { optionTableOptions } from './options-table.js';
-import { redisOptions } from './options-redis.js';
+import { clusterOptions, redisOptions } from './options-redis.js';
 import { ParseState } from './state.js';
 import type { ParsedConfig } from './types.js';
 import { LineTokens } from './values.js';
@@ -31,6 +31,7 @@ const OPTIONS = new Map<string, OptionHandler>(
     ...listenerOptions,
     ...bridgeOptions,
     ...redisOptions,
+    ...clusterOptions,
   }),
 );
 

@@ -224,6 +224,15 @@ export interface RedisConfig {
   hooks: RedisHook[];
 }
 
+/** Scale-out (issue 15): several nodes over one Redis act as one broker (cluster/). */
+export interface ClusterConfig {
+  enabled: boolean;
+  /** null: the host name plus the first listener's port. */
+  nodeName: string | null;
+  /** Seconds a node's lease lives without renewal before the others declare it dead. */
+  lease: number;
+}
+
 export interface BrokerConfig extends TopLevelConfigOptions {
   /** The main config file, or null when running on the built-in defaults. */
   configFile: string | null;
@@ -253,6 +262,7 @@ export interface BrokerConfig extends TopLevelConfigOptions {
   userSet: boolean;
   bridges: BridgeConfig[];
   redis: RedisConfig;
+  cluster: ClusterConfig;
   /** -d on the command line. */
   daemon: boolean;
   /** -v on the command line: every log type, overriding log_type. */

@@ -316,6 +316,7 @@ function finishConnect(
     refuse(broker, client, ReasonCode.NotAuthorized);
     return;
   }
+  client.cleanStart = packet.clean !== false;
   // Plugins may need a moment before CONNACK (Redis provisions subscriptions here).
   const waits: Promise<void>[] = [];
   for (const p of broker.plugins) {

@@ -9,6 +9,7 @@ import { Message } from '../message.js';
 import { publishLogLine } from '../publish-log.js';
 import { sendAck, sendDisconnect } from '../send/packets.js';
 import { levelsOverLimit } from './subscribe.js';
+import { ackHeld, ackInOrder } from './ack-hold.js';
 import type { BrokerCore, ClientContext } from '../core.js';
 
 export function handlePublish(broker: BrokerCore, client: ClientContext, packet: PublishPacket): void {
@@ -154,7 +155,9 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
   // (at PUBREL), so it says 0 (Success).
   if (qos === 1) {
     const reason = matched || client.protocolVersion !== 5 ? 0 : ReasonCode.NoMatchingSubscribers;
-    sendPublishAck(client, 1, mid, reason);
+    const wait = broker.ackWait;
+    if (wait === undefined && !ackHeld()) sendPublishAck(client, 1, mid, reason);
+    else ackInOrder(client, wait, () => sendPublishAck(client, 1, mid, reason));
   }
 }
 

@@ -3,6 +3,7 @@ import type { PubrelPacket } from '../../protocol/index.js';
 import type { BrokerCore, ClientContext } from '../core.js';
 import { LogType } from '../log.js';
 import { sendAck } from '../send/packets.js';
+import { ackHeld, ackInOrder } from './ack-hold.js';
 
 export function handlePubrel(broker: BrokerCore, client: ClientContext, packet: PubrelPacket): void {
   const mid = packet.messageId ?? 0;
@@ -17,6 +18,11 @@ export function handlePubrel(broker: BrokerCore, client: ClientContext, packet: 
   } else if (client.protocolVersion === 5) {
     rc = 0x92;
   }
-  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending PUBCOMP to ${client.id} (m${mid})`);
-  sendAck(client, 'pubcomp', mid, rc);
+  const wait = msg !== undefined ? broker.ackWait : undefined;
+  const send = (): void => {
+    if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending PUBCOMP to ${client.id} (m${mid})`);
+    sendAck(client, 'pubcomp', mid, rc);
+  };
+  if (wait === undefined && !ackHeld()) send();
+  else ackInOrder(client, wait, send);
 }

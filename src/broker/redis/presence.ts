@@ -83,7 +83,8 @@ export class Presence {
     // Kept even if writes buffered during the outage filled the buffer (RedisLink.essential).
     this.link.essential(() => {
       for (const id of Object.keys(listed)) {
-        if (now.has(id)) continue;
+        // '' is the cluster's lease field (cluster/keys.ts), never a client id.
+        if (now.has(id) || id === '') continue;
         // Only if the client's last connection was on this node (own-scripts.ts, @stale).
         this.link.send(['@stale', this.presenceKey, clientKey(id), this.nodeHash, id, this.node, ts]);
       }

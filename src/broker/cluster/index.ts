@@ -1,0 +1,1 @@
+export { createClusterPlugin, clusterNodeName, type ClusterPlugin } from './plugin.js';

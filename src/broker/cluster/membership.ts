@@ -1,0 +1,129 @@
+/**
+ * Cluster membership (issue 15): a node holds a lease on mqtt:node:<name> (its '' field
+ * and PEXPIRE, renewed three times per lease), is listed in mqtt:cluster:nodes while it
+ * lives, and says join and leave on the channel. Redis expires the lease of a node that
+ * stops renewing it (kill -9, a lost network); the surviving nodes look every half lease,
+ * and the one whose SREM removes the dead name handles its remains (its routes, its
+ * clients' wills) and tells the others. Redis keeps the time, so no node's clock matters.
+ */
+import type { Redis } from 'ioredis';
+import type { Log } from '../log.js';
+import { CHANNEL, LEASE_FIELD, NODES_KEY, nodeKey, type ClusterEvent } from './keys.js';
+
+export class NameInUseError extends Error {}
+
+export class Membership {
+  /** Live nodes as this node knows them, itself included. */
+  readonly live = new Set<string>();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private joined = false;
+
+  constructor(
+    private readonly cmd: Redis,
+    readonly name: string,
+    private readonly token: string,
+    private readonly leaseMs: number,
+    private readonly log: Log,
+    /** Membership changed: $SYS, the route cache. */
+    private readonly changed: (node: string, how: 'join' | 'leave' | 'dead') => void,
+    /** This node claimed a dead node's remains. */
+    private readonly claimDead: (node: string) => Promise<void>,
+  ) {}
+
+  /**
+   * Takes the lease, or throws NameInUseError if another live node holds the name. Also
+   * run after Redis comes back: the lease may have lapsed meanwhile.
+   */
+  async join(): Promise<void> {
+    const key = nodeKey(this.name);
+    const [[, set], [, holder]] = (await this.cmd
+      .multi()
+      .hsetnx(key, LEASE_FIELD, this.token)
+      .hget(key, LEASE_FIELD)
+      .pexpire(key, this.leaseMs)
+      .sadd(NODES_KEY, this.name)
+      .exec()) as [unknown, unknown][];
+    if (set === 0 && holder !== this.token) {
+      throw new NameInUseError(`Cluster node name "${this.name}" is already used by a live node.`);
+    }
+    const members = await this.cmd.smembers(NODES_KEY);
+    const alive = await this.aliveOf(members);
+    for (const n of alive) this.live.add(n);
+    this.live.add(this.name);
+    if (!this.joined) {
+      this.joined = true;
+      this.log.notice(`Cluster: joined as ${this.name} (${this.live.size} node${this.live.size === 1 ? '' : 's'} live: ${[...this.live].sort().join(' ')}).`);
+      this.announce({ op: 'join', node: this.name });
+      this.renewTimer = setInterval(() => this.renew(), Math.max(100, Math.floor(this.leaseMs / 3)));
+      this.renewTimer.unref();
+      this.watchTimer = setInterval(() => void this.watch(), Math.max(100, Math.floor(this.leaseMs / 2)));
+      this.watchTimer.unref();
+    }
+  }
+
+  /** The channel told of another node. */
+  heard(e: ClusterEvent): void {
+    if (e.node === this.name) return;
+    if (e.op === 'join') {
+      if (this.live.has(e.node)) return;
+      this.live.add(e.node);
+      this.log.notice(`Cluster node ${e.node} joined.`);
+      this.changed(e.node, 'join');
+    } else if (e.op === 'leave' || e.op === 'dead') {
+      if (!this.live.delete(e.node)) return;
+      this.log.notice(e.op === 'leave' ? `Cluster node ${e.node} left.` : `Cluster node ${e.node} declared dead (lease expired).`);
+      this.changed(e.node, e.op);
+    }
+  }
+
+  announce(e: ClusterEvent): void {
+    this.cmd.publish(CHANNEL, JSON.stringify(e)).catch(() => {});
+  }
+
+  private renew(): void {
+    const key = nodeKey(this.name);
+    this.cmd.multi().hset(key, LEASE_FIELD, this.token).pexpire(key, this.leaseMs).sadd(NODES_KEY, this.name).exec().catch(() => {});
+  }
+
+  private async aliveOf(members: string[]): Promise<string[]> {
+    if (members.length === 0) return [];
+    const p = this.cmd.pipeline();
+    for (const m of members) p.hexists(nodeKey(m), LEASE_FIELD);
+    const res = (await p.exec()) ?? [];
+    return members.filter((_, i) => res[i]?.[1] === 1);
+  }
+
+  /** Every half lease: names listed whose lease expired are dead; one survivor claims each. */
+  private async watch(): Promise<void> {
+    if (this.cmd.status !== 'ready') return;
+    try {
+      const members = await this.cmd.smembers(NODES_KEY);
+      const alive = new Set(await this.aliveOf(members));
+      for (const n of members) {
+        if (n === this.name || alive.has(n)) {
+          if (n !== this.name && !this.live.has(n)) this.heard({ op: 'join', node: n });
+          continue;
+        }
+        if ((await this.cmd.srem(NODES_KEY, n)) === 1) {
+          this.heard({ op: 'dead', node: n });
+          this.announce({ op: 'dead', node: n });
+          await this.claimDead(n);
+        }
+      }
+      for (const n of [...this.live]) if (n !== this.name && !members.includes(n)) this.heard({ op: 'dead', node: n });
+    } catch {
+      // Redis is away: the lease cannot be judged now; the next round will.
+    }
+  }
+
+  /** Clean shutdown: the lease and the listing go, the others hear it at once. */
+  async leave(): Promise<void> {
+    clearInterval(this.renewTimer);
+    clearInterval(this.watchTimer);
+    if (!this.joined || this.cmd.status !== 'ready') return;
+    this.log.notice(`Cluster: ${this.name} leaving.`);
+    await this.cmd.multi().hdel(nodeKey(this.name), LEASE_FIELD).srem(NODES_KEY, this.name).exec().catch(() => {});
+    this.announce({ op: 'leave', node: this.name });
+  }
+}

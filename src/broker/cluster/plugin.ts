@@ -1,0 +1,278 @@
+/**
+ * Scale-out (issue 15) as a broker plugin: nodes sharing one Redis act as one broker.
+ * Each node keeps its own clients, sessions and subscription tree; Redis holds what they
+ * share: the leases (membership.ts), the route table (routes.ts), a stream per node for
+ * messages (stream.ts), and the channel for membership, routes and session takeovers
+ * (handover.ts). Retained messages are the Redis plugin's (mqtt:retain:*), loaded at
+ * start; their changes travel to every node through the streams.
+ *
+ * The message path: onPublish looks up the cached route tree (one Map lookup once a
+ * topic was seen) and appends the message to the stream of each node that has a
+ * matching route, and nothing else; a message that came from another node is delivered
+ * by the ordinary local path and not forwarded again.
+ */
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { ClusterConfig, RedisConfig } from '../config/types.js';
+import type { Message } from '../message.js';
+import type { SubscriptionOptions } from '../router.js';
+import type { BrokerCore, BrokerPlugin, ClientContext, Session } from '../core.js';
+import { ioredisOptions } from '../redis/link-options.js';
+import { adopt, giveUp } from './handover.js';
+import { CHANNEL, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
+import { Membership } from './membership.js';
+import { Routes } from './routes.js';
+import { StreamIn, StreamOut, type Entry } from './stream.js';
+
+export interface ClusterPlugin extends BrokerPlugin {
+  readonly name: string;
+  readonly stats: { dropped(): number; forwarded(): number; received(): number; nodes(): string[] };
+}
+
+/** The default node name: the host name plus the first listener's port. */
+export function clusterNodeName(config: ClusterConfig, port: number | undefined): string {
+  return config.nodeName ?? `${os.hostname()}:${port ?? 1883}`;
+}
+
+const TAKEOVER_WAIT_MS = 1000;
+const START_WAIT_MS = 3000;
+
+export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, name: string): ClusterPlugin {
+  const token = `${name}#${process.pid}#${randomBytes(6).toString('hex')}`;
+  const ro = {
+    ...ioredisOptions({ url: redis.url, host: redis.host, port: redis.port, password: redis.password, db: redis.db }),
+    // The cluster's writes wait while Redis is away (bounded by StreamOut's count) and go out when it returns.
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    autoResendUnfulfilledCommands: true,
+  };
+  const open = (): Redis => (redis.url !== null ? new Redis(redis.url, ro) : new Redis({ ...ro, host: redis.host, port: redis.port }));
+  let broker!: BrokerCore;
+  let cmd!: Redis;
+  let sub!: Redis;
+  let reader!: Redis;
+  let members!: Membership;
+  let routes!: Routes;
+  let out!: StreamOut;
+  let input!: StreamIn;
+  /** Set while a message from another node is routed here: it is not forwarded again. */
+  let injecting = false;
+  /** The retained message being published (onRetain runs just before onPublish). */
+  let retaining: Message | undefined;
+  let forwarded = 0;
+  let received = 0;
+  const handed = new WeakMap<ClientContext, HandedSession>();
+  const waiting = new Map<string, { left: Set<string>; done: () => void; session: HandedSession | null }>();
+
+  const publishNodes = (): void => {
+    broker.publishInternal('$SYS/broker/cluster/nodes', [...members.live].sort().join(' '), 0, true);
+  };
+
+  const receive = (e: Entry): void => {
+    received++;
+    if (e.mode === 'r') {
+      broker.retained.set(e.msg);
+      return;
+    }
+    injecting = true;
+    try {
+      broker.publish(e.msg, e.msg.from);
+    } finally {
+      injecting = false;
+    }
+  };
+
+  const onEvent = (raw: string): void => {
+    let e: ClusterEvent;
+    try {
+      e = JSON.parse(raw) as ClusterEvent;
+    } catch {
+      return;
+    }
+    if (e.node === name) return;
+    switch (e.op) {
+      case 'join':
+      case 'leave':
+      case 'dead':
+        members.heard(e);
+        return;
+      case 'route':
+        routes.remoteRoute(e.node, e.filter, e.qos);
+        return;
+      case 'unroute':
+        routes.remoteUnroute(e.node, e.filter);
+        return;
+      case 'takeover': {
+        if (e.to !== name && e.to !== '*') return;
+        const session = giveUp(broker, broker.log, e.id, !e.clean, e.node);
+        members.announce({ op: 'handed', node: name, id: e.id, to: e.node, session });
+        return;
+      }
+      case 'handed': {
+        if (e.to !== name) return;
+        const w = waiting.get(e.id);
+        if (w === undefined) return;
+        if (e.session !== null) w.session = e.session;
+        w.left.delete(e.node);
+        if (w.left.size === 0) w.done();
+        return;
+      }
+    }
+  };
+
+  /** Wills of a dead node's clients: published here, cluster-wide. */
+  const claimDead = async (node: string): Promise<void> => {
+    routes.dropNode(node);
+    const wills = await cmd.hgetallBuffer(willKey(node));
+    await cmd.del(willKey(node), routeKey(node), streamKey(node));
+    for (const [id, raw] of Object.entries(wills)) {
+      try {
+        const w = JSON.parse(raw.toString()) as { t: string; p: string; q: 0 | 1 | 2; r: boolean };
+        broker.log.notice(`Cluster: publishing the will of client ${id} of dead node ${node}.`);
+        broker.publishInternal(w.t, Buffer.from(w.p, 'base64'), w.q, w.r);
+      } catch {
+        // Not ours: skipped.
+      }
+    }
+  };
+
+  const plugin: ClusterPlugin = {
+    name,
+    stats: {
+      dropped: () => out?.dropped ?? 0,
+      forwarded: () => forwarded,
+      received: () => received,
+      nodes: () => [...(members?.live ?? [])].sort(),
+    },
+
+    async init(b: BrokerCore): Promise<void> {
+      broker = b;
+      const log = b.log;
+      cmd = open();
+      sub = open();
+      reader = open();
+      for (const c of [cmd, sub, reader]) c.on('error', () => {});
+      out = new StreamOut(cmd, log);
+      routes = new Routes(cmd, name, (filter, qos) =>
+        members.announce(qos === null ? { op: 'unroute', node: name, filter } : { op: 'route', node: name, filter, qos }),
+      );
+      members = new Membership(cmd, name, token, config.lease * 1000, log, (node, how) => {
+        if (how !== 'join') routes.dropNode(node);
+        else void routes.load([node]).catch(() => {});
+        publishNodes();
+      }, claimDead);
+      sub.on('message', (_ch: string, m: string) => onEvent(m));
+      const connected = Promise.race([
+        Promise.all([cmd.connect(), sub.connect(), reader.connect()]),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), START_WAIT_MS).unref()),
+      ]);
+      try {
+        await connected;
+      } catch {
+        throw new Error(`Cluster: unable to reach Redis at ${redis.url !== null ? 'redis_url' : `${redis.host}:${redis.port}`}.`);
+      }
+      await sub.subscribe(CHANNEL);
+      await members.join();
+      await routes.rewrite();
+      await routes.load(members.live);
+      input = new StreamIn(reader, cmd, name, receive);
+      await input.start();
+      // After an outage: the lease again, this node's routes, and the others' as they are now.
+      cmd.on('ready', () => {
+        void members.join().then(() => routes.rewrite()).then(() => routes.load(members.live)).catch(() => {});
+      });
+      sub.on('ready', () => void sub.subscribe(CHANNEL).catch(() => {}));
+    },
+
+    start(): void {
+      publishNodes();
+    },
+
+    async stop(): Promise<void> {
+      input?.stop();
+      if (cmd?.status === 'ready') {
+        await cmd.del(routeKey(name), willKey(name)).catch(() => {});
+        for (const filter of routes.localFilters()) members.announce({ op: 'unroute', node: name, filter });
+      }
+      await members?.leave();
+      for (const c of [cmd, sub, reader]) c?.disconnect();
+    },
+
+    onClientConnecting(client: ClientContext): Promise<void> | void {
+      const others = [...members.live].filter((n) => n !== name);
+      if (others.length === 0 || cmd.status !== 'ready') return;
+      const id = client.clientId;
+      return new Promise<void>((resolve) => {
+        const w = { left: new Set(others), session: null as HandedSession | null, done: () => {} };
+        const timer = setTimeout(() => w.done(), TAKEOVER_WAIT_MS);
+        w.done = (): void => {
+          clearTimeout(timer);
+          if (waiting.get(id) === w) waiting.delete(id);
+          if (w.session !== null) handed.set(client, w.session);
+          resolve();
+        };
+        waiting.set(id, w);
+        members.announce({ op: 'takeover', node: name, id, clean: client.cleanStart, to: '*' });
+      }).then(() => {
+        const h = handed.get(client);
+        if (h !== undefined && !client.cleanStart) adopt(broker, client, h);
+      });
+    },
+
+    onClientConnected(client: ClientContext): void {
+      const w = client.will;
+      if (w === null) return;
+      const rec = JSON.stringify({ t: w.topic, p: w.payload.toString('base64'), q: w.qos, r: w.retain });
+      cmd.hset(willKey(name), client.clientId, rec).catch(() => {});
+    },
+
+    onClientDisconnected(client: ClientContext): void {
+      cmd.hdel(willKey(name), client.clientId).catch(() => {});
+    },
+
+    onSubscribe(session: Session, filter: string, options: SubscriptionOptions): void {
+      const s = session.subscriptions.get(filter);
+      routes.added(session.clientId, filter, s?.treeFilter ?? filter, options.qos);
+    },
+
+    onUnsubscribe(session: Session, filter: string): void {
+      routes.removed(session.clientId, filter);
+    },
+
+    onSessionDestroyed(session: Session): void {
+      routes.sessionGone(session.clientId);
+    },
+
+    onRetain(msg: Message): void {
+      if (!injecting) retaining = msg;
+    },
+
+    onPublish(msg: Message): boolean {
+      if (injecting) return false;
+      const topic = msg.topic;
+      if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$SYS')) return false;
+      const matches = routes.match(topic);
+      const retained = retaining === msg;
+      retaining = undefined;
+      if (matches.length === 0 && !retained) return false;
+      let wait: Promise<unknown> | undefined;
+      for (let i = 0; i < matches.length; i++) {
+        const d = matches[i];
+        const p = out.send(d.session.clientId, msg, retained ? 'dr' : 'd');
+        forwarded++;
+        if (msg.qos > 0 && d.qos > 0) wait = wait === undefined ? p : Promise.all([wait, p]);
+      }
+      if (retained) {
+        // A retained change reaches every node's retained tree, subscribers or not.
+        for (const n of members.live) {
+          if (n === name || matches.some((d) => d.session.clientId === n)) continue;
+          out.send(n, msg, 'r');
+        }
+      }
+      if (wait !== undefined) broker.ackWait = wait;
+      return matches.length > 0;
+    },
+  };
+  return plugin;
+}

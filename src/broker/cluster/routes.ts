@@ -1,0 +1,149 @@
+/**
+ * The cluster-wide route table (issue 15): which tree filters each node has local
+ * subscribers for, and their highest QoS. This node's own routes are written to
+ * mqtt:route:<node> and announced on the channel as they change (the first local
+ * subscriber of a filter, the last one leaving, its highest QoS changing); the other
+ * nodes' routes are read at join and kept current from the channel, in a subscription
+ * tree whose subscribers are nodes. A publish then costs one cached tree lookup to know
+ * which nodes need it, merged per node: one copy per node, whatever overlaps.
+ */
+import type { Redis } from 'ioredis';
+import type { QoS } from '../../protocol/index.js';
+import { Router, type Delivery, type SubscriptionOptions } from '../router.js';
+import { routeKey } from './keys.js';
+
+/** A node as the route tree's subscriber. */
+export interface NodeRef {
+  readonly clientId: string;
+}
+
+const NONE: Delivery<NodeRef>[] = [];
+
+export class Routes {
+  /** Tree filter -> "clientid\nfilter" -> QoS, for the local subscriptions. */
+  private readonly local = new Map<string, Map<string, QoS>>();
+  /** Client id -> its filters -> tree filters (a destroyed session's subscriptions are gone before we hear). */
+  private readonly byClient = new Map<string, Map<string, string>>();
+  private readonly remote = new Router<NodeRef>();
+  private readonly nodes = new Map<string, { ref: NodeRef; filters: Set<string> }>();
+
+  constructor(
+    private readonly cmd: Redis,
+    private readonly self: string,
+    private readonly announce: (filter: string, qos: number | null) => void,
+  ) {}
+
+  /** Nodes other than this one with a route matching `topic`, and the highest QoS of each. */
+  match(topic: string): Delivery<NodeRef>[] {
+    if (this.nodes.size === 0) return NONE;
+    return this.remote.match(topic).deliveries;
+  }
+
+  /** Any route on any other node (retained changes go to every node regardless). */
+  get remoteNodes(): IterableIterator<string> {
+    return this.nodes.keys();
+  }
+
+  /** A local subscription: `filter` as the client gave it, `treeFilter` as the tree holds it. */
+  added(clientId: string, filter: string, treeFilter: string, qos: QoS): void {
+    let mine = this.byClient.get(clientId);
+    if (mine === undefined) this.byClient.set(clientId, (mine = new Map()));
+    const was = mine.get(filter);
+    if (was !== undefined && was !== treeFilter) this.removed(clientId, filter);
+    mine.set(filter, treeFilter);
+    let subs = this.local.get(treeFilter);
+    if (subs === undefined) this.local.set(treeFilter, (subs = new Map()));
+    const before = maxQos(subs);
+    subs.set(clientId + '\n' + filter, qos);
+    const after = maxQos(subs);
+    if (after !== before) this.publishRoute(treeFilter, after);
+  }
+
+  removed(clientId: string, filter: string): void {
+    const mine = this.byClient.get(clientId);
+    const treeFilter = mine?.get(filter);
+    if (mine === undefined || treeFilter === undefined) return;
+    mine.delete(filter);
+    if (mine.size === 0) this.byClient.delete(clientId);
+    const subs = this.local.get(treeFilter);
+    const k = clientId + '\n' + filter;
+    if (subs === undefined || !subs.has(k)) return;
+    const before = maxQos(subs);
+    subs.delete(k);
+    if (subs.size === 0) {
+      this.local.delete(treeFilter);
+      this.cmd.hdel(routeKey(this.self), treeFilter).catch(() => {});
+      this.announce(treeFilter, null);
+    } else {
+      const after = maxQos(subs);
+      if (after !== before) this.publishRoute(treeFilter, after);
+    }
+  }
+
+  /** A session is gone: every filter it held here. */
+  sessionGone(clientId: string): void {
+    const mine = this.byClient.get(clientId);
+    if (mine === undefined) return;
+    for (const f of [...mine.keys()]) this.removed(clientId, f);
+  }
+
+  localFilters(): string[] {
+    return [...this.local.keys()];
+  }
+
+  private publishRoute(filter: string, qos: number): void {
+    this.cmd.hset(routeKey(this.self), filter, qos).catch(() => {});
+    this.announce(filter, qos);
+  }
+
+  /** Rewrites this node's routes (at join and after Redis came back). */
+  async rewrite(): Promise<void> {
+    const key = routeKey(this.self);
+    const m = this.cmd.multi().del(key);
+    const all: (string | number)[] = [];
+    for (const [f, subs] of this.local) all.push(f, maxQos(subs));
+    if (all.length > 0) m.hset(key, ...all);
+    await m.exec();
+  }
+
+  /** Loads the routes of the given nodes. */
+  async load(nodes: Iterable<string>): Promise<void> {
+    for (const n of nodes) {
+      if (n === this.self) continue;
+      const h = await this.cmd.hgetall(routeKey(n));
+      this.dropNode(n);
+      for (const [f, q] of Object.entries(h)) this.remoteRoute(n, f, Number(q));
+    }
+  }
+
+  remoteRoute(node: string, filter: string, qos: number): void {
+    if (node === this.self) return;
+    let n = this.nodes.get(node);
+    if (n === undefined) this.nodes.set(node, (n = { ref: { clientId: node }, filters: new Set() }));
+    n.filters.add(filter);
+    const q = (qos === 1 || qos === 2 ? qos : 0) as QoS;
+    const options: SubscriptionOptions = { qos: q, noLocal: false, retainAsPublished: false, retainHandling: 0, identifier: 0 };
+    this.remote.subscribe(n.ref, filter, options);
+  }
+
+  remoteUnroute(node: string, filter: string): void {
+    const n = this.nodes.get(node);
+    if (n === undefined || !n.filters.delete(filter)) return;
+    this.remote.unsubscribe(n.ref, filter);
+    if (n.filters.size === 0) this.nodes.delete(node);
+  }
+
+  /** A node left or died: its routes go. */
+  dropNode(node: string): void {
+    const n = this.nodes.get(node);
+    if (n === undefined) return;
+    for (const f of n.filters) this.remote.unsubscribe(n.ref, f);
+    this.nodes.delete(node);
+  }
+}
+
+function maxQos(subs: Map<string, QoS>): number {
+  let q = -1;
+  for (const v of subs.values()) if (v > q) q = v;
+  return q;
+}

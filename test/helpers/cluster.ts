@@ -1,0 +1,113 @@
+/**
+ * Issue 15: a real redis-server and ts-mosquitto nodes (broker processes with `cluster
+ * true`) on free ports, for the cluster tests. Everything is stopped by pid after each
+ * test (clusterPerTest).
+ */
+import { afterEach, beforeEach } from 'vitest';
+import { freePort } from './mosquitto.js';
+import { RedisServer } from './redis-server.js';
+import { runProgram, stopPrograms, type RunningProgram } from './conf-program.js';
+import { RawClient, type ConnectOptions } from './raw-client.js';
+
+export interface Node {
+  name: string;
+  port: number;
+  proc: RunningProgram;
+  connect(opts?: ConnectOptions): Promise<RawClient>;
+}
+
+export interface ClusterFixture {
+  readonly redis: RedisServer;
+  /** Starts a node; resolves once it runs. */
+  node(name: string, extra?: string[], port?: number): Promise<Node>;
+  /** Starts n nodes named n1..nN. */
+  nodes(n: number, extra?: string[]): Promise<Node[]>;
+}
+
+export function nodeConf(name: string, port: number, redisPort: number, extra: string[] = []): string[] {
+  return [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    `redis_port ${redisPort}`,
+    'cluster true',
+    `cluster_node_name ${name}`,
+    'cluster_lease 2',
+    'log_type all',
+    ...extra,
+  ];
+}
+
+export function clusterPerTest(): ClusterFixture {
+  let redis: RedisServer | undefined;
+  const clients: RawClient[] = [];
+  beforeEach(async () => {
+    redis = await RedisServer.start();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    await stopPrograms();
+    await redis?.close();
+  });
+  const fx: ClusterFixture = {
+    get redis(): RedisServer {
+      return redis!;
+    },
+    async node(name, extra = [], port) {
+      const p = port ?? (await freePort());
+      const proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { ready: /Cluster: joined as|mosquitto version .* running/ });
+      await proc.waitForLine(/mosquitto version .* running/, 8000);
+      return {
+        name,
+        port: p,
+        proc,
+        async connect(opts = {}) {
+          const { client, connack } = await RawClient.connect(p, opts);
+          clients.push(client);
+          if ((connack.returnCode ?? connack.reasonCode ?? 0) !== 0) throw new Error('CONNACK refused');
+          return client;
+        },
+      };
+    },
+    async nodes(n, extra = []) {
+      return Promise.all(Array.from({ length: n }, (_, i) => fx.node(`n${i + 1}`, extra)));
+    },
+  };
+  return fx;
+}
+
+/** Polls until `probe` returns a value that `ok` accepts; the last value is returned either way. */
+export async function until<T>(probe: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 8000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await probe();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 25));
+    v = await probe();
+  }
+  return v;
+}
+
+/** Waits until node `n`'s route table in Redis holds `filter` (its subscribers are then reachable from every node that heard). */
+export async function routed(fx: ClusterFixture, node: string, filter: string, present = true): Promise<void> {
+  const r = fx.redis.client();
+  await until(() => r.hexists(`mqtt:route:${node}`, filter), (v) => v === (present ? 1 : 0));
+  // The announcement travels on the channel right after the write.
+  await new Promise((res) => setTimeout(res, 100));
+}
+
+/**
+ * Publishes probes on `topic` from `pub` until `sub` receives one: then the route from the
+ * publisher's node to the subscriber's node is in place. Probes sent before it were not
+ * forwarded or arrived before it (order per publisher and topic), so none follows.
+ */
+export async function reaches(pub: RawClient, sub: RawClient, topic: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    pub.publish(topic, '__probe__');
+    try {
+      await sub.waitFor((p) => p.cmd === 'publish' && p.topic === topic && String(p.payload) === '__probe__', 100, 'probe');
+      return;
+    } catch {
+      // not routed yet
+    }
+  }
+  throw new Error(`no route for ${topic}`);
+}
