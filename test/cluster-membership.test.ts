@@ -10,7 +10,7 @@ import { runProgram, stopPrograms } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
 import type { IPublishPacket } from 'mqtt-packet';
 
-describe('cluster options', () => {
+describe('cluster options', { timeout: 30000 }, () => {
   afterEach(() => stopPrograms());
 
   it('cluster true without Redis settings is a one-line configuration error', async () => {
@@ -30,7 +30,7 @@ describe('cluster options', () => {
   });
 });
 
-describe.skipIf(!haveRedis())('cluster membership', () => {
+describe.skipIf(!haveRedis())('cluster membership', { timeout: 60000 }, () => {
   const fx = clusterPerTest();
 
   it('each node holds a lease on mqtt:node:<name>, is listed, and hears the others join', async () => {
@@ -54,7 +54,8 @@ describe.skipIf(!haveRedis())('cluster membership', () => {
   it('refuses to start under the name of a live node', async () => {
     await fx.node('twin');
     const port = await freePort();
-    const p = await runProgram('ts', nodeConf('twin', port, fx.redis.port), { ready: /Error/ });
+    const p = await runProgram('ts', nodeConf('twin', port, fx.redis.port), { ready: /Error|starting/ });
+    await p.waitForLine(/Error/, 30000);
     const code = await new Promise<number | null>((r) => (p.proc.exitCode !== null ? r(p.proc.exitCode) : p.proc.once('exit', r)));
     expect(code).not.toBe(0);
     expect(p.lines.join('\n')).toContain('Error: Cluster node name "twin" is already used by a live node.');

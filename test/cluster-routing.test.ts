@@ -23,7 +23,7 @@ async function added(fx: ReturnType<typeof clusterPerTest>, node: string): Promi
   return Number(info[info.indexOf('entries-added') + 1]);
 }
 
-describe.skipIf(!haveRedis())('cluster routing', () => {
+describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
   const fx = clusterPerTest();
 
   it('delivers QoS 0, 1 and 2 across nodes, each once, with each hop acknowledged', async () => {

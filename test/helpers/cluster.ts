@@ -54,8 +54,9 @@ export function clusterPerTest(): ClusterFixture {
     },
     async node(name, extra = [], port) {
       const p = port ?? (await freePort());
-      const proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { ready: /Cluster: joined as|mosquitto version .* running/ });
-      await proc.waitForLine(/mosquitto version .* running/, 8000);
+      const proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { ready: /mosquitto version .* starting/ });
+      // A loaded machine (2 cores shared) may take a while to start three node processes.
+      await proc.waitForLine(/mosquitto version .* running/, 30000);
       return {
         name,
         port: p,
