@@ -66,6 +66,9 @@ describe('codec', () => {
     expect(storedPublishProperties(bytes, 0, bytes.length)).toEqual(Buffer.concat([A1, B2, CONTENT_TYPE, A3]));
     const plain = Buffer.concat([A1, B2, A3]);
     expect(storedPublishProperties(plain, 0, plain.length)).toEqual(plain);
+    const willDelay = prop(0x18, Buffer.from([0, 0, 0, 5]));
+    const will = Buffer.concat([A1, willDelay, CONTENT_TYPE, A3]);
+    expect(storedPublishProperties(will, 0, will.length)).toEqual(Buffer.concat([A1, CONTENT_TYPE, A3]));
   });
 
   it("reads mqtt-packet's grouped object (old persistence files) as a list", () => {
@@ -120,10 +123,11 @@ describe('broker', () => {
     expect(publishPropertyBytes(got)).toEqual(Buffer.concat([B2, A1, A3, B2]));
   });
 
-  it('keeps the order of the will properties', async () => {
+  it('keeps the order of the will properties, user properties interleaved with others and the will delay left out, as Mosquitto', async () => {
     const b = await startBroker();
     const { frames } = await subscriber(b.port);
-    const willProps = Buffer.concat([A1, B2, A3]);
+    const WILL_DELAY_0 = prop(0x18, Buffer.from([0, 0, 0, 0]));
+    const willProps = Buffer.concat([A1, CONTENT_TYPE, WILL_DELAY_0, B2, A3]);
     const body = Buffer.concat([
       mqttString('MQTT'),
       Buffer.from([5, 0x02 | 0x04, 0, 60]),
@@ -140,7 +144,7 @@ describe('broker', () => {
     await raw.next('connack');
     raw.destroy();
     const got = await frames.next(3);
-    expect(publishPropertyBytes(got)).toEqual(willProps);
+    expect(publishPropertyBytes(got)).toEqual(Buffer.concat([A1, CONTENT_TYPE, B2, A3]));
   });
 
   it('refuses a property a PUBLISH may not carry', async () => {

@@ -128,8 +128,12 @@ export function decodeSmall(buf: Buffer, b0: number, body: number, rl: number, v
   return undefined;
 }
 
-/** The will properties of an MQTT 5 CONNECT frame (MQTT-3.1.3.2), decoded in wire order. Throws PropertyError. */
-export function willPropertiesOf(frame: Buffer): Record<string, unknown> | undefined {
+/**
+ * The will properties of an MQTT 5 CONNECT frame (MQTT-3.1.3.2): decoded in wire order, and
+ * the bytes a receiver of the will gets (the will delay and other per-hop properties left
+ * out, the rest in wire order, as Mosquitto keeps them). Throws PropertyError.
+ */
+export function willPropertiesOf(frame: Buffer): { properties: Record<string, unknown>; stored: Buffer } | undefined {
   const end = frame.length;
   let pos = readVarint(frame, 1, end)[1];
   pos += 2 + frame.readUInt16BE(pos); // protocol name
@@ -142,7 +146,8 @@ export function willPropertiesOf(frame: Buffer): Record<string, unknown> | undef
   pos += 2 + frame.readUInt16BE(pos); // client id
   [len, pos] = readVarint(frame, pos, end);
   if (pos + len > end) throw new PropertyError('Malformed packet');
-  return decodeProperties(frame, pos, pos + len, WILL_PROPERTY_IDS);
+  const properties = decodeProperties(frame, pos, pos + len, WILL_PROPERTY_IDS);
+  return { properties, stored: Buffer.from(storedPublishProperties(frame, pos, pos + len)) };
 }
 
 /**

@@ -165,7 +165,10 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
     if (c.protocolVersion === 5 && c.will?.properties !== undefined) {
       try {
         const props = willPropertiesOf(frame);
-        if (props !== undefined) c.will.properties = props;
+        if (props !== undefined) {
+          c.will.properties = props.properties;
+          c.will.storedProperties = props.stored;
+        }
       } catch (err) {
         if (!(err instanceof PropertyError)) throw err;
         this.protocolError(err);

@@ -41,7 +41,11 @@ export interface PublishPacket extends Omit<IPublishPacket, 'properties'> {
 
 /** CONNECT, its will's properties with user properties in wire order. */
 export interface ConnectPacket extends Omit<IConnectPacket, 'will'> {
-  will?: Omit<NonNullable<IConnectPacket['will']>, 'properties'> & { properties?: WillProperties };
+  will?: Omit<NonNullable<IConnectPacket['will']>, 'properties'> & {
+    properties?: WillProperties;
+    /** The will's property bytes every receiver gets, in wire order (frame-reader.ts). */
+    storedProperties?: Buffer;
+  };
 }
 
 export type Packet = Exclude<MqttPacketUnion, IPublishPacket | IConnectPacket> | PublishPacket | ConnectPacket;

@@ -317,7 +317,7 @@ export function encodeProperty(key: string, value: unknown): Buffer {
  * The properties of a PUBLISH split for forwarding: `stored` are the property bytes a
  * receiver gets as they arrived (payload format, content type, response topic, correlation
  * data and user properties, in wire order); topic alias, message expiry and subscription
- * identifiers are per hop and left out (MQTT-3.3.2-7, 3.3.2-6, 3.3.4-3), as Mosquitto
+ * identifiers (and a will's will delay) are per hop and left out (MQTT-3.3.2-7, 3.3.2-6, 3.3.4-3), as Mosquitto
  * leaves them out of what it stores.
  */
 export function storedPublishProperties(buf: Buffer, start: number, end: number): Buffer {
@@ -329,7 +329,8 @@ export function storedPublishProperties(buf: Buffer, start: number, end: number)
     const id = buf[pos++];
     switch (id) {
       case 0x01: pos += 1; break;
-      case 0x02: pos += 4; break;
+      case 0x02:
+      case 0x18: pos += 4; break;
       case 0x23: pos += 2; break;
       case 0x0b: pos = readVarint(buf, pos, end)[1]; break;
       case 0x03:
@@ -343,7 +344,7 @@ export function storedPublishProperties(buf: Buffer, start: number, end: number)
       default:
         return buf.subarray(start, end);
     }
-    if (id === 0x02 || id === 0x23 || id === 0x0b) {
+    if (id === 0x02 || id === 0x23 || id === 0x0b || id === 0x18) {
       cut ??= [];
       if (at > keepFrom) cut.push(buf.subarray(keepFrom, at));
       keepFrom = pos;
