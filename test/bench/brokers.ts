@@ -8,9 +8,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopChild, track } from './children.js';
 
-export type BrokerName = 'ts' | 'mosquitto' | 'aedes';
+/** `net`: no broker, Node's bare `net` server, run only where a scenario measures the floor (issue 17). */
+export type BrokerName = 'ts' | 'mosquitto' | 'aedes' | 'net';
 export const BROKERS: BrokerName[] = ['ts', 'mosquitto', 'aedes'];
-export const BROKER_LABEL: Record<BrokerName, string> = { ts: 'ts-mosquitto', mosquitto: 'mosquitto', aedes: 'aedes' };
+export const BROKER_LABEL: Record<BrokerName, string> = {
+  ts: 'ts-mosquitto',
+  mosquitto: 'mosquitto',
+  aedes: 'aedes',
+  net: 'bare net server (floor)',
+};
 
 /** The repository root: dist-bench/ is one level below it. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,6 +55,8 @@ export function unavailableReason(name: BrokerName): string | undefined {
       return mosquittoPath() ? undefined : 'mosquitto not installed';
     case 'aedes':
       return existsSync(path.join(ROOT, 'node_modules/aedes/package.json')) ? undefined : 'aedes not installed';
+    case 'net':
+      return existsSync(path.join(ROOT, 'dist-bench/net-floor-server.js')) ? undefined : 'dist-bench/net-floor-server.js not built';
   }
 }
 
@@ -89,7 +97,10 @@ export async function startBroker(name: BrokerName, dir: string, opts: BrokerOpt
   const logFile = path.join(dir, `${name}.log`);
   let cmd: string;
   let args: string[];
-  if (name === 'aedes') {
+  if (name === 'net') {
+    cmd = process.execPath;
+    args = [path.join(ROOT, 'dist-bench/net-floor-server.js'), String(port)];
+  } else if (name === 'aedes') {
     cmd = process.execPath;
     args = [path.join(ROOT, 'dist-bench/aedes-server.js'), String(port), opts.tcpNoDelay ? 'nodelay' : 'delay'];
     if (opts.passwordFile) args.push(opts.passwordFile);
@@ -135,6 +146,17 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15000)
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('broker did not listen within 15 s');
+}
+
+/** The soft open-file limit of a running process (/proc/PID/limits), if readable. */
+export function openFileLimit(pid: number): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.trim().split(/\s+/)[3];
+    return soft === undefined ? undefined : soft === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(soft);
+  } catch {
+    return undefined;
+  }
 }
 
 export function stopBroker(broker: RunningBroker): Promise<void> {

@@ -9,10 +9,12 @@ export interface Options {
   json?: string;
   /** TCP_NODELAY in every scenario, not only those with acknowledgements or timing. */
   nodelay: boolean;
+  /** Connections of the fleet scenarios (idle-100k, wake-100k); 100,000 by default. */
+  connections?: number;
 }
 
 export const USAGE =
-  'usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--broker ts|mosquitto|aedes[,...]] [--json FILE] [--nodelay]';
+  'usage: npm run bench -- [--quick] [--only NAME[,NAME...]] [--broker ts|mosquitto|aedes[,...]] [--json FILE] [--nodelay] [--connections N]';
 
 export function parseOptions(argv: string[], scenarioNames: string[]): Options {
   const opts: Options = { quick: false, brokers: [...BROKERS], nodelay: false };
@@ -44,6 +46,13 @@ export function parseOptions(argv: string[], scenarioNames: string[]): Options {
       case '--nodelay':
         opts.nodelay = true;
         break;
+      case '--connections': {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--connections needs a positive whole number, not ${v}\n${USAGE}`);
+        opts.connections = n;
+        break;
+      }
       case '--json':
         opts.json = value();
         break;

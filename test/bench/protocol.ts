@@ -52,12 +52,54 @@ export interface AuthSpec {
   measureMs: number;
 }
 
-export type GenSpec = FlowSpec | IdleSpec | RetainedSpec | AuthSpec;
+/**
+ * Issue 17: a fleet of mostly idle devices. `connections` held by holder processes (each
+ * under its own raised open-file limit, at most `perHolder` sockets), each from its own
+ * 127.0.0.0/8 source address, keep alive `keepalive`.
+ * - idle: held for `holdMs`; a third of it with nothing else going on (broker CPU while
+ *   idle), then a QoS 0 flow of `flowRate` msg/s between two other clients (its p99);
+ *   each connection sends one PINGREQ, spread over the hold.
+ * - wake: a `#` subscriber (QoS 1), then each connection publishes one QoS 1 message,
+ *   spread over `wakeMs`; the rate is deliveries to the subscriber per second.
+ */
+export interface FleetSpec {
+  kind: 'fleet';
+  mode: 'idle' | 'wake';
+  port: number;
+  connections: number;
+  keepalive: number;
+  concurrency: number;
+  perHolder: number;
+  /** Open-file limit for each holder process (ulimit -n in its shell). */
+  holderFdLimit: number;
+  holdMs: number;
+  flowRate: number;
+  wakeMs: number;
+}
+
+export type GenSpec = FlowSpec | IdleSpec | RetainedSpec | AuthSpec | FleetSpec;
+
+/** Fleet process -> holder process. */
+export type HolderCommand =
+  | { op: 'connect'; port: number; from: number; to: number; prefix: string; keepalive: number; concurrency: number }
+  | { op: 'ping'; spreadMs: number }
+  | { op: 'wake'; spreadMs: number; from: number; topicPrefix: string; payload: number }
+  | { op: 'count' }
+  | { op: 'close' };
+
+/** Holder process -> fleet process. */
+export type HolderReply =
+  | { op: 'connected'; accepted: number; refused: number; closed: number; latencies: number[] }
+  | { op: 'pinged'; sent: number }
+  | { op: 'woke'; sent: number }
+  | { op: 'count'; alive: number; pingresps: number; pubacks: number; closed: number }
+  | { op: 'error'; message: string };
 
 /** Generator -> runner: a phase boundary; the runner snapshots broker CPU and RSS. */
 export interface MarkMessage {
   type: 'mark';
-  name: 'start' | 'end' | 'baseline' | 'settled';
+  /** idleEnd: the fleet's quiet part of the hold ends (broker CPU while idle is start..idleEnd). */
+  name: 'start' | 'end' | 'baseline' | 'settled' | 'idleEnd';
 }
 
 export interface GenResult {

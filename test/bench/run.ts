@@ -13,6 +13,7 @@ import {
   ROOT,
   freePort,
   mosquittoPath,
+  openFileLimit,
   startBroker,
   stopBroker,
   unavailableReason,
@@ -149,6 +150,22 @@ async function runOne(
   };
   try {
     const spec = s.spec(broker.port, sz, f, name);
+    let limitNote: string | undefined;
+    if (spec.kind === 'fleet') {
+      // Each holder process of the fleet stays under the hard limit this shell may grant.
+      const { hard } = fdLimits();
+      if (spec.holderFdLimit > hard) {
+        spec.perHolder = Math.max(100, hard - 256);
+        spec.holderFdLimit = hard;
+      }
+      // The bare net server routes nothing: no flow there.
+      if (name === 'net') spec.flowRate = 0;
+      // The broker needs one descriptor per connection (issue 17: the README says how to raise it).
+      const brokerLimit = openFileLimit(broker.pid);
+      if (brokerLimit !== undefined && brokerLimit < spec.connections + 64) {
+        limitNote = `broker open-file limit ${brokerLimit} < ${spec.connections} connections + 64`;
+      }
+    }
     const { result, marks } = await drive(gen, spec, broker.pid, s.timeoutMs(sz), onMark);
     if (redis) {
       await redisWork(redis, redisMarks, result);
@@ -162,6 +179,7 @@ async function runOne(
     const end = marks.settled ?? marks.end;
     const run: BrokerRun = {
       ...base,
+      note: limitNote,
       status: 'ok',
       result,
       brokerCpu: cpuPercent(marks.start, marks.end),
@@ -170,6 +188,13 @@ async function runOne(
     };
     if (spec.kind === 'idle' && marks.baseline && marks.settled) {
       run.rssPerConnKb = (marks.settled.rssKb - marks.baseline.rssKb) / spec.connections;
+    }
+    if (spec.kind === 'fleet' && marks.baseline && marks.settled) {
+      const accepted = Number(result.extra.accepted);
+      if (accepted > 0) run.rssPerConnKb = (marks.settled.rssKb - marks.baseline.rssKb) / accepted;
+      // The broker's CPU while the fleet only idles (and pings), before the flow starts.
+      const idle = cpuPercent(marks.start, marks.idleEnd);
+      if (idle !== undefined) result.extra.idleCpu = Math.round(idle * 10) / 10;
     }
     if (spec.kind === 'retained' && marks.baseline && marks.settled) {
       run.rssPerRetainedB = ((marks.settled.rssKb - marks.baseline.rssKb) * 1024) / spec.messages;
@@ -255,14 +280,33 @@ async function main(): Promise<void> {
       notes.push(`idle connections capped at ${sz.idleConnections} by the open-file hard limit (${hard})`);
     }
   }
+  // The fleet (issue 17): the broker holds every connection in one process, so its limit
+  // caps the fleet; the generator spreads its side over holder processes.
+  if (opts.connections !== undefined) sz.fleetConnections = opts.connections;
+  const fleetNeeded = sz.fleetConnections + 256;
+  let fleetFdLimit: number | undefined;
+  if (scenarios.some((s) => s.fleet) && soft < fleetNeeded) {
+    if (hard >= fleetNeeded) fleetFdLimit = fleetNeeded;
+    else {
+      const asked = sz.fleetConnections;
+      sz.fleetConnections = Math.max(100, hard - 256);
+      fleetFdLimit = hard;
+      notes.push(
+        `fleet capped at ${sz.fleetConnections.toLocaleString('en-US')} connections (asked ${asked.toLocaleString('en-US')}) by the open-file hard limit (${hard}): ` +
+          'the broker holds one descriptor per connection; raise the hard limit (ulimit -Hn, limits.conf, LimitNOFILE=) to run it in full',
+      );
+    }
+  }
+  const fdLimitFor = (s: Scenario): number | undefined => (s.name === 'idle' ? idleFdLimit : s.fleet ? fleetFdLimit : undefined);
 
   const f = fixtures(work, scenarios.some((s) => s.name.startsWith('auth')) ? sz.pbkdf2Users : 0, sz.authUsers);
   const titles = new Map(scenarios.map((s) => [s.name, s.title(sz)]));
   const runs: BrokerRun[] = [];
   for (const s of scenarios) {
-    for (const b of opts.brokers) {
+    // Node's bare net server beside the brokers where the scenario measures the floor.
+    for (const b of s.floor ? [...opts.brokers, 'net' as const] : opts.brokers) {
       process.stderr.write(`bench: ${s.name} / ${BROKER_LABEL[b]} ... `);
-      const run = await runOne(s, b, sz, f, s.name === 'idle' ? idleFdLimit : undefined, opts.nodelay);
+      const run = await runOne(s, b, sz, f, fdLimitFor(s), opts.nodelay);
       runs.push(run);
       process.stderr.write(
         run.status === 'ok'

@@ -13,12 +13,22 @@ export interface Sizes {
   routingFilters: number; // per each of 100 subscribers
   authUsers: number; // distinct bcrypt users for the uncached password scenarios (slow to hash)
   pbkdf2Users: number; // distinct sha512-pbkdf2 users
+  /** idle-100k and wake-100k (issue 17): connections held, how long, the wake window. */
+  fleetConnections: number;
+  fleetHoldMs: number;
+  fleetWakeMs: number;
 }
 
 export function sizes(quick: boolean): Sizes {
   return quick
-    ? { quick, warmupMs: 500, measureMs: 1000, idleConnections: 2000, retained: 20000, routingFilters: 200, authUsers: 30, pbkdf2Users: 3000 }
-    : { quick, warmupMs: 2000, measureMs: 8000, idleConnections: 10000, retained: 100000, routingFilters: 1000, authUsers: 120, pbkdf2Users: 20000 };
+    ? {
+        quick, warmupMs: 500, measureMs: 1000, idleConnections: 2000, retained: 20000, routingFilters: 200, authUsers: 30, pbkdf2Users: 3000,
+        fleetConnections: 5000, fleetHoldMs: 10000, fleetWakeMs: 10000,
+      }
+    : {
+        quick, warmupMs: 2000, measureMs: 8000, idleConnections: 10000, retained: 100000, routingFilters: 1000, authUsers: 120, pbkdf2Users: 20000,
+        fleetConnections: 100000, fleetHoldMs: 60000, fleetWakeMs: 10000,
+      };
 }
 
 /** Files prepared once per run (password files), keyed by broker. */
@@ -58,6 +68,10 @@ export interface Scenario {
    * its /metrics once a second while the scenario runs (issue 18: the cost of metrics).
    */
   scrapeMetrics?: boolean;
+  /** Also run against Node's bare `net` server (broker `net`): the per-socket floor. */
+  floor?: boolean;
+  /** Needs one descriptor per fleet connection in the broker (the runner raises its limit). */
+  fleet?: boolean;
   /** A reason the scenario does not apply to this broker, if so. */
   skip?(broker: BrokerName, f: Fixtures): string | undefined;
   broker?(broker: BrokerName, f: Fixtures, runDir: string, svc: Services): BrokerOptions;
@@ -110,6 +124,28 @@ function redisConf(port: number): string[] {
     `redis_hook message.publish LTRIM bench:\${topic} -${REDIS_HOOK_LIST_MAX} -1`,
   ];
 }
+
+/** Sockets per holder process of the fleet: under any hard open-file limit of 16,384 or more. */
+export const FLEET_PER_HOLDER = 15000;
+
+function fleet(port: number, s: Sizes, mode: 'idle' | 'wake'): GenSpec {
+  return {
+    kind: 'fleet',
+    mode,
+    port,
+    connections: s.fleetConnections,
+    keepalive: 60,
+    concurrency: 100,
+    perHolder: FLEET_PER_HOLDER,
+    holderFdLimit: FLEET_PER_HOLDER + 256,
+    holdMs: s.fleetHoldMs,
+    flowRate: 1000,
+    wakeMs: s.fleetWakeMs,
+  };
+}
+
+/** Connecting at a few thousand a second, the hold or the wake, and margin. */
+const fleetTimeout = (s: Sizes): number => s.fleetConnections * 2 + s.fleetHoldMs + s.fleetWakeMs + 180000;
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -180,6 +216,30 @@ export const SCENARIOS: Scenario[] = [
     metric: 'rate',
     spec: (port, s) => ({ kind: 'idle', port, connections: s.idleConnections, concurrency: 100, settleMs: 1000 }),
     timeoutMs: () => 120000,
+  },
+  {
+    // Issue 17: a node of mostly idle devices. Rate: connects/s; p50/p99: the QoS 0 flow
+    // of 1,000 msg/s between two other clients while the fleet is held.
+    name: 'idle-100k',
+    fleet: true,
+    floor: true,
+    tcpNoDelay: true,
+    title: (s) =>
+      `${s.fleetConnections.toLocaleString('en-US')} idle connections held ${s.fleetHoldMs / 1000} s, keepalive 60 (rate: connects/s; p50/p99: a QoS 0 flow of 1,000 msg/s meanwhile)`,
+    metric: 'rate',
+    spec: (port, s) => fleet(port, s, 'idle'),
+    timeoutMs: fleetTimeout,
+  },
+  {
+    name: 'wake-100k',
+    fleet: true,
+    tcpNoDelay: true,
+    title: (s) =>
+      `${s.fleetConnections.toLocaleString('en-US')} connections each publish one QoS 1 message within ${s.fleetWakeMs / 1000} s to a # subscriber (deliveries/s)`,
+    metric: 'rate',
+    skip: (b) => (b === 'net' ? 'not a broker' : undefined),
+    spec: (port, s) => fleet(port, s, 'wake'),
+    timeoutMs: fleetTimeout,
   },
   {
     name: 'retained',
