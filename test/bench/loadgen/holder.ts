@@ -9,11 +9,8 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { HolderCommand, HolderReply } from '../protocol.js';
 import { connectPacket } from './packets.js';
+import { sourceAddress } from './source-address.js';
 
-/** Source address of connection `i`: 127.1.0.1 upwards, 126 hosts per /24 step. */
-export function sourceAddress(i: number): string {
-  return `127.${1 + ((i >> 14) & 127)}.${(i >> 7) & 127}.${1 + (i & 127)}`;
-}
 
 /** Replies are counted in the process's totals, not per socket. */
 type Held = net.Socket;
