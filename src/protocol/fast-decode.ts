@@ -176,6 +176,12 @@ function parseInto(frame: Buffer, version: ProtocolVersion): void {
   const parser = createParser(version);
   parser.on('packet', (packet: Packet) => {
     parsedPacket = packet;
+    // MQTT-3.1.3: a CONNECT's payload is exactly what its flags announce. Bytes left over
+    // (a username or password whose flag is 0) make it malformed, as Mosquitto has it;
+    // mqtt-packet ignores them. Its read position is still at the end of what it read.
+    if (packet.cmd === 'connect' && (parser as unknown as { _pos: number })._pos !== packet.length) {
+      parseError ??= new Error('Malformed CONNECT: bytes after its payload');
+    }
   });
   parser.on('error', (err: Error) => {
     parseError ??= err;
