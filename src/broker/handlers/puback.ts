@@ -10,7 +10,13 @@ export function handlePuback(broker: BrokerCore, client: ClientContext, packet: 
   }
   const session = client.session!;
   const out = session.inflight.get(mid);
-  if (out === undefined || out.qos !== 1) return;
+  if (out === undefined) return;
+  if (out.qos !== 1) {
+    // A PUBACK for a QoS 2 message: Mosquitto ends the connection as a protocol error,
+    // with no DISCONNECT even at MQTT 5 (checked against mosquitto 2.0.11).
+    client.disconnect('protocol');
+    return;
+  }
   for (const p of broker.plugins) p.onAcked?.(session, out.msg);
   broker.messages.complete(session, mid);
 }

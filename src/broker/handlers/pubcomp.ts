@@ -10,7 +10,13 @@ export function handlePubcomp(broker: BrokerCore, client: ClientContext, packet:
   }
   const session = client.session!;
   const out = session.inflight.get(mid);
-  if (out === undefined || out.qos !== 2) return;
+  if (out === undefined) return;
+  if (out.qos !== 2 || out.state !== 1) {
+    // A PUBCOMP for a QoS 1 message, or before PUBREC: Mosquitto ends the connection as a
+    // protocol error, with no DISCONNECT even at MQTT 5 (checked against mosquitto 2.0.11).
+    client.disconnect('protocol');
+    return;
+  }
   for (const p of broker.plugins) p.onAcked?.(session, out.msg);
   broker.messages.complete(session, mid);
 }

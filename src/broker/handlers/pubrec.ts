@@ -13,7 +13,13 @@ export function handlePubrec(broker: BrokerCore, client: ClientContext, packet: 
   }
   const session = client.session!;
   const out = session.inflight.get(mid);
-  if (out === undefined || out.qos !== 2) {
+  if (out !== undefined && out.qos !== 2) {
+    // A PUBREC for a QoS 1 message: Mosquitto ends the connection as a protocol error,
+    // with no DISCONNECT even at MQTT 5 (checked against mosquitto 2.0.11).
+    client.disconnect('protocol');
+    return;
+  }
+  if (out === undefined) {
     broker.log.warning(`Warning: Received PUBREC from ${client.id} for an unknown packet identifier ${mid}.`);
     // Mosquitto answers with a plain PUBREL (and its log line) in every version, even though
     // MQTT 5 would allow reason 0x92 here.
