@@ -285,10 +285,11 @@ describe('Reason Strings', () => {
       expect(frames.frames.find((f) => f[0] === 0xe0)).toEqual(Buffer.from([0xe0, 1, 0x8e]));
     });
 
-    it('0x82 protocol error (a second CONNECT)', async () => {
+    it('0x82 protocol error (a wildcard in a PUBLISH topic)', async () => {
+      // (A second CONNECT is a protocol error too, but Mosquitto closes without a DISCONNECT.)
       const b = await startBroker({ reasonStrings: true });
-      const { c } = await connect5(b, 'twice');
-      c.send(c.connectPacket({ version: 5, clientId: 'twice' }));
+      const { c } = await connect5(b, 'wild');
+      c.sendRaw(Buffer.from([0x30, 0x06, 0x00, 0x03, 0x61, 0x2f, 0x2b, 0x00]));
       const d = (await c.next('disconnect')) as IDisconnectPacket;
       expect(d.reasonCode).toBe(0x82);
       expect(d.properties?.reasonString).toBe('Protocol error');

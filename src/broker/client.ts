@@ -159,13 +159,20 @@ export class Client implements ConnectionHandler, ClientContext {
         handleAuth(b, this, packet);
         break;
       case 'connect':
-        // MQTT-3.1.0-2: a second CONNECT is a protocol violation.
+        // MQTT-3.1.0-2: a second CONNECT is a protocol violation; Mosquitto closes without
+        // a DISCONNECT, at MQTT 5 too.
         b.log.notice(`Bad client ${this.id} sending multiple CONNECT messages.`);
-        this.protocolError();
+        this.disconnect('protocol');
+        break;
+      case 'pingresp':
+      case 'suback':
+      case 'unsuback':
+        // Never sent to a server, but Mosquitto 2.0.11 reads them (its bridge's handlers)
+        // and carries on; so do we.
         break;
       default:
-        // CONNACK, SUBACK, ... are never sent to a server.
-        this.protocolError();
+        // A CONNACK: Mosquitto closes as a protocol error, without a DISCONNECT at MQTT 5.
+        this.disconnect('protocol');
     }
   }
 
@@ -210,7 +217,8 @@ export class Client implements ConnectionHandler, ClientContext {
       }
     }
     if (this.protocolVersion === 5 && this.state === ClientState.Active) {
-      sendDisconnect(this, err.message === 'packet too large' ? ReasonCode.PacketTooLarge : ReasonCode.MalformedPacket);
+      const reason = err.message === 'packet too large' ? ReasonCode.PacketTooLarge : disconnectReasonFor(this.conn.frameType, err);
+      if (reason !== undefined) sendDisconnect(this, reason);
     }
   }
 
@@ -247,6 +255,19 @@ export class Client implements ConnectionHandler, ClientContext {
     }
     this.conn.close();
   }
+}
+
+/**
+ * The MQTT 5 DISCONNECT reason Mosquitto 2.0.11 sends for a packet it could not read, by
+ * packet type (checked against it): 0x81 for a malformed PUBLISH, SUBSCRIBE or
+ * UNSUBSCRIBE, 0x82 for the reserved type 0; nothing for the others (a malformed PUBACK,
+ * PUBREL, DISCONNECT, CONNACK, ... just closes), nor for a remaining length over four bytes.
+ */
+function disconnectReasonFor(frameType: number, err: Error): number | undefined {
+  if (err.message === 'Invalid variable byte integer') return undefined;
+  if (frameType === 3 || frameType === 8 || frameType === 10) return ReasonCode.MalformedPacket;
+  if (frameType === 0) return ReasonCode.ProtocolError;
+  return undefined;
 }
 
 /** Whole size of a parsed packet: fixed header byte, remaining-length bytes, remaining length. */

@@ -29,6 +29,9 @@ export interface PacketCounters {
   messagesReceived: number;
 }
 
+/** Packet types whose reserved flag bits Mosquitto does not look at: PUBACK, PUBREC, PUBCOMP, PINGREQ. */
+const IGNORED_FLAGS = [false, false, false, false, true, true, false, true, false, false, false, false, true, false, false, false];
+
 export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   /** Largest inbound packet accepted (remaining length), 0 for the protocol maximum. */
   maxInboundPacket = 0;
@@ -36,6 +39,8 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   closed = false;
   /** Where packets in (and, for the transport, bytes in and out) are counted, if anywhere. */
   counters: PacketCounters | undefined;
+  /** The packet type (first byte >> 4) of the frame read last: what a protocol error was about. */
+  frameType = -1;
   protected handler: H;
   protected version: ProtocolVersion = 4;
   /** A frame still arriving: its chunks so far, their length, and the frame's length once known. */
@@ -77,7 +82,15 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
     const max = this.maxInboundPacket;
     let pos = 0;
     while (pos < len && !this.closed) {
-      const b0 = buf[pos];
+      let b0 = buf[pos];
+      if ((b0 & 0x0f) !== 0 && IGNORED_FLAGS[b0 >> 4] && this.frameType !== -1) {
+        // Mosquitto 2.0.11 reads PUBACK, PUBREC, PUBCOMP and PINGREQ whatever their reserved
+        // flag bits say (checked against it): they are cleared and the packet read as usual.
+        // Not the first packet: garbage before CONNECT is refused on its first byte.
+        b0 &= 0xf0;
+        buf[pos] = b0;
+      }
+      this.frameType = b0 >> 4;
       if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
         // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refuse on the first byte, with
         // mqtt-packet's own words for it.

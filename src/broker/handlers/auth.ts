@@ -19,7 +19,9 @@ export function handleAuth(broker: BrokerCore, client: ClientContext, packet: Au
   const method = packet.properties?.authenticationMethod;
   if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received AUTH from ${client.id} (rc${rc}, ${method ?? ''})`);
   if (client.protocolVersion !== 5 || broker.enhancedAuth === undefined || client.authMethod === undefined) {
-    client.protocolError();
+    // AUTH without enhanced authentication: Mosquitto closes as a protocol error, with no
+    // DISCONNECT (checked against mosquitto 2.0.11).
+    client.disconnect('protocol');
     return;
   }
   // MQTT-4.12.0-5 / 4.12.1-1: the method never changes within a connection.

@@ -8,6 +8,11 @@ import { ackHeld, ackInOrder } from './ack-hold.js';
 export function handlePubrel(broker: BrokerCore, client: ClientContext, packet: PubrelPacket): void {
   const mid = packet.messageId ?? 0;
   if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received PUBREL from ${client.id} (Mid: ${mid})`);
+  if (mid === 0) {
+    // MQTT-2.2.1-3: packet id 0; Mosquitto closes as a protocol error, no DISCONNECT.
+    client.disconnect('protocol');
+    return;
+  }
   const session = client.session!;
   const msg = session.incoming.get(mid);
   let rc = 0;
