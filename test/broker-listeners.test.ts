@@ -212,6 +212,15 @@ describe('per-listener limits and client ids', () => {
       [0, 5],
     );
   }, 30000);
+
+  it('per_listener_settings true: the default listener (port) lets anonymous clients in when allow_anonymous is unset, listener sections do not', async () => {
+    // Mosquitto 2.0.11 gives allow_anonymous's false default to listener sections only.
+    await sideBySide(
+      ([a, b]) => ['per_listener_settings true', `port ${a}`, `listener ${b} 127.0.0.1`],
+      async ([a, b]) => [await attempt(a, { clientId: 'x' }), await attempt(b, { clientId: 'y' })],
+      [0, 5],
+    );
+  }, 30000);
 });
 
 describe('mount_point', () => {

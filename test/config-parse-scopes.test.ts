@@ -175,6 +175,13 @@ describe('per_listener_settings', () => {
     });
   });
 
+  it('true: the default listener (port, options before any listener) keeps allow_anonymous true unless set, as Mosquitto 2.0.11', () => {
+    const [dflt, section] = [1, 0].map((i) => parse('per_listener_settings true\nport 1884\nlistener 1885\n').config.listeners[i]!);
+    expect(dflt.isDefault && dflt.security.allowAnonymous).toBe(true);
+    expect(section.security.allowAnonymous).toBe(false);
+    expect(parse('per_listener_settings true\nallow_anonymous false\nport 1884\n').config.listeners[0]!.security.allowAnonymous).toBe(false);
+  });
+
   it('true after a listener: that listener stops sharing the global settings', () => {
     const { config } = parse('listener 1884\nper_listener_settings true\npassword_file /etc/pw\nlistener 1885\n');
     expect(config.listeners[0]!.security.passwordFile).toBe('/etc/pw');

@@ -54,7 +54,10 @@ function finalizeListeners(st: ParseState, opts: FinalizeOptions): void {
   if (c.security.allowAnonymous === null) c.security.allowAnonymous = anonDefault;
   for (const l of c.listeners) {
     if (!c.perListenerSettings) l.security = c.security;
-    else if (l.security.allowAnonymous === null) l.security.allowAnonymous = anonDefault;
+    // With per_listener_settings, Mosquitto 2.0.11 gives the false default to `listener`
+    // sections only: the default listener (port, or options before any listener) left
+    // unset lets anonymous clients in.
+    else if (l.security.allowAnonymous === null) l.security.allowAnonymous = anonDefault || l === st.defaultListener;
   }
 }
 
