@@ -85,6 +85,9 @@ function enqueue(broker: BrokerCore, session: Session, out: Outgoing): void {
     }
     return;
   }
+  // As Mosquitto, a QoS 1/2 message gets its packet id when it is queued, not when it
+  // goes out: one that expires in the queue leaves a gap in the numbering.
+  if (out.qos > 0 && out.mid === 0) out.mid = session.nextMid();
   q.push(out);
   broker.stats.storedMessages++;
   if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'queued');
@@ -97,7 +100,7 @@ function startInflight(
   out: Outgoing,
   event: 'inflight' | 'dequeued',
 ): void {
-  out.mid = session.nextMid();
+  if (out.mid === 0 || session.inflight.has(out.mid)) out.mid = session.nextMid();
   session.inflight.set(out.mid, out);
   session.inflightBytes += out.msg.payload.length;
   if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, event);
@@ -119,7 +122,9 @@ export function pumpQueue(broker: BrokerCore, session: Session): void {
       startInflight(broker, session, client, next, 'dequeued');
       continue;
     }
-    // Sent at QoS 0, or expired: it leaves the queue without going in flight.
+    // Sent at QoS 0, or expired: it leaves the queue without going in flight (its DONE
+    // record has packet id 0: persistence/state.ts takes it out of the queue).
+    next.mid = 0;
     if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, next, 'done');
     if (!expired) sendPublish(broker, client, next.msg, 0, next.retain, 0, false, next.identifiers);
   }

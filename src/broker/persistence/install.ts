@@ -66,7 +66,7 @@ export function restoreSession(broker: BrokerCore, s: SessionState, messages: { 
     const msg = messages.get(o.storeId);
     // MQTT-3.3.2-5: a message whose expiry passed while the broker was down is not delivered.
     if (msg === undefined || (msg.expiresAt !== 0 && msg.expiresAt <= now)) continue;
-    broker.messages.restoreQueued(session, outgoing({ ...o, mid: 0, state: 0 }, msg));
+    broker.messages.restoreQueued(session, outgoing({ ...o, state: 0 }, msg));
   }
   for (const [mid, storeId] of s.incoming) {
     const msg = messages.get(storeId);

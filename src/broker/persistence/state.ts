@@ -91,6 +91,8 @@ export class PersistState {
         return;
       case 'queued':
         s.queue.push(rec.out);
+        // Queued QoS 1/2 messages have their packet ids already (deliver.ts).
+        if (rec.out.mid !== 0) s.lastMid = rec.out.mid;
         return;
       case 'inflight':
         startInflight(s, rec.out);
