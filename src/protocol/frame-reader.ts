@@ -16,6 +16,7 @@ import {
   REQUIRED_FLAGS,
   willPropertiesOf,
 } from './fast-decode.js';
+import { decodeConnect } from './connect-decode.js';
 import type { Packet, ProtocolVersion } from './packets.js';
 import { PropertyError } from './properties.js';
 
@@ -156,7 +157,8 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
           return;
         }
       } else packet = decodePublish(buf, start, body, end);
-    } else packet = decodeSmall(buf, b0, body, end - body, this.version);
+    } else if (type === 1) packet = decodeConnect(buf, body, end);
+    else packet = decodeSmall(buf, b0, body, end - body, this.version);
     if (packet === undefined) {
       // Everything else, and anything unusual, through mqtt-packet: one whole frame.
       const frame = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
