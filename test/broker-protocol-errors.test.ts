@@ -175,6 +175,31 @@ const cases: Case[] = [
     run: (port) => exchange(port, [...connectBytes(5, 'un'), 0x40, 0x02, 0x00, 0x05, 0x70, 0x02, 0x00, 0x05, ...PINGREQ]),
     expected: 'd000 open',
   },
+  {
+    name: 'an UNSUBSCRIBE with an invalid filter closes without UNSUBACK (3.1.1)',
+    run: (port) => exchange(port, [...connectBytes(4, 'ui'), 0xa2, 0x08, 0x00, 0x01, 0x00, 0x04, ...Buffer.from('#//a'), ...PINGREQ]),
+    expected: 'closed',
+  },
+  {
+    name: 'an UNSUBSCRIBE with an empty filter gets DISCONNECT 0x81 (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'ue'), 0xa2, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, ...PINGREQ]),
+    expected: 'e00181 closed',
+  },
+  {
+    name: 'a SUBSCRIBE with a property other than Subscription Identifier and User Property gets DISCONNECT 0x81 (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'sp'), 0x82, 0x0c, 0x00, 0x01, 0x05, 0x11, 0, 0, 0, 0, 0x00, 0x01, 0x61, 0x01, ...PINGREQ]),
+    expected: 'e00181 closed',
+  },
+  {
+    name: 'a SUBSCRIBE with Subscription Identifier 0 gets DISCONNECT 0x81 (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 's0'), 0x82, 0x09, 0x00, 0x01, 0x02, 0x0b, 0x00, 0x00, 0x01, 0x61, 0x01, ...PINGREQ]),
+    expected: 'e00181 closed',
+  },
+  {
+    name: 'a SUBSCRIBE with Subscription Identifier 1 is granted (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 's1'), 0x82, 0x09, 0x00, 0x01, 0x02, 0x0b, 0x01, 0x00, 0x01, 0x61, 0x01, ...PINGREQ]),
+    expected: '900400010001 d000 open',
+  },
 ];
 
 for (const version of [4, 5] as const) {

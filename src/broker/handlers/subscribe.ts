@@ -31,6 +31,12 @@ export function handleSubscribe(broker: BrokerCore, client: ClientContext, packe
     client.disconnect('malformed', ReasonCode.MalformedPacket);
     return;
   }
+  if (v5 && packet.properties !== undefined && !validSubscribeProperties(packet.properties)) {
+    // MQTT 5 3.8.2.1: only a Subscription Identifier (1 to 268,435,455) and User
+    // Properties; Mosquitto: malformed (DISCONNECT 0x81), no SUBACK.
+    client.disconnect('malformed', ReasonCode.MalformedPacket);
+    return;
+  }
   const identifier = v5 ? (packet.properties?.subscriptionIdentifier ?? 0) : 0;
   const granted: number[] = [];
   const retainedToSend: { filter: string; qos: QoS; options: SubscriptionOptions; isNew: boolean }[] = [];
@@ -82,6 +88,15 @@ export function handleSubscribe(broker: BrokerCore, client: ClientContext, packe
     if (r.options.retainHandling === 2 || (r.options.retainHandling === 1 && !r.isNew)) continue;
     broker.messages.deliverRetained(client, r.filter, r.qos);
   }
+}
+
+/** SUBSCRIBE properties: a Subscription Identifier that is not 0, and User Properties; nothing else. */
+function validSubscribeProperties(props: object): boolean {
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'userProperties' || value === undefined) continue;
+    if (key !== 'subscriptionIdentifier' || value === 0 || Array.isArray(value)) return false;
+  }
+  return true;
 }
 
 /** Mosquitto refuses topics more than 200 levels deep (over 200 separators). */

@@ -1,5 +1,5 @@
 /** UNSUBSCRIBE (MQTT-3.10): remove each filter, UNSUBACK (with a reason per filter in v5). */
-import { ReasonCode, type UnsubscribePacket } from '../../protocol/index.js';
+import { isValidTopicFilter, ReasonCode, type UnsubscribePacket } from '../../protocol/index.js';
 import { LogType } from '../log.js';
 import { sendUnsuback } from '../send/packets.js';
 import type { BrokerCore, ClientContext } from '../core.js';
@@ -17,6 +17,15 @@ export function handleUnsubscribe(broker: BrokerCore, client: ClientContext, pac
     // MQTT-3.10.3-2: at least one filter; Mosquitto treats an empty payload as malformed.
     client.disconnect('malformed', ReasonCode.MalformedPacket);
     return;
+  }
+  for (const filter of packet.unsubscriptions) {
+    if (!isValidTopicFilter(filter)) {
+      // As Mosquitto: an empty or invalid filter (MQTT-4.7.1, MQTT-3.10.3-2) ends the
+      // connection as a malformed packet (v5 DISCONNECT 0x81), no UNSUBACK for any of them.
+      log.info(`Invalid unsubscription string from ${client.id}, disconnecting.`);
+      client.disconnect('malformed', ReasonCode.MalformedPacket);
+      return;
+    }
   }
   const reasons: number[] = [];
   for (const filter of packet.unsubscriptions) {
