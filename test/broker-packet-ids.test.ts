@@ -2,7 +2,8 @@
  * Packet ids towards a subscriber, as Mosquitto numbers them: a QoS 1/2 message gets its
  * packet id when it is queued for the session, not when it goes out, so one that expires
  * in the queue leaves a gap (Mosquitto's 02-subpub-qos1-message-expiry and
- * 11-message-expiry compare the ids), across a restart too.
+ * 11-message-expiry compare the ids), across a restart too; and the numbering of a
+ * persistent session goes on after a restart (11-persistent-subscription-no-local).
  */
 import type { IConnackPacket, IConnectPacket, IPublishPacket } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -62,5 +63,24 @@ describe('packet ids towards a subscriber', () => {
     const { c: back } = await connect5(b2.port, 'sub', { clean: false, properties: { sessionExpiryInterval: 60 } });
     const m = await back.nextPublish();
     expect([String(m.payload), m.messageId]).toEqual(['m2', 2]);
+  });
+
+  it('of a persistent session go on after a restart, where they stopped', async () => {
+    const dir = tempDir();
+    const b1 = await startPersistent(dir);
+    const { c: sub } = await connect5(b1.port, 'sub', { clean: false, properties: { sessionExpiryInterval: 60 } });
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ids/#', qos: 1 }] } as never);
+    await sub.next('suback');
+    sub.send({ cmd: 'publish', topic: 'ids/a', payload: Buffer.from('one'), qos: 1, retain: false, dup: false, messageId: 7 } as IPublishPacket);
+    const first = await sub.nextPublish();
+    expect(first.messageId).toBe(1);
+    sub.send({ cmd: 'puback', messageId: 1 } as never);
+    await sub.sync();
+    await stopBroker(b1);
+    const b2 = await startPersistent(dir);
+    const { c: back } = await connect5(b2.port, 'sub', { clean: false, properties: { sessionExpiryInterval: 60 } });
+    back.send({ cmd: 'publish', topic: 'ids/a', payload: Buffer.from('two'), qos: 1, retain: false, dup: false, messageId: 8 } as IPublishPacket);
+    const second = await back.nextPublish();
+    expect([String(second.payload), second.messageId]).toEqual(['two', 2]);
   });
 });

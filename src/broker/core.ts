@@ -191,6 +191,8 @@ export interface Session extends Subscriber {
   readonly incomingCount: number;
   /** Next free packet identifier, 1..65535, skipping ids still in flight (MQTT-2.2.1-3). */
   nextMid(): number;
+  /** The last packet identifier given: persisted, so that numbering goes on after a restart (as Mosquitto's). */
+  readonly lastMid: number;
   /** Restores the packet-id counter after loading a persisted session. */
   setLastMid(mid: number): void;
 }

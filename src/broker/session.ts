@@ -90,7 +90,7 @@ export class MemorySession implements Session {
   pendingWillAt = 0;
   /** Set once a drop warning has been logged, until the queue drains. */
   dropWarned = false;
-  private lastMid = 0;
+  private lastGivenMid = 0;
 
   constructor(clientId: string, clean: boolean) {
     this.clientId = clientId;
@@ -125,14 +125,18 @@ export class MemorySession implements Session {
   /** Next free packet identifier, 1..65535, skipping ids still in flight (MQTT-2.2.1-3). */
   nextMid(): number {
     for (let i = 0; i < 65535; i++) {
-      this.lastMid = this.lastMid === 65535 ? 1 : this.lastMid + 1;
-      if (this.inflightMap === undefined || !this.inflightMap.has(this.lastMid)) return this.lastMid;
+      this.lastGivenMid = this.lastGivenMid === 65535 ? 1 : this.lastGivenMid + 1;
+      if (this.inflightMap === undefined || !this.inflightMap.has(this.lastGivenMid)) return this.lastGivenMid;
     }
     return 0;
   }
 
+  get lastMid(): number {
+    return this.lastGivenMid;
+  }
+
   /** Restores the packet-id counter after loading a persisted session. */
   setLastMid(mid: number): void {
-    this.lastMid = mid;
+    this.lastGivenMid = mid;
   }
 }

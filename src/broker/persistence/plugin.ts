@@ -221,7 +221,7 @@ class Persistence implements PersistencePlugin {
   }
 
   private writeSessionRecord(session: Session): void {
-    writeSession(this.journal.writer, session.clientId, session.expiryInterval, session.disconnectedAt, 0, session.username);
+    writeSession(this.journal.writer, session.clientId, session.expiryInterval, session.disconnectedAt, session.lastMid, session.username);
     this.sessions.add(session.clientId);
   }
 

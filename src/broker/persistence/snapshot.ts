@@ -74,16 +74,7 @@ export function writeSnapshot(file: string, broker: BrokerCore, generation: numb
       if (s.clean) continue;
       drain(true);
       sessions.add(s.clientId);
-      let lastMid = 0;
-      for (const mid of s.inflight.keys()) lastMid = mid;
-      const queued = s.queue.toArray();
-      for (let i = queued.length - 1; i >= 0; i--) {
-        if (queued[i].mid !== 0) {
-          lastMid = queued[i].mid;
-          break;
-        }
-      }
-      writeSession(w, s.clientId, s.expiryInterval, s.disconnectedAt, lastMid, s.username);
+      writeSession(w, s.clientId, s.expiryInterval, s.disconnectedAt, s.lastMid, s.username);
       records++;
       for (const sub of s.subscriptions.values()) {
         writeSubscribe(w, s.clientId, sub.filter, sub.treeFilter, sub.shareGroup, sub.options);
