@@ -51,7 +51,7 @@ describe('codec', () => {
   it('refuses a repeated single property, a bad flag and an unknown identifier', () => {
     for (const bad of [
       Buffer.concat([CONTENT_TYPE, CONTENT_TYPE]),
-      prop(0x01, Buffer.from([2])),
+      prop(0x17, Buffer.from([2])), // Request Problem Information is 0 or 1
       prop(0x7f, Buffer.from([0])),
       Buffer.from([0x26, 0, 5, 0x61]), // a string longer than what is left
     ]) {
@@ -95,6 +95,17 @@ describe('broker', () => {
     const sent = publishV5('order/x', 'hi', Buffer.concat([A1, CONTENT_TYPE, B2, A3]));
     pub.sendRaw(sent);
     expect(await frames.next(3)).toEqual(sent);
+  });
+
+  it('passes a Payload Format Indicator other than 0 or 1 on as it came, as Mosquitto', async () => {
+    const b = await startBroker();
+    const { frames } = await subscriber(b.port);
+    const { client: pub } = await RawClient.connect(b.port, { version: 5, clientId: 'pub' });
+    const pfi = prop(0x01, Buffer.from([0xed]));
+    pub.sendRaw(publishV5('order/x', 'hi', Buffer.concat([pfi, prop(0x23, Buffer.from([0, 1]))])));
+    const got = await frames.next(3);
+    expect(publishPropertyBytes(got)).toEqual(pfi);
+    expect(pub.isClosed).toBe(false);
   });
 
   it('keeps the order at QoS 1, with a subscription identifier first and the expiry left last', async () => {

@@ -14,7 +14,8 @@ export type UserProperty = [name: string, value: string];
 
 /** The properties of a PUBLISH (MQTT 5.0 3.3.2.3), user properties in wire order. */
 export interface PublishProperties {
-  payloadFormatIndicator?: boolean;
+  /** true for UTF-8; a value other than 0 and 1 is kept as its number (Mosquitto passes it on). */
+  payloadFormatIndicator?: boolean | number;
   messageExpiryInterval?: number;
   topicAlias?: number;
   responseTopic?: string;
@@ -141,8 +142,10 @@ export function decodeProperties(buf: Buffer, start: number, end: number, allowe
         if (pos + 1 > end) throw new PropertyError('Malformed packet');
         const b = buf[pos++];
         if (type === 'bool') {
-          if (b > 1) throw new PropertyError('Protocol error');
-          value = b === 1;
+          // Mosquitto checks the other flags' values, but passes any Payload Format
+          // Indicator on as it came: kept as its number when it is neither 0 nor 1.
+          if (b > 1 && id !== 0x01) throw new PropertyError('Protocol error');
+          value = b > 1 ? b : b === 1;
         } else value = b;
         break;
       }
