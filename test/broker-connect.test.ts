@@ -158,6 +158,8 @@ describe('connect timeout', () => {
     const live = await b.connect({ clientId: 'live', keepalive: 0 });
     await idle.closed;
     expect(idle.inbox).toEqual([]);
+    // Mosquitto's keep alive line: it gives a new connection its default keep alive.
+    await b.waitForLine('Client <unknown> has exceeded timeout, disconnecting.');
     // The connected client is not affected.
     expect(live.isClosed).toBe(false);
     await live.sync();

@@ -309,7 +309,12 @@ export class Broker implements BrokerCore {
         // thousands) met the deadline: the wait is ours. An MQTT 5 AUTH exchange waits on
         // the client, and stays bounded.
         const ours = client.state === ClientState.Authenticating && client.authMethod === undefined;
-        if (!ours && now - client.connectedAt > this.options.connectTimeout * 1000) client.disconnect('protocol');
+        // Mosquitto 2.0.11 gives a connection that has not sent CONNECT its default keep
+        // alive (60 s) and cuts it off after 1.5 times that, with its keep alive line.
+        if (!ours && now - client.connectedAt > this.options.connectTimeout * 1000) {
+          if (this.log.connectionMessages) this.log.notice(`Client ${client.id} has exceeded timeout, disconnecting.`);
+          client.disconnect('keepalive');
+        }
       } else if (client.state === ClientState.Active && client.keepalive > 0) {
         // MQTT-3.1.2-24: 1.5 times the keep alive without a packet closes the connection.
         if (now - client.conn.lastReceived > client.keepalive * 1500) {

@@ -96,8 +96,11 @@ export const OPTION_TABLE = {
    * source only when the option is set to true: what it does is the default here.
    */
   checkRetainSource: { name: 'check_retain_source', type: 'boolean', default: false, reload: false },
-  /** Seconds a new connection may take to send CONNECT. */
-  connectTimeout: { name: null, type: 'number', default: 20, reload: false },
+  /**
+   * Seconds a new connection may take to send CONNECT: 90, as Mosquitto 2.0.11 (its
+   * default keep alive of 60 s, times 1.5, counted from the accept).
+   */
+  connectTimeout: { name: null, type: 'number', default: 90, reload: false },
   maxInflightBytes: {
     name: 'max_inflight_bytes',
     type: 'number',
