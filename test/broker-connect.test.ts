@@ -178,6 +178,16 @@ describe('connect timeout', () => {
     expect(c.isClosed).toBe(false);
   });
 
+  it('a first packet that is not CONNECT is refused on its first byte, before the length it announces arrives (MQTT-3.1.0-1)', async () => {
+    const b = await startBroker();
+    const c = await openRaw(b.port);
+    // A PUBLISH announcing 256 MB: Mosquitto refuses it at once, and so must we, not wait for it.
+    c.sendRaw([0x30, 0xff, 0xff, 0xff, 0x7f]);
+    await c.closed;
+    expect(c.inbox).toEqual([]);
+    await b.waitForLine('Client <unknown> disconnected due to protocol error.');
+  });
+
   it('a connection that has sent half a CONNECT is closed too', async () => {
     const b = await startBroker({ connectTimeout: 1 });
     const c = await openRaw(b.port);

@@ -111,6 +111,7 @@ export class Broker implements BrokerCore {
       return;
     }
     rt.connections++;
+    conn.connectFirst = true;
     if (this.options.maxPacketSize > 0) conn.maxInboundPacket = this.options.maxPacketSize;
     // set_tcp_nodelay, per connection so that a SIGHUP reload applies to new connections.
     conn.stream.setNoDelay?.(this.options.setTcpNodelay);

@@ -20,6 +20,9 @@ import { decodeConnect } from './connect-decode.js';
 import type { Packet, ProtocolVersion } from './packets.js';
 import { PropertyError } from './properties.js';
 
+/** The error a server's reader gives for a first packet that is not CONNECT. */
+export const FIRST_NOT_CONNECT = 'First packet must be CONNECT';
+
 /** Who gets the decoded packets. */
 export interface PacketHandler {
   onPacket(packet: Packet): void;
@@ -36,6 +39,12 @@ const IGNORED_FLAGS = [false, false, false, false, true, true, false, true, fals
 export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   /** Largest inbound packet accepted (remaining length), 0 for the protocol maximum. */
   maxInboundPacket = 0;
+  /**
+   * A server's reader sets this: the first frame must be CONNECT (MQTT-3.1.0-1), and any
+   * other is refused on its first byte, before a length header it carries can make the
+   * reader wait for (and hold) its bytes. Cleared by the first whole frame.
+   */
+  connectFirst = false;
   /** No more frames are read once set. */
   closed = false;
   /** Where packets in (and, for the transport, bytes in and out) are counted, if anywhere. */
@@ -92,6 +101,10 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         buf[pos] = b0;
       }
       this.frameType = b0 >> 4;
+      if (this.connectFirst && b0 >> 4 !== 1) {
+        this.protocolError(new Error(FIRST_NOT_CONNECT));
+        return pos > 0;
+      }
       if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
         // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refuse on the first byte, with
         // mqtt-packet's own words for it.
@@ -128,6 +141,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         this.partNeed = end - pos;
         break;
       }
+      this.connectFirst = false;
       this.dispatch(buf, pos, i, end);
       pos = end;
     }
