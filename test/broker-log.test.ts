@@ -219,6 +219,17 @@ const scenarios: Scenario[] = [
     last: /^Client <unknown> closed its connection\.$/,
   },
   {
+    name: 'connection closed in the middle of a packet',
+    async run(port) {
+      const c = await connected(port, 'midpacket');
+      c.sendRaw([0x30, 0x0a, 0x00]);
+      await new Promise((r) => setTimeout(r, 100));
+      c.socket.end();
+      await c.closed;
+    },
+    last: 'Client midpacket disconnected: Success.',
+  },
+  {
     name: 'session takeover',
     async run(port) {
       const a = await connected(port, 'taken');

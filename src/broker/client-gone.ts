@@ -16,6 +16,9 @@ export function logClientGone(broker: BrokerCore, client: ClientContext, wasActi
     case 'closed':
       broker.log.notice(`Client ${id} closed its connection.`);
       break;
+    case 'closed-mid-packet':
+      broker.log.notice(`Client ${id} disconnected: Success.`);
+      break;
     case 'socket-error':
       broker.log.notice(`Socket error on client ${id}, disconnecting.`);
       break;

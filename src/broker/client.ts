@@ -226,6 +226,8 @@ export class Client implements ConnectionHandler, ClientContext {
     // A reset by the peer is an ordinary close to Mosquitto ("closed its connection").
     if (this.cause === undefined) {
       this.cause = err !== undefined && (err as NodeJS.ErrnoException).code !== 'ECONNRESET' ? 'socket-error' : 'closed';
+      // Closed in the middle of a packet: Mosquitto 2.0.11 logs the errno of that read, none.
+      if (this.cause === 'closed' && this.conn.partialBytes > 0) this.cause = 'closed-mid-packet';
     }
     this.state = ClientState.Closed;
     this.broker.clientClosed(this);

@@ -34,6 +34,7 @@ export const enum ClientState {
 export type CloseCause =
   | 'disconnect'
   | 'closed'
+  | 'closed-mid-packet'
   | 'socket-error'
   | 'keepalive'
   | 'takeover'

@@ -59,6 +59,11 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   private partLen = 0;
   private partNeed = 0;
 
+  /** Bytes of a frame that has begun to arrive and is not yet whole. */
+  get partialBytes(): number {
+    return this.partLen;
+  }
+
   constructor(handler: H) {
     this.handler = handler;
   }
