@@ -20,7 +20,7 @@ interface Scenario {
 async function connected(port: number, clientId: string, opts: Parameters<RawClient['handshake']>[0] = {}): Promise<RawClient> {
   const c = await RawClient.open(port);
   const ack = await c.handshake({ clientId, ...opts });
-  if (ack.returnCode !== 0) throw new Error(`refused ${ack.returnCode}`);
+  if ((ack.returnCode ?? ack.reasonCode) !== 0) throw new Error(`refused ${ack.returnCode ?? ack.reasonCode}`);
   return c;
 }
 
@@ -29,6 +29,16 @@ async function sendAndWaitClose(port: number, clientId: string, bytes: number[])
   c.sendRaw(bytes);
   await c.closed;
 }
+
+/** The same at MQTT 5, where the broker sends a DISCONNECT before closing. */
+async function sendAndWaitCloseV5(port: number, clientId: string, bytes: number[]): Promise<void> {
+  const c = await connected(port, clientId, { version: 5 });
+  c.sendRaw(bytes);
+  await c.closed;
+}
+
+/** 't' as an MQTT string. */
+const T = [0x00, 0x01, 0x74];
 
 const scenarios: Scenario[] = [
   {
@@ -228,6 +238,69 @@ const scenarios: Scenario[] = [
       await c.closed;
     },
     last: 'Client midpacket disconnected: Success.',
+  },
+  // Refused packets at MQTT 5 (after Mosquitto's 13-malformed-* cases): Mosquitto writes
+  // no 'Sending DISCONNECT' line for the DISCONNECT that goes before, and logs a SUBSCRIBE
+  // or UNSUBSCRIBE as received before it reads any of it.
+  {
+    name: 'MQTT 5 SUBSCRIBE with packet id 0',
+    run: (port) => sendAndWaitCloseV5(port, 'v5mid0', [0x82, 0x06, 0x00, 0x00, 0x00, ...T, 0x01]),
+    last: 'Client v5mid0 disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 SUBSCRIBE with QoS 3',
+    run: (port) => sendAndWaitCloseV5(port, 'v5qos3', [0x82, 0x06, 0x00, 0x01, 0x00, ...T, 0x03]),
+    last: 'Client v5qos3 disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 SUBSCRIBE with subscription options 0xC0',
+    run: (port) => sendAndWaitCloseV5(port, 'v5opts', [0x82, 0x06, 0x00, 0x01, 0x00, ...T, 0xc1]),
+    last: 'Client v5opts disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 SUBSCRIBE truncated after its packet id',
+    run: (port) => sendAndWaitCloseV5(port, 'v5trunc', [0x82, 0x02, 0x00, 0x01]),
+    last: 'Client v5trunc disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 SUBSCRIBE with reserved flags 0000',
+    run: (port) => sendAndWaitCloseV5(port, 'v5flags', [0x80, 0x06, 0x00, 0x01, 0x00, ...T, 0x01]),
+    last: 'Client v5flags disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 SUBSCRIBE with an invalid filter',
+    run: (port) => sendAndWaitCloseV5(port, 'v5filter', [0x82, 0x08, 0x00, 0x01, 0x00, 0x00, 0x02, 0x23, 0x2f, 0x01]),
+    last: 'Client v5filter disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 UNSUBSCRIBE with packet id 0',
+    run: (port) => sendAndWaitCloseV5(port, 'v5umid0', [0xa2, 0x05, 0x00, 0x00, 0x00, ...T]),
+    last: 'Client v5umid0 disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 UNSUBSCRIBE truncated after its packet id',
+    run: (port) => sendAndWaitCloseV5(port, 'v5utrunc', [0xa2, 0x02, 0x00, 0x01]),
+    last: 'Client v5utrunc disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 PUBLISH with QoS 3',
+    run: (port) => sendAndWaitCloseV5(port, 'v5pq3', [0x36, 0x06, ...T, 0x00, 0x01, 0x00]),
+    last: 'Client v5pq3 disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 QoS 1 PUBLISH with packet id 0',
+    run: (port) => sendAndWaitCloseV5(port, 'v5pmid0', [0x32, 0x06, ...T, 0x00, 0x00, 0x00]),
+    last: 'Client v5pmid0 disconnected due to protocol error.',
+  },
+  {
+    name: 'MQTT 5 PUBLISH truncated in its topic',
+    run: (port) => sendAndWaitCloseV5(port, 'v5ptrunc', [0x30, 0x02, 0x00, 0x05]),
+    last: 'Client v5ptrunc disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 PUBLISH with a wildcard topic',
+    run: (port) => sendAndWaitCloseV5(port, 'v5pwild', [0x30, 0x04, 0x00, 0x01, 0x23, 0x00]),
+    last: 'Client v5pwild disconnected due to protocol error.',
   },
   {
     name: 'session takeover',

@@ -18,7 +18,7 @@ import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import { handlePingreq } from './handlers/pingreq.js';
 import { handleDisconnect } from './handlers/disconnect.js';
 import { handleAuth } from './handlers/auth.js';
-import { sendDisconnect } from './send/packets.js';
+import { sendDisconnect, sendErrorDisconnect } from './send/packets.js';
 
 /** The one implementation of ClientContext (core.ts), fed by its Connection. */
 export class Client implements ConnectionHandler, ClientContext {
@@ -208,17 +208,19 @@ export class Client implements ConnectionHandler, ClientContext {
         case 'Packet must not have both QoS bits set to 1':
           log.info(`Invalid QoS in PUBLISH from ${this.id}, disconnecting.`);
           break;
-        case 'Invalid header flag bits, must be 0x2 for subscribe packet':
-          if (log.enabled(LogType.Debug)) log.debug(`Received SUBSCRIBE from ${this.id}`);
-          break;
-        case 'Invalid header flag bits, must be 0x2 for unsubscribe packet':
-          if (log.enabled(LogType.Debug)) log.debug(`Received UNSUBSCRIBE from ${this.id}`);
-          break;
+      }
+      // Mosquitto logs a SUBSCRIBE or UNSUBSCRIBE as received before it reads any of it.
+      const type = this.conn.frameType;
+      if ((type === 8 || type === 10) && log.enabled(LogType.Debug)) {
+        log.debug(`Received ${type === 8 ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} from ${this.id}`);
+      }
+      if (err.message === 'Invalid subscribe QoS, must be <= 2') {
+        log.info(`Invalid QoS in subscription command from ${this.address}, disconnecting.`);
       }
     }
     if (this.protocolVersion === 5 && this.state === ClientState.Active) {
       const reason = err.message === 'packet too large' ? ReasonCode.PacketTooLarge : disconnectReasonFor(this.conn.frameType, err);
-      if (reason !== undefined) sendDisconnect(this, reason);
+      if (reason !== undefined) sendErrorDisconnect(this, reason);
     }
   }
 
@@ -237,7 +239,7 @@ export class Client implements ConnectionHandler, ClientContext {
   protocolError(reason: number = ReasonCode.ProtocolError): void {
     if (this.state === ClientState.Closed) return;
     this.cause = 'protocol';
-    if (this.protocolVersion === 5 && this.state === ClientState.Active) sendDisconnect(this, reason);
+    if (this.protocolVersion === 5 && this.state === ClientState.Active) sendErrorDisconnect(this, reason);
     this.close();
   }
 
@@ -246,7 +248,9 @@ export class Client implements ConnectionHandler, ClientContext {
     if (this.state === ClientState.Closed) return;
     this.cause = cause;
     if (v5Reason !== undefined && this.protocolVersion === 5 && this.state === ClientState.Active) {
-      sendDisconnect(this, v5Reason);
+      // For a bad packet Mosquitto writes no 'Sending DISCONNECT' line, only the cause's.
+      if (cause === 'malformed' || cause === 'protocol' || cause === 'oversize') sendErrorDisconnect(this, v5Reason);
+      else sendDisconnect(this, v5Reason);
     }
     this.close();
   }

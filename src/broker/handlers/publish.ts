@@ -7,7 +7,7 @@ import { isValidMqttString, isValidTopicName, ReasonCode, type PublishPacket, ty
 import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import { publishLogLine } from '../publish-log.js';
-import { sendAck, sendDisconnect } from '../send/packets.js';
+import { sendAck, sendErrorDisconnect } from '../send/packets.js';
 import { levelsOverLimit } from './subscribe.js';
 import { ackHeld, ackInOrder } from './ack-hold.js';
 import type { BrokerCore, ClientContext } from '../core.js';
@@ -62,7 +62,7 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     // (MQTT-3.3.2-2) or more than 200 levels a protocol error (0x82).
     const malformed = !isValidMqttString(topic) || topic.length === 0;
     client.cause = malformed ? 'malformed' : 'protocol';
-    if (client.protocolVersion === 5) sendDisconnect(client, malformed ? ReasonCode.MalformedPacket : ReasonCode.ProtocolError);
+    if (client.protocolVersion === 5) sendErrorDisconnect(client, malformed ? ReasonCode.MalformedPacket : ReasonCode.ProtocolError);
     client.close();
     return;
   }
@@ -75,7 +75,7 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
   if (retain && !broker.options.retainAvailable) {
     // retain_available false: Mosquitto drops the connection (v5 first hears 0x9A Retain
     // not supported, MQTT-3.3.1-4 / 3.2.2.3.5) and logs its generic socket line.
-    if (client.protocolVersion === 5) sendDisconnect(client, ReasonCode.RetainNotSupported);
+    if (client.protocolVersion === 5) sendErrorDisconnect(client, ReasonCode.RetainNotSupported);
     if (broker.log.connectionMessages) broker.log.notice(`Bad socket read/write on client ${client.id}: Unknown error.`);
     client.cause = 'admin';
     client.close();

@@ -56,6 +56,15 @@ export function sendConnack(client: ClientContext, connack: ConnackPacket, reaso
 export function sendDisconnect(client: ClientContext, reasonCode: number, reasonString = serverReasonString(reasonCode)): void {
   const log = client.broker.log;
   if (log.enabled(LogType.Debug)) log.debug(`Sending DISCONNECT to ${client.id} (${reasonCode})`);
+  sendErrorDisconnect(client, reasonCode, reasonString);
+}
+
+/**
+ * The DISCONNECT that goes before dropping a client for a bad packet (malformed, protocol
+ * error, retain or QoS not supported): Mosquitto 2.0.11 writes no 'Sending DISCONNECT'
+ * line for these, only its line for the cause.
+ */
+export function sendErrorDisconnect(client: ClientContext, reasonCode: number, reasonString = serverReasonString(reasonCode)): void {
   // Without properties, as Mosquitto: the reason code alone (e0 01 rc), no property length.
   sendWithReasonString(client, { cmd: 'disconnect', reasonCode }, reasonString, Buffer.from([0xe0, 0x01, reasonCode]));
 }
