@@ -15,7 +15,8 @@ describe('cluster options', { timeout: 30000 }, () => {
 
   it('cluster true without Redis settings is a one-line configuration error', async () => {
     const port = await freePort();
-    const p = await runProgram('ts', [`listener ${port} 127.0.0.1`, 'cluster true', 'cluster_node_name a'], { ready: /Error/ });
+    const p = await runProgram('ts', [`listener ${port} 127.0.0.1`, 'cluster true', 'cluster_node_name a'], { readyNow: true });
+    await p.waitForLine(/Error/, 30000);
     const code = await new Promise<number | null>((r) => (p.proc.exitCode !== null ? r(p.proc.exitCode) : p.proc.once('exit', r)));
     expect(code).not.toBe(0);
     const errors = p.lines.filter((l) => l.includes('Error'));
@@ -24,7 +25,8 @@ describe('cluster options', { timeout: 30000 }, () => {
   });
 
   it('refuses a bad cluster_lease', async () => {
-    const p = await runProgram('ts', ['cluster_lease 0'], { ready: /Error/ });
+    const p = await runProgram('ts', ['cluster_lease 0'], { readyNow: true });
+    await p.waitForLine(/Error/, 30000);
     await new Promise((r) => (p.proc.exitCode !== null ? r(0) : p.proc.once('exit', r)));
     expect(p.lines.join('\n')).toContain('Error: Invalid cluster_lease value (0).');
   });
@@ -54,7 +56,7 @@ describe.skipIf(!haveRedis())('cluster membership', { timeout: 60000 }, () => {
   it('refuses to start under the name of a live node', async () => {
     await fx.node('twin');
     const port = await freePort();
-    const p = await runProgram('ts', nodeConf('twin', port, fx.redis.port), { ready: /Error|starting/ });
+    const p = await runProgram('ts', nodeConf('twin', port, fx.redis.port), { readyNow: true });
     await p.waitForLine(/Error/, 30000);
     const code = await new Promise<number | null>((r) => (p.proc.exitCode !== null ? r(p.proc.exitCode) : p.proc.once('exit', r)));
     expect(code).not.toBe(0);

@@ -58,6 +58,8 @@ export class Broker implements BrokerCore {
   enhancedAuth: EnhancedAuthenticator | undefined;
   /** See BrokerCore.ackWait. */
   ackWait: Promise<unknown> | undefined = undefined;
+  /** See BrokerCore.sharedGate. */
+  sharedGate: ((group: SharedGroup<Session>) => boolean) | undefined = undefined;
   readonly startedAt = Date.now();
   private sweepTimer: NodeJS.Timeout | undefined;
   /** $SYS publisher; reload.ts restarts it when sys_interval changes. */
@@ -168,7 +170,10 @@ export class Broker implements BrokerCore {
       // MQTT-3.3.1-9: live copies go out with retain clear unless "retain as published".
       deliverToSession(this, session, msg, qos, d.retainAsPublished && msg.retain, d.identifiers);
     }
-    for (let i = 0; i < shared.length; i++) this.deliverShared(shared[i], msg, publisherId);
+    const gate = this.sharedGate;
+    for (let i = 0; i < shared.length; i++) {
+      if (gate === undefined || gate(shared[i])) this.deliverShared(shared[i], msg, publisherId);
+    }
     return matched || deliveries.length > 0 || shared.length > 0;
   }
 

@@ -369,6 +369,12 @@ export interface BrokerCore {
    * Cleared at the start of each publish(); the PUBLISH and PUBREL handlers read it.
    */
   ackWait: Promise<unknown> | undefined;
+  /**
+   * Set by a plugin (the cluster) that shares subscription groups with other brokers:
+   * false keeps a message from this broker's members of `group` (another broker's member
+   * gets it). Undefined: every matching group delivers here.
+   */
+  sharedGate: ((group: SharedGroup<Session>) => boolean) | undefined;
   /** Publishes a message originated by the broker itself ($SYS, bridges, hooks). */
   publishInternal(topic: string, payload: Buffer | string, qos: QoS, retain: boolean): void;
   /** Whether the session's client may read `topic` (ACL). */

@@ -54,8 +54,9 @@ export function clusterPerTest(): ClusterFixture {
     },
     async node(name, extra = [], port) {
       const p = port ?? (await freePort());
-      const proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { ready: /mosquitto version .* starting/ });
-      // A loaded machine (2 cores shared) may take a while to start three node processes.
+      // A loaded machine (2 cores shared) may take a while to start three node processes:
+      // ready at once (the port is polled), then up to 30 s for the running line.
+      const proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { ready: /./, readyNow: true });
       await proc.waitForLine(/mosquitto version .* running/, 30000);
       return {
         name,

@@ -52,7 +52,7 @@ export function tempDir(prefix = 'tsm-conf-'): string {
 export async function runProgram(
   program: 'ts' | string,
   confLines: string[],
-  opts: { ready?: RegExp | number; cwd?: string; dir?: string; confArg?: string; env?: NodeJS.ProcessEnv; uid?: number } = {},
+  opts: { ready?: RegExp | number; readyNow?: boolean; cwd?: string; dir?: string; confArg?: string; env?: NodeJS.ProcessEnv; uid?: number } = {},
 ): Promise<RunningProgram> {
   const dir = opts.dir ?? tempDir();
   const conf = path.join(dir, 'mosquitto.conf');
@@ -117,6 +117,7 @@ export async function runProgram(
     },
   };
   running.push(p);
+  if (opts.readyNow === true) return p;
   if (typeof opts.ready === 'number') await waitForPort(p, opts.ready);
   else await p.waitForLine(opts.ready ?? /mosquitto version .* running/, 8000);
   return p;

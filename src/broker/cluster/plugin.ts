@@ -23,7 +23,8 @@ import { adopt, giveUp } from './handover.js';
 import { CHANNEL, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
 import { Membership } from './membership.js';
 import { Routes } from './routes.js';
-import { StreamIn, StreamOut, type Entry } from './stream.js';
+import { Forwarder } from './forward.js';
+import { StreamIn, StreamOut } from './stream.js';
 
 export interface ClusterPlugin extends BrokerPlugin {
   readonly name: string;
@@ -56,31 +57,12 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
   let routes!: Routes;
   let out!: StreamOut;
   let input!: StreamIn;
-  /** Set while a message from another node is routed here: it is not forwarded again. */
-  let injecting = false;
-  /** The retained message being published (onRetain runs just before onPublish). */
-  let retaining: Message | undefined;
-  let forwarded = 0;
-  let received = 0;
+  let fwd!: Forwarder;
   const handed = new WeakMap<ClientContext, HandedSession>();
   const waiting = new Map<string, { left: Set<string>; done: () => void; session: HandedSession | null }>();
 
   const publishNodes = (): void => {
     broker.publishInternal('$SYS/broker/cluster/nodes', [...members.live].sort().join(' '), 0, true);
-  };
-
-  const receive = (e: Entry): void => {
-    received++;
-    if (e.mode === 'r') {
-      broker.retained.set(e.msg);
-      return;
-    }
-    injecting = true;
-    try {
-      broker.publish(e.msg, e.msg.from);
-    } finally {
-      injecting = false;
-    }
   };
 
   const onEvent = (raw: string): void => {
@@ -141,8 +123,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     name,
     stats: {
       dropped: () => out?.dropped ?? 0,
-      forwarded: () => forwarded,
-      received: () => received,
+      forwarded: () => fwd?.forwarded ?? 0,
+      received: () => fwd?.received ?? 0,
       nodes: () => [...(members?.live ?? [])].sort(),
     },
 
@@ -176,7 +158,9 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       await members.join();
       await routes.rewrite();
       await routes.load(members.live);
-      input = new StreamIn(reader, cmd, name, receive);
+      fwd = new Forwarder(b, routes, out, name, () => members.live);
+      b.sharedGate = fwd.gate;
+      input = new StreamIn(reader, cmd, name, (e) => fwd.receive(e));
       await input.start();
       // After an outage: the lease again, this node's routes, and the others' as they are now.
       cmd.on('ready', () => {
@@ -233,7 +217,9 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
 
     onSubscribe(session: Session, filter: string, options: SubscriptionOptions): void {
       const s = session.subscriptions.get(filter);
-      routes.added(session.clientId, filter, s?.treeFilter ?? filter, options.qos);
+      const tree = s?.treeFilter ?? filter;
+      // A shared subscription's route names its group: $share/<group>/<tree filter>.
+      routes.added(session.clientId, filter, s?.shareGroup !== undefined ? `$share/${s.shareGroup}/${tree}` : tree, options.qos);
     },
 
     onUnsubscribe(session: Session, filter: string): void {
@@ -245,33 +231,11 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     },
 
     onRetain(msg: Message): void {
-      if (!injecting) retaining = msg;
+      fwd.onRetain(msg);
     },
 
     onPublish(msg: Message): boolean {
-      if (injecting) return false;
-      const topic = msg.topic;
-      if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$SYS')) return false;
-      const matches = routes.match(topic);
-      const retained = retaining === msg;
-      retaining = undefined;
-      if (matches.length === 0 && !retained) return false;
-      let wait: Promise<unknown> | undefined;
-      for (let i = 0; i < matches.length; i++) {
-        const d = matches[i];
-        const p = out.send(d.session.clientId, msg, retained ? 'dr' : 'd');
-        forwarded++;
-        if (msg.qos > 0 && d.qos > 0) wait = wait === undefined ? p : Promise.all([wait, p]);
-      }
-      if (retained) {
-        // A retained change reaches every node's retained tree, subscribers or not.
-        for (const n of members.live) {
-          if (n === name || matches.some((d) => d.session.clientId === n)) continue;
-          out.send(n, msg, 'r');
-        }
-      }
-      if (wait !== undefined) broker.ackWait = wait;
-      return matches.length > 0;
+      return fwd.onPublish(msg);
     },
   };
   return plugin;

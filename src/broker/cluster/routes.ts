@@ -9,7 +9,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { QoS } from '../../protocol/index.js';
-import { Router, type Delivery, type SubscriptionOptions } from '../router.js';
+import { parseSharedFilter } from '../../protocol/index.js';
+import { Router, type MatchResult, type SubscriptionOptions } from '../router.js';
 import { routeKey } from './keys.js';
 
 /** A node as the route tree's subscriber. */
@@ -17,7 +18,7 @@ export interface NodeRef {
   readonly clientId: string;
 }
 
-const NONE: Delivery<NodeRef>[] = [];
+const NONE: MatchResult<NodeRef> = { deliveries: [], shared: [] };
 
 export class Routes {
   /** Tree filter -> "clientid\nfilter" -> QoS, for the local subscriptions. */
@@ -33,10 +34,18 @@ export class Routes {
     private readonly announce: (filter: string, qos: number | null) => void,
   ) {}
 
-  /** Nodes other than this one with a route matching `topic`, and the highest QoS of each. */
-  match(topic: string): Delivery<NodeRef>[] {
+  /**
+   * Nodes other than this one with a route matching `topic` (the highest QoS of each),
+   * and the shared groups of other nodes that match it, with the nodes that have members.
+   */
+  match(topic: string): MatchResult<NodeRef> {
     if (this.nodes.size === 0) return NONE;
-    return this.remote.match(topic).deliveries;
+    return this.remote.match(topic);
+  }
+
+  /** Whether this node has members of shared group `group` on tree filter `filter`. */
+  hasLocalShare(group: string, filter: string): boolean {
+    return this.local.has(`$share/${group}/${filter}`);
   }
 
   /** Any route on any other node (retained changes go to every node regardless). */
@@ -123,13 +132,15 @@ export class Routes {
     n.filters.add(filter);
     const q = (qos === 1 || qos === 2 ? qos : 0) as QoS;
     const options: SubscriptionOptions = { qos: q, noLocal: false, retainAsPublished: false, retainHandling: 0, identifier: 0 };
-    this.remote.subscribe(n.ref, filter, options);
+    const shared = parseSharedFilter(filter);
+    if (shared !== null) this.remote.subscribe(n.ref, shared.filter, options, shared.group);
+    else this.remote.subscribe(n.ref, filter, options);
   }
 
   remoteUnroute(node: string, filter: string): void {
     const n = this.nodes.get(node);
     if (n === undefined || !n.filters.delete(filter)) return;
-    this.remote.unsubscribe(n.ref, filter);
+    this.unsubscribe(n.ref, filter);
     if (n.filters.size === 0) this.nodes.delete(node);
   }
 
@@ -137,8 +148,14 @@ export class Routes {
   dropNode(node: string): void {
     const n = this.nodes.get(node);
     if (n === undefined) return;
-    for (const f of n.filters) this.remote.unsubscribe(n.ref, f);
+    for (const f of n.filters) this.unsubscribe(n.ref, f);
     this.nodes.delete(node);
+  }
+
+  private unsubscribe(ref: NodeRef, filter: string): void {
+    const shared = parseSharedFilter(filter);
+    if (shared !== null) this.remote.unsubscribe(ref, shared.filter, shared.group);
+    else this.remote.unsubscribe(ref, filter);
   }
 }
 

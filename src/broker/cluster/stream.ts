@@ -7,9 +7,9 @@
  * publisher's QoS 0 and QoS 1/2 messages on a topic. The cost is an XADD per remote node
  * per message (no fan-out by Redis), paid only for nodes whose routes match.
  *
- * Entry fields: m mode (d deliver, r retain only, dr both, c to one client), t topic,
- * p payload, q QoS, f publisher, u its username, x MQTT 5 property bytes, e expiry
- * (unix ms, 0 none), c client id (mode c).
+ * Entry fields: m mode (d deliver, r retain only, dr both), t topic, p payload, q QoS,
+ * f publisher, u its username, x MQTT 5 property bytes, e expiry (unix ms, 0 none),
+ * g the shared subscription groups the receiving node serves this message to.
  */
 import type { Redis } from 'ioredis';
 import type { Log } from '../log.js';
@@ -23,7 +23,7 @@ export const MAX_PENDING = 50_000;
 const EMPTY = Buffer.alloc(0);
 const BATCH = 256;
 
-export type Mode = 'd' | 'r' | 'dr' | 'c';
+export type Mode = 'd' | 'r' | 'dr';
 
 export class StreamOut {
   pending = 0;
@@ -36,7 +36,7 @@ export class StreamOut {
   ) {}
 
   /** Appends `msg` to `node`'s stream; the promise settles when Redis has it (or it was dropped). */
-  send(node: string, msg: Message, mode: Mode, clientId?: string, qos?: number): Promise<unknown> {
+  send(node: string, msg: Message, mode: Mode, groups?: string): Promise<unknown> {
     if (this.pending >= MAX_PENDING) {
       this.dropped++;
       if (!this.warned) {
@@ -48,12 +48,12 @@ export class StreamOut {
     this.pending++;
     const args: (string | Buffer | number)[] = [
       streamKey(node), 'MAXLEN', '~', STREAM_MAXLEN, '*',
-      'm', mode, 't', msg.topic, 'p', msg.payload, 'q', qos ?? msg.qos,
+      'm', mode, 't', msg.topic, 'p', msg.payload, 'q', msg.qos,
       'f', msg.from ?? '', 'u', msg.fromUsername ?? '', 'e', msg.expiresAt,
     ];
     const props = msg.storedProperties();
     if (props.length > 0) args.push('x', props);
-    if (clientId !== undefined) args.push('c', clientId);
+    if (groups !== undefined) args.push('g', groups);
     return this.cmd.xadd(...(args as [string])).then(
       () => this.done(),
       () => this.done(),
@@ -69,7 +69,8 @@ export class StreamOut {
 export interface Entry {
   mode: Mode;
   msg: Message;
-  clientId: string | undefined;
+  /** Shared groups this node delivers the message to ("group\nfilter" keys, '\t' between). */
+  groups: string | undefined;
 }
 
 /** Decodes a stream entry's field list; undefined if it is not one of ours. */
@@ -88,7 +89,7 @@ export function decodeEntry(fields: Buffer[]): Entry | undefined {
   if (x !== undefined && x.length > 0) msg.setStoredProperties(x);
   const e = Number(f.get('e')?.toString() ?? 0);
   if (e > 0) msg.expiresAt = e;
-  return { mode, msg, clientId: f.get('c')?.toString() };
+  return { mode, msg, groups: f.get('g')?.toString() };
 }
 
 /**
