@@ -64,6 +64,10 @@ function hasInflightRoom(broker: BrokerCore, session: Session, client: ClientCon
 function enqueue(broker: BrokerCore, session: Session, out: Outgoing): void {
   const o = broker.options;
   const q = session.queue;
+  // As Mosquitto, a QoS 1/2 message gets its packet id when it is queued, not when it
+  // goes out, and before the limits are checked: one that expires in the queue or is
+  // dropped there leaves a gap in the numbering.
+  if (out.qos > 0 && out.mid === 0) out.mid = session.nextMid();
   // While the client is away nothing is in flight, so Mosquitto counts the messages left
   // unacknowledged towards the queue limits too.
   const offline = session.client === null || !session.client.active;
@@ -85,9 +89,6 @@ function enqueue(broker: BrokerCore, session: Session, out: Outgoing): void {
     }
     return;
   }
-  // As Mosquitto, a QoS 1/2 message gets its packet id when it is queued, not when it
-  // goes out: one that expires in the queue leaves a gap in the numbering.
-  if (out.qos > 0 && out.mid === 0) out.mid = session.nextMid();
   q.push(out);
   broker.stats.storedMessages++;
   if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'queued');
