@@ -5,12 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { LogType, type LogPublisher, type LogSink } from './log.js';
+import { LogType, batchedSink, type LogPublisher, type LogSink } from './log.js';
 
 export type { LogPublisher } from './log.js';
 
 export { stderrSink } from './log.js';
-export const stdoutSink: LogSink = { write: (_t, line) => process.stdout.write(line + '\n') };
+export const stdoutSink: LogSink = batchedSink((text) => process.stdout.write(text));
 
 /** Thrown when `log_dest file` cannot be opened; Mosquitto logs it and runs on. */
 export class LogFileError extends Error {}
@@ -23,6 +23,8 @@ export function fileSink(path: string): LogSink {
   } catch {
     throw new LogFileError(`Error: Unable to open log file ${path} for writing.`);
   }
+  // One write per line, unlike stderr and stdout: a file is what is read after a crash
+  // (kill -9 loses nothing), and what tools tail while the broker runs.
   return {
     write: (_t, line) => {
       try {

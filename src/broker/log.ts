@@ -47,8 +47,58 @@ export interface LogSink {
   attach?(publish: LogPublisher): void;
 }
 
+/** A sink whose lines go out together once per event-loop turn (batchedSink). */
+export interface BatchedSink extends LogSink {
+  flush(): void;
+}
+
+/** Lines waiting beyond this are written at once rather than at the end of the turn. */
+const BATCH_LIMIT = 64 * 1024;
+const unflushed = new Set<BatchedSink>();
+let exitHooked = false;
+
+/**
+ * Lines written once per event-loop turn, as socket writes are: a connect storm logs two
+ * lines per client, and a write(2) per line cost more than the rest of the connect. What
+ * is pending goes out when the process exits, too.
+ */
+export function batchedSink(out: (text: string) => void, onClose?: () => void): BatchedSink {
+  let pending = '';
+  let scheduled = false;
+  const sink: BatchedSink = {
+    write(_t, line) {
+      pending += line + '\n';
+      if (pending.length > BATCH_LIMIT) sink.flush();
+      else if (!scheduled) {
+        scheduled = true;
+        unflushed.add(sink);
+        setImmediate(sink.flush);
+      }
+    },
+    flush() {
+      scheduled = false;
+      unflushed.delete(sink);
+      if (pending === '') return;
+      const text = pending;
+      pending = '';
+      out(text);
+    },
+    close() {
+      sink.flush();
+      onClose?.();
+    },
+  };
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const s of [...unflushed]) s.flush();
+    });
+  }
+  return sink;
+}
+
 /** The default destination; the others are in log-sinks.ts. */
-export const stderrSink: LogSink = { write: (_t, line) => process.stderr.write(line + '\n') };
+export const stderrSink: BatchedSink = batchedSink((text) => process.stderr.write(text));
 
 export type TimestampFormatter = (now: Date) => string;
 
