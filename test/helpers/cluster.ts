@@ -53,11 +53,23 @@ export function clusterPerTest(): ClusterFixture {
       return redis!;
     },
     async node(name, extra = [], port) {
-      const p = port ?? (await freePort());
-      // A loaded machine (2 cores shared) may take a while to start three node processes:
-      // ready at once (the port is polled), then up to 30 s for the running line.
-      const proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { ready: /./, readyNow: true });
-      await proc.waitForLine(/mosquitto version .* running/, 30000);
+      let p = port ?? (await freePort());
+      let proc: RunningProgram;
+      for (let attempt = 1; ; attempt++) {
+        // A loaded machine (2 cores shared) may take a while to start three node processes:
+        // ready at once, then up to 30 s for the running line.
+        proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { readyNow: true });
+        try {
+          await proc.waitForLine(/mosquitto version .* running/, 30000);
+          break;
+        } catch (e) {
+          // The free port was taken by another program meanwhile (the machine is shared): another one.
+          if (attempt >= 3 || port !== undefined || !proc.lines.some((l) => l.includes('Address already in use'))) throw e;
+          p = await freePort();
+          // It joined before its listener failed: its lease (2 s here) must lapse first.
+          await new Promise((r) => setTimeout(r, 2500));
+        }
+      }
       return {
         name,
         port: p,

@@ -17,14 +17,15 @@ import { Redis } from 'ioredis';
 import type { ClusterConfig, RedisConfig } from '../config/types.js';
 import type { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
-import type { BrokerCore, BrokerPlugin, ClientContext, Session } from '../core.js';
+import type { BrokerCore, BrokerPlugin, ClientContext, Outgoing, OutgoingEvent, Session } from '../core.js';
 import { ioredisOptions } from '../redis/link-options.js';
 import { adopt, giveUp } from './handover.js';
 import { CHANNEL, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
 import { Membership } from './membership.js';
 import { Routes } from './routes.js';
 import { Forwarder } from './forward.js';
-import { StreamIn, StreamOut } from './stream.js';
+import { SessionMirror } from './sessions.js';
+import { decodeEntry, StreamIn, StreamOut } from './stream.js';
 
 export interface ClusterPlugin extends BrokerPlugin {
   readonly name: string;
@@ -58,6 +59,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
   let out!: StreamOut;
   let input!: StreamIn;
   let fwd!: Forwarder;
+  let mirror!: SessionMirror;
   const handed = new WeakMap<ClientContext, HandedSession>();
   const waiting = new Map<string, { left: Set<string>; done: () => void; session: HandedSession | null }>();
 
@@ -103,9 +105,25 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     }
   };
 
-  /** Wills of a dead node's clients: published here, cluster-wide. */
+  /**
+   * A dead node claimed here: its persistent sessions are rebuilt here and get what its
+   * stream still held; its clients' wills are published, cluster-wide.
+   */
+  const adoptSessions = async (node: string, how: 'dead' | 'left'): Promise<void> => {
+    const adopted = await mirror.adoptFrom(node);
+    if (adopted.length === 0) return;
+    broker.log.notice(`Cluster: took over ${adopted.length} persistent session${adopted.length === 1 ? '' : 's'} of ${how} node ${node}.`);
+    const entries = (await cmd.xrangeBuffer(streamKey(node), '-', '+')) as [Buffer, Buffer[]][];
+    for (const [, fields] of entries) {
+      const e = decodeEntry(fields);
+      if (e !== undefined && e.mode !== 'r') mirror.deliverTo(adopted, e.msg);
+    }
+    await cmd.del(streamKey(node));
+  };
+
   const claimDead = async (node: string): Promise<void> => {
     routes.dropNode(node);
+    await adoptSessions(node, 'dead');
     const wills = await cmd.hgetallBuffer(willKey(node));
     await cmd.del(willKey(node), routeKey(node), streamKey(node));
     for (const [id, raw] of Object.entries(wills)) {
@@ -136,12 +154,23 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       reader = open();
       for (const c of [cmd, sub, reader]) c.on('error', () => {});
       out = new StreamOut(cmd, log);
+      mirror = new SessionMirror(b, cmd, name);
       routes = new Routes(cmd, name, (filter, qos) =>
         members.announce(qos === null ? { op: 'unroute', node: name, filter } : { op: 'route', node: name, filter, qos }),
       );
+      // Before anything is heard: a join heard during init publishes $SYS (retained).
+      fwd = new Forwarder(b, routes, out, name, () => members.live);
+      b.sharedGate = fwd.gate;
       members = new Membership(cmd, name, token, config.lease * 1000, log, (node, how) => {
         if (how !== 'join') routes.dropNode(node);
         else void routes.load([node]).catch(() => {});
+        // A node that shut down leaves its persistent sessions in Redis: one survivor takes them.
+        if (how === 'leave') {
+          void cmd
+            .set(`mqtt:cluster:claim:${node}`, name, 'PX', 10_000, 'NX')
+            .then((won) => (won === 'OK' ? adoptSessions(node, 'left') : undefined))
+            .catch(() => {});
+        }
         publishNodes();
       }, claimDead);
       sub.on('message', (_ch: string, m: string) => onEvent(m));
@@ -158,8 +187,6 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       await members.join();
       await routes.rewrite();
       await routes.load(members.live);
-      fwd = new Forwarder(b, routes, out, name, () => members.live);
-      b.sharedGate = fwd.gate;
       input = new StreamIn(reader, cmd, name, (e) => fwd.receive(e));
       await input.start();
       // After an outage: the lease again, this node's routes, and the others' as they are now.
@@ -200,11 +227,16 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         members.announce({ op: 'takeover', node: name, id, clean: client.cleanStart, to: '*' });
       }).then(() => {
         const h = handed.get(client);
-        if (h !== undefined && !client.cleanStart) adopt(broker, client, h);
+        if (h !== undefined && !client.cleanStart) {
+          adopt(broker, client, h);
+          const s = broker.sessions.get(client.clientId);
+          if (s !== undefined) mirror.mirrorAll(s);
+        }
       });
     },
 
     onClientConnected(client: ClientContext): void {
+      if (client.session !== null) mirror.held(client.session);
       const w = client.will;
       if (w === null) return;
       const rec = JSON.stringify({ t: w.topic, p: w.payload.toString('base64'), q: w.qos, r: w.retain });
@@ -228,6 +260,11 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
 
     onSessionDestroyed(session: Session): void {
       routes.sessionGone(session.clientId);
+      if (!session.clean) mirror.destroyed(session);
+    },
+
+    onOutgoing(session: Session, o: Outgoing, event: OutgoingEvent): void {
+      mirror.outgoing(session, o, event);
     },
 
     onRetain(msg: Message): void {
