@@ -317,6 +317,23 @@ describe('check_retain_source', () => {
       expect(got.map((p) => String(p.payload))).toEqual(check ? [] : ['v']);
     });
   }
+
+  it("asks the ACL of the publisher's listener, not the receiver's, as Mosquitto (per_listener_settings)", async () => {
+    const { a, allow } = toggled();
+    // The publisher's listener has the ACL; the receiver's has none.
+    const b = await startBroker({
+      checkRetainSource: true,
+      listeners: [{ port: 0, host: '127.0.0.1', authorizer: a }, { port: 0, host: '127.0.0.1' }],
+    });
+    const w = await b.connect({ clientId: 'writer' });
+    w.publish('kept', 'v', { retain: true, qos: 1 });
+    await w.next('puback');
+    allow.writer = false;
+    const { client: s } = await RawClient.connect(b.broker.port(1), { clientId: 'reader' });
+    raws.push(s);
+    await s.subscribe('kept', 0);
+    expect(publishes(await s.sync())).toEqual([]);
+  });
 });
 
 describe('set_tcp_nodelay', () => {

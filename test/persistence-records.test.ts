@@ -65,6 +65,7 @@ describe('records', () => {
     const props = { userProperties: { a: 'b', c: ['d', 'e'] }, correlationData: Buffer.from([0, 1, 255]), contentType: 'text/plain' };
     const m = new Message('a/ü/c', Buffer.from('payload'), 2, true, props, 'pubber', 'alice', 42);
     m.expiresAt = 1234567890123;
+    m.fromPort = 1884;
     writeHeader(w, FileKind.Journal, 7);
     writeMessage(w, m);
     writeSession(w, 'client-ü', 3600, 1700000000000, 513, 'bob');
@@ -89,7 +90,7 @@ describe('records', () => {
     expect(recs[0]).toMatchObject({ kind: FileKind.Journal, generation: 7, version: 1 });
     expect(recs[1]).toEqual({
       t: 'message',
-      m: { storeId: 42, topic: 'a/ü/c', payload: Buffer.from('payload'), qos: 2, retain: true, expiresAt: 1234567890123, from: 'pubber', fromUsername: 'alice', properties: props },
+      m: { storeId: 42, topic: 'a/ü/c', payload: Buffer.from('payload'), qos: 2, retain: true, expiresAt: 1234567890123, from: 'pubber', fromUsername: 'alice', properties: props, fromPort: 1884 },
     });
     expect(recs[2]).toEqual({ t: 'session', clientId: 'client-ü', expiry: 3600, disconnectedAt: 1700000000000, lastMid: 513, username: 'bob' });
     expect(recs[3]).toMatchObject({ username: undefined });

@@ -59,10 +59,21 @@ export class SessionMessages implements MessageStore {
 /**
  * check_retain_source (mosquitto.conf(5)): a retained message goes out only if the client
  * that published it would still be allowed to publish it (after an ACL reload, say).
- * Messages with no known source (the broker's own, or restored without one) pass.
+ * Messages with no known source (the broker's own, or restored without one) pass. As
+ * Mosquitto, the ACL asked is that of the listener the publisher came in on
+ * (per_listener_settings), the receiver's when that is not known.
  */
 function sourceMayStillWrite(broker: BrokerCore, client: ClientContext, msg: Message): boolean {
   if (msg.from === undefined) return true;
-  const a = client.listener.settings.authorizer ?? broker.options.authorizer;
+  let rt = client.listener;
+  if (msg.fromPort > 0) {
+    for (const l of broker.listeners) {
+      if ((l.listener?.port ?? l.settings.port) === msg.fromPort) {
+        rt = l;
+        break;
+      }
+    }
+  }
+  const a = rt.settings.authorizer ?? broker.options.authorizer;
   return a === undefined || a.canWrite(msg.from, msg.fromUsername, msg.topic);
 }

@@ -24,6 +24,11 @@ export class Message {
   readonly from: string | undefined;
   /** Username of the publisher, for check_retain_source. */
   readonly fromUsername: string | undefined;
+  /**
+   * Port of the listener a retained message's publisher came in on, 0 when unknown:
+   * check_retain_source asks that listener's ACL (per_listener_settings), as Mosquitto.
+   */
+  fromPort = 0;
   /** Broker-wide id, used by persistence and stores. */
   readonly storeId: number;
   /** Unix ms after which the message expires (MQTT 5 message expiry), 0 for never. */

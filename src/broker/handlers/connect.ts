@@ -237,6 +237,7 @@ function setWill(broker: BrokerCore, client: ClientContext, packet: ConnectPacke
     const { willDelayInterval, ...willProps } = w.properties ?? {};
     const hasProps = Object.keys(willProps).length > 0;
     client.will = new Message(topic, payload, (w.qos ?? 0) as 0 | 1 | 2, w.retain === true, hasProps ? willProps : undefined, clientId, packet.username);
+    if (w.retain === true) client.will.fromPort = client.listener.listener?.port ?? listenerSettings.port;
     // As Mosquitto, the receivers get the will's properties in their wire order.
     if (hasProps && w.storedProperties !== undefined) client.will.setStoredProperties(w.storedProperties);
     client.willDelay = willDelayInterval ?? 0;

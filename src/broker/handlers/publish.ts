@@ -130,6 +130,7 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     client.clientId,
     client.username,
   );
+  if (retain) msg.fromPort = client.listener.listener?.port ?? client.listener.settings.port;
   // MQTT 5: the publisher's property bytes go on as they came (user properties in order).
   if (packet.storedProperties !== undefined) msg.setStoredProperties(packet.storedProperties);
   const frame = packet.frame;

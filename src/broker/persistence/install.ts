@@ -18,6 +18,7 @@ export interface InstallCounts {
 export function messageFromStored(m: StoredMessage): Message {
   const msg = new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.from, m.fromUsername, m.storeId);
   msg.expiresAt = m.expiresAt;
+  msg.fromPort = m.fromPort;
   return msg;
 }
 

@@ -43,6 +43,8 @@ export interface StoredMessage {
   from: string | undefined;
   fromUsername: string | undefined;
   properties: PublishProperties | undefined;
+  /** The publisher's listener port (check_retain_source), 0 when unknown. */
+  fromPort: number;
 }
 
 export interface StoredOutgoing {
@@ -93,7 +95,9 @@ function propertiesJson(p: PublishProperties | undefined): string | undefined {
 export function writeMessage(w: FrameWriter, m: Message): void {
   w.begin(RecordType.Message);
   w.f64(m.storeId);
-  w.u8(m.qos | (m.retain ? 4 : 0));
+  // Flag 8: the publisher's listener port follows (files written before it have none).
+  w.u8(m.qos | (m.retain ? 4 : 0) | (m.fromPort > 0 ? 8 : 0));
+  if (m.fromPort > 0) w.u16(m.fromPort);
   w.f64(m.expiresAt);
   w.strBytes(names.get(m.topic));
   if (m.from === undefined) w.optStr(undefined);
@@ -241,6 +245,7 @@ export function decodeRecord(body: Buffer): PersistRecord {
     case RecordType.Message: {
       const storeId = r.f64();
       const flags = r.u8();
+      const fromPort = (flags & 8) !== 0 ? r.u16() : 0;
       const expiresAt = r.f64();
       const topic = r.str();
       const from = r.optStr();
@@ -250,7 +255,7 @@ export function decodeRecord(body: Buffer): PersistRecord {
       const properties = props === undefined ? undefined : (JSON.parse(props, reviveBuffers) as PublishProperties);
       return {
         t: 'message',
-        m: { storeId, topic, payload, qos: (flags & 3) as QoS, retain: (flags & 4) !== 0, expiresAt, from, fromUsername, properties },
+        m: { storeId, topic, payload, qos: (flags & 3) as QoS, retain: (flags & 4) !== 0, expiresAt, from, fromUsername, properties, fromPort },
       };
     }
     case RecordType.Session:
