@@ -296,6 +296,11 @@ export class Broker implements BrokerCore {
     for (let i = 0; i < hooks.length; i++) hooks[i].onIncoming?.(session, mid, msg);
   }
 
+  countMessage(event: 'received' | 'dropped'): void {
+    if (event === 'received') this.stats.publishReceived++;
+    else this.stats.publishDropped++;
+  }
+
   /** Heap bytes in use for memory_limit: sampled every 64 calls and at least once a second. */
   memoryInUse(): number {
     if (this.heapSampleAge-- <= 0) {

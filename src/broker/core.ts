@@ -388,6 +388,12 @@ export interface BrokerCore {
   clientClosed(client: ClientContext): void;
   notifyOutgoing(session: Session, out: Outgoing, event: OutgoingEvent): void;
   notifyIncoming(session: Session, mid: number, msg: Message | undefined): void;
+  /**
+   * A plugin's message in the broker's counters ($SYS publish/messages/..., metrics):
+   * 'received' for one it brings in (a bridge's, from the remote broker), 'dropped' for one
+   * it could not pass on. Plugins count through this, never by writing `stats`.
+   */
+  countMessage(event: 'received' | 'dropped'): void;
   /** Heap bytes in use for memory_limit (sampled). */
   memoryInUse(): number;
   close(): Promise<void>;

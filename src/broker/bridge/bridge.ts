@@ -1,10 +1,11 @@
 /**
  * One bridge (a `connection` section of mosquitto.conf): a client of the remote broker run
  * by the client engine. It connects to address/addresses, subscribes there to the `in`
- * and `both` topics and publishes what arrives into the local broker; local messages on
- * the `out` and `both` topics (the plugin matches them) go to the remote broker. It
- * publishes the notification state, reconnects after restart_timeout, and starts as
- * start_type says: at once (automatic, once) or when enough messages wait (lazy).
+ * and `both` topics and publishes what arrives into the local broker (inbound.ts); local
+ * messages on the `out` and `both` topics (the plugin matches them) go to the remote
+ * broker through its outgoing side (outgoing.ts). It publishes the notification state,
+ * reconnects after restart_timeout, and starts as start_type says: at once (automatic,
+ * once) or when enough messages wait (lazy).
  */
 import { dial } from '../../net/dial.js';
 import type { Connection } from '../../net/connection.js';
@@ -16,25 +17,26 @@ import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import type { Subscriber } from '../router.js';
 import { BridgeSession } from './bridge-session.js';
-import { Outbox, outgoingProperties, publishSize, type HeldMessage } from './outbox.js';
+import { BridgeOutgoing, type OutgoingLink } from './outgoing.js';
 import { AddressProbe, Backoff } from './restart.js';
 import { Attempts } from './attempts.js';
 import { BridgeLog } from './bridge-log.js';
 import { clientOptions, dialErrorText, dialOptions, protocolLevel } from './remote-options.js';
-import { localSubscriptions, toLocal, toRemote, topicMap, type TopicMap } from './topic-map.js';
+import { toLocal, topicMap, type TopicMap } from './topic-map.js';
 import { subscribeRemote } from './remote-subscribe.js';
 import { publishFromRemote } from './inbound.js';
 import type { BrokerCore } from '../core.js';
 
 type State = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
-export class Bridge implements Subscriber {
+export class Bridge implements Subscriber, OutgoingLink {
   /** The bridge's client id on the local broker (local_clientid): its messages are not sent back. */
   readonly clientId: string;
   readonly config: BridgeConfig;
   private readonly broker: BrokerCore;
   private readonly map: TopicMap;
-  private readonly outbox: Outbox;
+  /** Local messages on their way to the remote broker (outgoing.ts). */
+  private readonly out: BridgeOutgoing;
   private readonly version: 3 | 4 | 5;
   private client: MqttClient | undefined;
   private conn: Connection | undefined;
@@ -46,7 +48,6 @@ export class Bridge implements Subscriber {
   private readonly backoff: Backoff;
   /** try_private until the remote refuses the bridge bit (CONNACK 1). */
   private privateAccepted = true;
-  private dropWarned = false;
   /** Unix ms of the last message in either direction (lazy bridges' idle_timeout). */
   /** A lazy bridge logged step 1 at start; its first connection goes on with step 2. */
   private step1Done = false;
@@ -58,11 +59,7 @@ export class Bridge implements Subscriber {
   private readonly probe = new AddressProbe();
   /** Set when the main address answered: reconnect there at once. */
   private switchToPrimary = false;
-  /** Largest PUBLISH the remote takes (bridge_max_packet_size, MQTT 5 Maximum Packet Size), 0 for any. */
-  private maxPacket = 0;
   private closed: (() => void) | undefined;
-  /** The local session under persistence (cleansession false): what is held and in flight, journaled. */
-  private persisted: BridgeSession | undefined;
 
   constructor(broker: BrokerCore, config: BridgeConfig) {
     this.broker = broker;
@@ -70,16 +67,16 @@ export class Bridge implements Subscriber {
     this.clientId = config.localClientid;
     this.map = topicMap(config.topics);
     this.version = protocolLevel(config);
-    this.outbox = new Outbox(broker.options);
     this.backoff = new Backoff(config.restartTimeout);
     this.lines = new BridgeLog(broker.log, this.clientId);
+    this.out = new BridgeOutgoing(broker, config, this.map, this.version, this.lines, this);
   }
 
   private get log() {
     return this.broker.log;
   }
 
-  private get localClean(): boolean {
+  get localClean(): boolean {
     return this.config.localCleansession ?? this.config.cleansession;
   }
 
@@ -94,18 +91,14 @@ export class Bridge implements Subscriber {
       BridgeSession.discard(this.broker, this.clientId);
       return;
     }
-    this.persisted = BridgeSession.open(this.broker, this.clientId, this.config.localUsername ?? undefined);
-    const { inflight, queued } = this.persisted.restored();
-    for (const out of inflight) {
-      this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out, resendMid: out.mid, released: out.state === 1 });
-    }
-    for (const out of queued) this.outbox.restore({ ...this.held(out.msg, out.qos, out.retain), out });
+    this.out.restore(BridgeSession.open(this.broker, this.clientId, this.config.localUsername ?? undefined));
   }
 
   /** With the broker: automatic and once connect now, lazy waits for its threshold. */
   start(): void {
     const b = this.config;
-    if (b.startType !== 'lazy' || (this.outbox.length > 0 && this.outbox.length >= b.threshold)) {
+    const held = this.out.outbox.length;
+    if (b.startType !== 'lazy' || (held > 0 && held >= b.threshold)) {
       this.connect();
       return;
     }
@@ -159,7 +152,7 @@ export class Bridge implements Subscriber {
   }
 
   private events(): ClientEvents {
-    const persisted = this.persisted;
+    const persisted = this.out.persisted;
     const events: ClientEvents = {
       onConnect: (code, _present, props) => this.onConnack(code, props?.maximumPacketSize),
       onMessage: (p) => this.onRemoteMessage(p),
@@ -204,7 +197,7 @@ export class Bridge implements Subscriber {
     this.lastActivity = Date.now();
     this.nextPrimaryProbe = Date.now() + b.restartTimeout.base * 1000;
     const limits = [b.maxPacketSize, maxPacket ?? 0].filter((n) => n > 0);
-    this.maxPacket = limits.length > 0 ? Math.min(...limits) : 0;
+    this.out.connected(client, limits.length > 0 ? Math.min(...limits) : 0);
     if (b.notifications) {
       if (!b.notificationsLocalOnly) client.publish(b.notificationTopic, Buffer.from('1'), 1, true);
       this.notifyLocal('1');
@@ -212,94 +205,17 @@ export class Bridge implements Subscriber {
     subscribeRemote(client, b, this.version === 5, this.log, this.clientId);
     // After the SUBSCRIBEs, as Mosquitto: what was in flight, then what was held.
     client.resendInflight();
-    const now = Date.now();
-    for (const m of this.outbox.drain()) {
-      const out = m.out;
-      if (out !== undefined && m.resendMid === undefined) this.persisted!.unqueued(out);
-      if (m.expiresAt === 0 || m.expiresAt > now) this.send(m);
-      else if (out !== undefined) this.persisted!.dropped(out);
-    }
-    this.dropWarned = false;
-    this.forwardRetained();
-  }
-
-  /** The local retained messages on the out topics go to the remote broker on each connect, as with Mosquitto. */
-  private forwardRetained(): void {
-    const seen = new Set<string>();
-    for (const s of localSubscriptions(this.config.topics)) {
-      for (const msg of this.broker.retained.match(s.topic)) {
-        if (seen.has(msg.topic) || msg.from === this.clientId) continue;
-        seen.add(msg.topic);
-        this.forward(msg, (msg.qos < s.qos ? msg.qos : s.qos) as QoS);
-      }
-    }
-  }
-
-  /** A local message as it goes to the remote broker: remapped, its MQTT 5 properties recomputed. */
-  private held(msg: Message, qos: QoS, retain: boolean): HeldMessage {
-    return {
-      topic: toRemote(this.map, msg.topic),
-      payload: msg.payload,
-      qos,
-      retain,
-      properties: this.version === 5 ? outgoingProperties(msg) : undefined,
-      expiresAt: msg.expiresAt,
-    };
+    this.out.sendHeld();
   }
 
   /** A local message for the remote broker (the plugin matched it against the out topics). */
   forward(msg: Message, qos: QoS): void {
-    if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) return;
-    const b = this.config;
-    const held = this.held(msg, qos, b.outgoingRetain && msg.retain);
-    if (this.state === 'connected') {
-      const mid = this.send(held);
-      // Journaled in this turn, so before the local publisher's PUBACK is written.
-      if (mid > 0 && qos > 0 && this.persisted !== undefined) this.persisted.sent(mid, msg, qos, held.retain);
-      return;
-    }
-    // Not connected: Mosquitto keeps QoS 1 and 2 in the bridge's local session unless it
-    // is clean; QoS 0 only with queue_qos0_messages, or for a lazy bridge (its threshold
-    // counts them).
-    if (this.state === 'stopped' || this.localClean) return;
-    if (qos === 0 && !this.broker.options.queueQos0Messages && b.startType !== 'lazy') return;
-    if (!this.outbox.push(held)) {
-      this.dropped();
-      return;
-    }
-    if (qos > 0 && this.persisted !== undefined) held.out = this.persisted.queued(msg, qos, held.retain);
-    if (b.startType === 'lazy' && this.state === 'idle' && this.outbox.length >= b.threshold) this.connect();
+    this.out.forward(msg, qos);
   }
 
-  /** Hands a message to the client engine; its packet id, or 0 if it was dropped. */
-  private send(m: HeldMessage): number {
-    const client = this.client!;
-    const out = m.out;
-    if (this.maxPacket > 0 && publishSize(m, this.version) > this.maxPacket) {
-      this.broker.stats.publishDropped++;
-      if (out !== undefined) this.persisted!.dropped(out);
-      return 0;
-    }
-    // The engine's own window is the inflight limit; behind it at most max_queued_messages
-    // wait. A journaled message was let in when it was held: it is not dropped now.
-    const maxQueued = this.broker.options.maxQueuedMessages;
-    if (out === undefined && m.qos > 0 && maxQueued > 0 && client.pendingCount >= client.options.maxInflight + maxQueued) {
-      this.dropped();
-      return 0;
-    }
+  /** A message went to the remote broker. */
+  touch(): void {
     this.lastActivity = Date.now();
-    const mid = client.publish(m.topic, m.payload, m.qos, m.retain, m.properties, m.resendMid, m.released === true);
-    if (out !== undefined) this.persisted!.sent(mid, out.msg, out.qos, out.retain, out);
-    if (this.log.enabled(LogType.Debug)) this.lines.sent(m, mid);
-    return mid;
-  }
-
-  private dropped(): void {
-    this.broker.stats.publishDropped++;
-    if (!this.dropWarned) {
-      this.dropWarned = true;
-      this.log.notice(`Outgoing messages are being dropped for client ${this.clientId}.`);
-    }
   }
 
   /** A message from the remote broker: remapped, then published locally as the bridge's local client. */

@@ -40,6 +40,6 @@ export function publishFromRemote(
     if (Object.keys(rest).length > 0) props = rest;
   }
   const msg = new Message(topic, payload, qos, p.retain, props as ConstructorParameters<typeof Message>[4], clientId, username);
-  broker.stats.publishReceived++;
+  broker.countMessage('received');
   broker.publish(msg, clientId);
 }
