@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Message } from '../src/broker/message.js';
 import { crc32, tableCrc32 } from '../src/broker/persistence/crc32.js';
-import { FrameWriter, scanFrames } from '../src/broker/persistence/frame.js';
+import { FrameWriter, scanFrames, Utf8Cache } from '../src/broker/persistence/frame.js';
 import { loadFile } from '../src/broker/persistence/load.js';
 import {
   decodeRecord,
@@ -302,5 +302,20 @@ describe('loadFile', () => {
     const bad = loadFile(tmpFile('mosquitto.db', mosq), FileKind.Snapshot, state, 0);
     expect(bad.damaged).toBe(true);
     expect(bad.problem).toMatch(/^Error: Unable to restore persistent database\. Unrecognised file format/);
+  });
+});
+
+describe('the journal name cache', () => {
+  it('holds each client id or topic in exact-size memory, not in a slab of the shared Buffer pool (a soak of new client ids grew RSS by 8 KB a name)', () => {
+    const cache = new Utf8Cache(16);
+    const names = Array.from({ length: 20 }, (_, i) => `soak-c-${i}-é`);
+    for (const n of names) {
+      const b = cache.get(n);
+      expect(b.toString('utf8')).toBe(n);
+      expect(b.buffer.byteLength).toBe(Buffer.byteLength(n));
+      // Interleaved short-lived allocations must not share its memory.
+      Buffer.from('transient');
+    }
+    expect(cache.get(names[19])).toBe(cache.get(names[19]));
   });
 });
