@@ -96,6 +96,8 @@ export function acceptConnect(
     if (!broker.options.retainAvailable) props.retainAvailable = false;
     if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
     if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
+    const maxQos = client.listener.settings.maxQos ?? 2;
+    if (maxQos !== 2) props.maximumQoS = maxQos;
     if (client.authMethod !== undefined) {
       props.authenticationMethod = client.authMethod;
       if (client.authData !== undefined) props.authenticationData = client.authData;

@@ -33,7 +33,12 @@ export function refuse(broker: BrokerCore, client: ClientContext, v5Reason: numb
   if (broker.log.enabled(LogType.Debug)) {
     broker.log.debug(`Sending CONNACK to ${client.clientId === '' ? client.address : client.clientId} (0, ${code})`);
   }
-  if (v5) sendConnack(client, { cmd: 'connack', sessionPresent: false, reasonCode: code }, reasonString);
+  if (v5) {
+    // Mosquitto tells a refused client the listener's Maximum QoS too (max_qos below 2).
+    const maxQos = client.listener.settings.maxQos ?? 2;
+    const connack = { cmd: 'connack', sessionPresent: false, reasonCode: code } as const;
+    sendConnack(client, maxQos === 2 ? connack : { ...connack, properties: { maximumQoS: maxQos } }, reasonString);
+  }
   else sendConnack(client, { cmd: 'connack', sessionPresent: false, returnCode: code });
   client.cause ??= 'protocol';
   client.close();
