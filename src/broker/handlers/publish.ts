@@ -28,7 +28,7 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     // max_qos: a PUBLISH above the listener's Maximum QoS (MQTT-3.2.2-11). Mosquitto drops
     // the connection (v5 first hears 0x9B QoS not supported) and logs its generic socket line.
     broker.log.info(`Too high QoS in PUBLISH from ${client.id}, disconnecting.`);
-    if (client.protocolVersion === 5) sendDisconnect(client, ReasonCode.QoSNotSupported);
+    if (client.protocolVersion === 5) sendErrorDisconnect(client, ReasonCode.QoSNotSupported);
     if (broker.log.connectionMessages) broker.log.notice(`Bad socket read/write on client ${client.id}: Requested QoS not supported on server.`);
     client.cause = 'admin';
     client.close();
