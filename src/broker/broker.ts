@@ -157,12 +157,12 @@ export class Broker implements BrokerCore {
     let matched = false;
     for (let i = 0; i < plugins.length; i++) if (plugins[i].onPublish?.(msg) === true) matched = true;
     const { deliveries, shared } = this.router.match(msg.topic);
-    const authorizer = this.options.authorizer;
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i];
       const session = d.session;
       if (d.noLocal && publisherId === session.clientId) continue;
-      if (authorizer !== undefined && !this.mayRead(session, msg.topic)) {
+      // The receiver's listener's ACL with per_listener_settings, else the broker's.
+      if (!this.mayRead(session, msg.topic)) {
         this.stats.droppedAcl++;
         continue;
       }

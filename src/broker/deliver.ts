@@ -118,16 +118,18 @@ export function pumpQueue(broker: BrokerCore, session: Session): void {
     if (next.qos > 0 && !hasInflightRoom(broker, session, client, next.msg)) break;
     q.shift();
     broker.stats.storedMessages--;
-    const expired = next.msg.expiresAt !== 0 && next.msg.expiresAt <= Date.now();
-    if (next.qos > 0 && !expired) {
+    // Expired, or no longer readable (an ACL reload while it waited): dropped, as Mosquitto
+    // checks the ACL again when it sends a queued message; its packet id stays used.
+    const dropped = (next.msg.expiresAt !== 0 && next.msg.expiresAt <= Date.now()) || !broker.mayRead(session, next.msg.topic);
+    if (next.qos > 0 && !dropped) {
       startInflight(broker, session, client, next, 'dequeued');
       continue;
     }
-    // Sent at QoS 0, or expired: it leaves the queue without going in flight (its DONE
+    // Sent at QoS 0, or dropped: it leaves the queue without going in flight (its DONE
     // record has packet id 0: persistence/state.ts takes it out of the queue).
     next.mid = 0;
     if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, next, 'done');
-    if (!expired) sendPublish(broker, client, next.msg, 0, next.retain, 0, false, next.identifiers);
+    if (!dropped) sendPublish(broker, client, next.msg, 0, next.retain, 0, false, next.identifiers);
   }
   if (q.length === 0) session.dropWarned = false;
 }

@@ -1,44 +1,8 @@
 /**
- * Matching for ACL rules beyond topicMatches(): how two filters relate (for SUBSCRIBE
- * checks) and patterns matched with %c/%u filled in place (for the message path).
- * Both keep MQTT's rules: '#' covers the parent level, '+' one level, and a filter that
- * starts with a wildcard matches no '$' topic (MQTT-4.7.2-1).
+ * Matching for ACL rules beyond topicMatches(): patterns matched with %c/%u filled in
+ * place (for the message path), keeping MQTT's rules: '#' covers the parent level, '+'
+ * one level, and a filter that starts with a wildcard matches no '$' topic (MQTT-4.7.2-1).
  */
-
-function isDollar(level: string | undefined): boolean {
-  return level !== undefined && level.charCodeAt(0) === 0x24;
-}
-
-function isWild(level: string | undefined): boolean {
-  return level === '+' || level === '#';
-}
-
-/** Can some topic match both filters? */
-export function filtersIntersect(a: string[], b: string[]): boolean {
-  // MQTT-4.7.2-1: a leading wildcard matches no '$' topic.
-  if ((isWild(a[0]) && isDollar(b[0])) || (isWild(b[0]) && isDollar(a[0]))) return false;
-  for (let i = 0; ; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === '#' || y === '#') return true;
-    if (x === undefined || y === undefined) return x === y;
-    if (x !== '+' && y !== '+' && x !== y) return false;
-  }
-}
-
-/** Does `outer` match every topic that `inner` matches? */
-export function filterCovers(outer: string[], inner: string[]): boolean {
-  if (isWild(outer[0]) && isDollar(inner[0])) return false;
-  for (let i = 0; ; i++) {
-    const x = outer[i];
-    const y = inner[i];
-    if (x === '#') return true;
-    if (x === undefined || y === undefined) return x === y;
-    if (y === '#') return false;
-    if (x === '+') continue;
-    if (y === '+' || x !== y) return false;
-  }
-}
 
 /** A pattern's text split at its %c and %u: 0 stands for the client id, 1 for the username. */
 export type PatternParts = readonly (string | 0 | 1)[];

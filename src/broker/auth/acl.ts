@@ -16,14 +16,13 @@
  * Matching is MQTT's: '#' covers the parent level, and a filter starting with a wildcard
  * never matches a '$' topic (MQTT-4.7.2-1), so `topic read #` does not open $SYS.
  *
- * Subscribing: Mosquitto 2.0.11 grants every SUBSCRIBE and filters at delivery. Issue 4
- * asks for more, so canSubscribe refuses a filter that no readable topic can match (or
- * that a deny rule covers entirely); delivery still checks canRead per message, so a wider
- * filter never leaks a topic the client may not read.
+ * Subscribing: as Mosquitto 2.0.11 (issue 14, which supersedes issue 4's refusals), an ACL
+ * file grants every SUBSCRIBE, and delivery checks canRead per message, so a filter wider
+ * than what the client may read (or one it may read nothing of) never leaks a topic.
  */
 import { readFileSync } from 'node:fs';
-import { isValidTopicFilter, parseSharedFilter, topicMatches } from '../../protocol/topic.js';
-import { filledMatches, filterCovers, filtersIntersect, type PatternParts, splitPattern } from './acl-match.js';
+import { isValidTopicFilter, topicMatches } from '../../protocol/topic.js';
+import { filledMatches, type PatternParts, splitPattern } from './acl-match.js';
 import { type AuthLog, type Authorizer, SecurityFileError } from './types.js';
 
 export const ACL_READ = 1;
@@ -74,13 +73,6 @@ class RuleSet {
     return 0;
   }
 
-  /** The same verdicts for a subscription filter (see the file comment). */
-  checkFilter(filter: string): number {
-    const f = filter.split('/');
-    for (const r of this.rules) if (r.access === ACL_DENY && filterCovers(r.filter.split('/'), f)) return -1;
-    for (const r of this.rules) if ((r.access & ACL_READ) !== 0 && filtersIntersect(r.filter.split('/'), f)) return 1;
-    return 0;
-  }
 }
 
 export interface ParsedAcl {
@@ -241,25 +233,6 @@ export class AclRules {
     if (this.patterns.length === 0 || AclRules.patternsBarred(clientId, username)) return false;
     return this.patternCheck(clientId, username, topic, bit) > 0;
   }
-
-  checkSubscribe(clientId: string, username: string | undefined, filter: string): boolean {
-    // A shared subscription is judged by the filter it shares (MQTT 5, 4.8.2).
-    const shared = parseSharedFilter(filter);
-    const f = shared !== null ? shared.filter : filter;
-    const own = this.own(username);
-    if (own !== undefined) {
-      const v = own.checkFilter(f);
-      if (v !== 0) return v > 0;
-    }
-    if (this.patterns.length === 0 || AclRules.patternsBarred(clientId, username)) return false;
-    // Subscribing is rare next to delivering: fill the patterns in afresh.
-    const set = new RuleSet();
-    for (const p of this.patterns) {
-      if (username === undefined && p.filter.includes('%u')) continue;
-      set.add({ access: p.access, filter: p.filter.replaceAll('%c', clientId).replaceAll('%u', username ?? '') });
-    }
-    return set.checkFilter(f) > 0;
-  }
 }
 
 export interface AclFileOptions {
@@ -312,7 +285,8 @@ export class AclFileAuthorizer implements Authorizer {
     return this.rules.check(clientId, username, topic, ACL_WRITE);
   }
 
-  canSubscribe(clientId: string, username: string | undefined, filter: string): boolean {
-    return this.rules.checkSubscribe(clientId, username, filter);
+  /** Every SUBSCRIBE is granted, as Mosquitto's ACL file does; delivery filters (canRead). */
+  canSubscribe(): boolean {
+    return true;
   }
 }
