@@ -23,6 +23,8 @@ export interface FlowSpec {
   rate?: number;
   /** Subscribers connect with clean session off (persistent sessions). */
   persistentSubscribers?: boolean;
+  /** Subscribers connect here instead of `port` (issue 15: another node of a cluster). */
+  subscriberPort?: number;
   warmupMs: number;
   measureMs: number;
 }

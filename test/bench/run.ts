@@ -126,6 +126,7 @@ async function runOne(
   const svc: Services = {};
   let redis: RunningRedis | undefined;
   let broker;
+  let peer;
   try {
     if (s.redis) {
       redis = await startRedis(runDir);
@@ -133,7 +134,20 @@ async function runOne(
     }
     if (s.scrapeMetrics) svc.metricsPort = await freePort();
     broker = await startBroker(name, runDir, { ...s.broker?.(name, f, runDir, svc), fdLimit, tcpNoDelay: nodelay || s.tcpNoDelay });
+    if (s.peer) {
+      const peerDir = path.join(runDir, 'peer');
+      mkdirSync(peerDir, { recursive: true });
+      chmodSync(peerDir, 0o777);
+      peer = await startBroker(name, peerDir, { ...s.peer(svc), fdLimit, tcpNoDelay: nodelay || s.tcpNoDelay });
+      svc.peerPort = peer.port;
+      // A persistent session on the other node gives it a route of its own (other/#), so
+      // that the first node's route lookups are real ones (cluster-local).
+      spawnSync(process.execPath, [path.join(ROOT, 'bin/ts-mosquitto_sub.js'), '-p', String(peer.port), '-t', 'other/#', '-q', '1', '-c', '-i', 'bench-peer', '-W', '1']);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   } catch (err) {
+    if (peer) await stopBroker(peer);
+    if (broker) await stopBroker(broker);
     if (redis) await stopRedis(redis);
     return { ...base, status: 'error', note: (err as Error).message };
   }
@@ -149,7 +163,7 @@ async function runOne(
     redisMarks.set(mark, sampleRedis(redis.port).catch(() => undefined));
   };
   try {
-    const spec = s.spec(broker.port, sz, f, name);
+    const spec = s.spec(broker.port, sz, f, name, svc);
     let limitNote: string | undefined;
     if (spec.kind === 'fleet') {
       // Each holder process of the fleet stays under the hard limit this shell may grant.
@@ -206,6 +220,7 @@ async function runOne(
     scraper?.stop();
     await stopChild(gen);
     await stopBroker(broker);
+    if (peer) await stopBroker(peer);
     if (redis) await stopRedis(redis);
   }
 }

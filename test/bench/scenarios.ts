@@ -3,6 +3,7 @@
 import type { BrokerName, BrokerOptions } from './brokers.js';
 import type { FlowSpec, GenSpec, Topology } from './protocol.js';
 import { redisServerPath } from './redis-server.js';
+import { clusterScenarios } from './cluster-scenarios.js';
 
 export interface Sizes {
   quick: boolean;
@@ -45,6 +46,8 @@ export interface Fixtures {
 /** Servers the runner started for one run of a scenario. */
 export interface Services {
   redisPort?: number;
+  /** The second cluster node's port (Scenario.peer). */
+  peerPort?: number;
   /** The http listener's port when the scenario scrapes /metrics (issue 18). */
   metricsPort?: number;
 }
@@ -72,10 +75,12 @@ export interface Scenario {
   floor?: boolean;
   /** Needs one descriptor per fleet connection in the broker (the runner raises its limit). */
   fleet?: boolean;
+  /** A second ts-mosquitto node the runner starts after the broker (issue 15: the cluster). */
+  peer?(svc: Services): BrokerOptions;
   /** A reason the scenario does not apply to this broker, if so. */
   skip?(broker: BrokerName, f: Fixtures): string | undefined;
   broker?(broker: BrokerName, f: Fixtures, runDir: string, svc: Services): BrokerOptions;
-  spec(port: number, s: Sizes, f: Fixtures, broker: BrokerName): GenSpec;
+  spec(port: number, s: Sizes, f: Fixtures, broker: BrokerName, svc: Services): GenSpec;
   /** Upper bound on the generator's run, for the runner's watchdog. */
   timeoutMs(s: Sizes): number;
 }
@@ -338,4 +343,4 @@ const METRICS_SCENARIOS: Scenario[] = (['qos0', 'fanout', 'idle'] as const).map(
     broker: (_b, _f, _runDir, svc) => ({ extraConf: [`listener ${svc.metricsPort} 127.0.0.1`, 'protocol http'] }),
   };
 });
-SCENARIOS.splice(SCENARIOS.findIndex((x) => x.name === 'auth-bcrypt'), 0, ...METRICS_SCENARIOS);
+SCENARIOS.splice(SCENARIOS.findIndex((x) => x.name === 'auth-bcrypt'), 0, ...METRICS_SCENARIOS, ...clusterScenarios(flow, one, flowTimeout));

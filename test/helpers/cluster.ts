@@ -31,7 +31,7 @@ export function nodeConf(name: string, port: number, redisPort: number, extra: s
     `redis_port ${redisPort}`,
     'cluster true',
     `cluster_node_name ${name}`,
-    'cluster_lease 2',
+    'cluster_lease 3',
     'log_type all',
     ...extra,
   ];
@@ -66,8 +66,8 @@ export function clusterPerTest(): ClusterFixture {
           // The free port was taken by another program meanwhile (the machine is shared): another one.
           if (attempt >= 3 || port !== undefined || !proc.lines.some((l) => l.includes('Address already in use'))) throw e;
           p = await freePort();
-          // It joined before its listener failed: its lease (2 s here) must lapse first.
-          await new Promise((r) => setTimeout(r, 2500));
+          // It joined before its listener failed: its lease (3 s here) must lapse first.
+          await new Promise((r) => setTimeout(r, 3500));
         }
       }
       return {

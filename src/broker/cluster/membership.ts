@@ -77,8 +77,9 @@ export class Membership {
     }
   }
 
-  announce(e: ClusterEvent): void {
-    this.cmd.publish(CHANNEL, JSON.stringify(e)).catch(() => {});
+  /** Publishes on the channel; the promise settles once Redis answered (leave waits for it). */
+  announce(e: ClusterEvent): Promise<unknown> {
+    return this.cmd.publish(CHANNEL, JSON.stringify(e)).catch(() => {});
   }
 
   private renew(): void {
@@ -124,6 +125,6 @@ export class Membership {
     if (!this.joined || this.cmd.status !== 'ready') return;
     this.log.notice(`Cluster: ${this.name} leaving.`);
     await this.cmd.multi().hdel(nodeKey(this.name), LEASE_FIELD).srem(NODES_KEY, this.name).exec().catch(() => {});
-    this.announce({ op: 'leave', node: this.name });
+    await this.announce({ op: 'leave', node: this.name });
   }
 }

@@ -49,7 +49,11 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     maxRetriesPerRequest: null,
     autoResendUnfulfilledCommands: true,
   };
-  const open = (): Redis => (redis.url !== null ? new Redis(redis.url, ro) : new Redis({ ...ro, host: redis.host, port: redis.port }));
+  const open = (pipelined = false): Redis => {
+    // The commands connection sends the XADDs of one event-loop turn as one write.
+    const o = pipelined ? { ...ro, enableAutoPipelining: true } : ro;
+    return redis.url !== null ? new Redis(redis.url, o) : new Redis({ ...o, host: redis.host, port: redis.port });
+  };
   let broker!: BrokerCore;
   let cmd!: Redis;
   let sub!: Redis;
@@ -149,7 +153,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     async init(b: BrokerCore): Promise<void> {
       broker = b;
       const log = b.log;
-      cmd = open();
+      cmd = open(true);
       sub = open();
       reader = open();
       for (const c of [cmd, sub, reader]) c.on('error', () => {});
@@ -204,7 +208,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       input?.stop();
       if (cmd?.status === 'ready') {
         await cmd.del(routeKey(name), willKey(name)).catch(() => {});
-        for (const filter of routes.localFilters()) members.announce({ op: 'unroute', node: name, filter });
+        await Promise.all(routes.localFilters().map((filter) => members.announce({ op: 'unroute', node: name, filter })));
       }
       await members?.leave();
       for (const c of [cmd, sub, reader]) c?.disconnect();

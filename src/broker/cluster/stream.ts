@@ -21,7 +21,7 @@ export const STREAM_MAXLEN = 100_000;
 /** XADDs written and not yet answered (Redis away or slow); beyond this messages are dropped and counted. */
 export const MAX_PENDING = 50_000;
 const EMPTY = Buffer.alloc(0);
-const BATCH = 256;
+const BATCH = 1000;
 
 export type Mode = 'd' | 'r' | 'dr';
 
@@ -133,8 +133,10 @@ export class StreamIn {
           const e = decodeEntry(fields);
           if (e !== undefined && (e.msg.expiresAt === 0 || e.msg.expiresAt > Date.now())) this.handle(e);
         }
-        // Handed to the local sessions: acknowledged and removed.
-        await this.cmd.multi().xack(key, GROUP, ...ids).xdel(key, ...ids).exec();
+        // Handed to the local sessions: acknowledged and removed, without waiting for the
+        // answer before the next read (the same connection carries the sessions' mirror
+        // writes first, in order; an entry whose XACK is lost is read again after a restart).
+        this.cmd.multi().xack(key, GROUP, ...ids).xdel(key, ...ids).exec().catch(() => {});
       } catch (err) {
         if (this.stopped) return;
         if ((err as Error).message.includes('NOGROUP')) {

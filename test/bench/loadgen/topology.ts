@@ -43,7 +43,7 @@ function publisher(conn: MqttConn, templates: PublishTemplate[], fanout: number)
 
 async function subscriber(spec: FlowSpec, i: number, filters: string[]): Promise<MqttConn> {
   const persistent = spec.persistentSubscribers === true;
-  const conn = await MqttConn.connect({ port: spec.port, clientId: `bench-s${i}`, clean: !persistent });
+  const conn = await MqttConn.connect({ port: spec.subscriberPort ?? spec.port, clientId: `bench-s${i}`, clean: !persistent });
   for (let f = 0; f < filters.length; f += FILTERS_PER_SUBSCRIBE) {
     await conn.subscribe(filters.slice(f, f + FILTERS_PER_SUBSCRIBE), spec.qos);
   }
