@@ -283,6 +283,21 @@ const scenarios: Scenario[] = [
     last: 'Client v5utrunc disconnected due to malformed packet.',
   },
   {
+    name: 'MQTT 5 UNSUBSCRIBE with an unknown property identifier',
+    run: (port) => sendAndWaitCloseV5(port, 'v5uprop', [0xa2, 0x0a, 0x00, 0x01, 0x03, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x74]),
+    last: 'Client v5uprop disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 SUBSCRIBE with an unknown property identifier',
+    run: (port) => sendAndWaitCloseV5(port, 'v5sprop', [0x82, 0x0b, 0x00, 0x01, 0x03, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x74, 0x01]),
+    last: 'Client v5sprop disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 PUBLISH with an unknown property identifier',
+    run: (port) => sendAndWaitCloseV5(port, 'v5pprop', [0x30, 0x0a, ...T, 0x03, 0x05, 0x00, 0x00, 0x00, 0x00, 0x68, 0x69]),
+    last: 'Client v5pprop disconnected due to malformed packet.',
+  },
+  {
     name: 'MQTT 5 PUBLISH with QoS 3',
     run: (port) => sendAndWaitCloseV5(port, 'v5pq3', [0x36, 0x06, ...T, 0x00, 0x01, 0x00]),
     last: 'Client v5pq3 disconnected due to malformed packet.',

@@ -214,6 +214,9 @@ export class Client implements ConnectionHandler, ClientContext {
       if ((type === 8 || type === 10) && log.enabled(LogType.Debug)) {
         log.debug(`Received ${type === 8 ? 'SUBSCRIBE' : 'UNSUBSCRIBE'} from ${this.id}`);
       }
+      // An identifier no property has (MQTT 5.0 2.2.2.2): Mosquitto names it.
+      const unknown = (err as { identifier?: number }).identifier;
+      if (unknown !== undefined && log.enabled(LogType.Debug)) log.debug(`Unsupported property type: ${unknown}`);
       if (err.message === 'Invalid subscribe QoS, must be <= 2') {
         log.info(`Invalid QoS in subscription command from ${this.address}, disconnecting.`);
       }

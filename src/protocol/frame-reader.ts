@@ -18,7 +18,7 @@ import {
 } from './fast-decode.js';
 import { decodeConnect } from './connect-decode.js';
 import type { Packet, ProtocolVersion } from './packets.js';
-import { PropertyError } from './properties.js';
+import { decodeProperties, PropertyError, readVarint } from './properties.js';
 
 /** The error a server's reader gives for a first packet that is not CONNECT. */
 export const FIRST_NOT_CONNECT = 'First packet must be CONNECT';
@@ -225,9 +225,28 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   private parseOne(frame: Buffer): Packet | undefined {
     const r = parseFrame(frame, this.version);
     if (r instanceof Error) {
+      if (r.message === 'Unknown property') unknownPropertyOf(frame, r);
       this.protocolError(r);
       return undefined;
     }
     return r;
+  }
+}
+
+/**
+ * mqtt-packet's 'Unknown property' does not say which: for a SUBSCRIBE or UNSUBSCRIBE
+ * (properties right after the packet id) the identifier is found again and set on the
+ * error as a PropertyError's `identifier`, for the broker's log line.
+ */
+function unknownPropertyOf(frame: Buffer, err: Error): void {
+  const type = frame[0] >> 4;
+  if (type !== 8 && type !== 10) return;
+  try {
+    let pos = 1;
+    while (pos < frame.length && (frame[pos] & 0x80) !== 0) pos++;
+    const [len, start] = readVarint(frame, pos + 3, frame.length);
+    decodeProperties(frame, start, Math.min(frame.length, start + len));
+  } catch (e) {
+    if (e instanceof PropertyError && e.identifier !== undefined) (err as { identifier?: number }).identifier = e.identifier;
   }
 }

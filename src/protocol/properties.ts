@@ -87,7 +87,15 @@ export const PUBLISH_PROPERTY_IDS: readonly number[] = [0x01, 0x02, 0x03, 0x08, 
 export const WILL_PROPERTY_IDS: readonly number[] = [0x01, 0x02, 0x03, 0x08, 0x09, 0x18, 0x26];
 
 /** A malformed property section; the message is what the connection reports. */
-export class PropertyError extends Error {}
+export class PropertyError extends Error {
+  /** The identifier, when the error is one no property has (Mosquitto logs it). */
+  constructor(
+    message: string,
+    readonly identifier?: number,
+  ) {
+    super(message);
+  }
+}
 
 /** Reads a variable byte integer at pos; returns [value, next pos] or throws. */
 export function readVarint(buf: Buffer, pos: number, end: number): [number, number] {
@@ -132,7 +140,7 @@ export function decodeProperties(buf: Buffer, start: number, end: number, allowe
     let id: number;
     [id, pos] = readVarint(buf, pos, end);
     const def = id < BY_ID.length ? BY_ID[id] : undefined;
-    if (def === undefined) throw new PropertyError('Invalid property identifier');
+    if (def === undefined) throw new PropertyError('Invalid property identifier', id);
     if (allowed !== undefined && !allowed.includes(id)) throw new PropertyError('Protocol error');
     const [key, type] = def;
     let value: unknown;
