@@ -59,5 +59,9 @@ describe.skipIf(!haveRedis())('cluster shared subscriptions and wills', { timeou
     expect([w.topic, String(w.payload)]).toEqual(['wills/doomed', 'gone']);
     await a.proc.waitForLine(/Cluster: publishing the will of client doomed of dead node n2\./);
     expect(await r.exists('mqtt:cluster:will:n2')).toBe(0);
+    // Its presence follows: offline, as the node can no longer say so.
+    await a.proc.waitForLine(/Cluster: 1 client of dead node n2 marked offline\./);
+    expect(await r.hget('mqtt', 'doomed')).toBe('offline');
+    expect(await r.hget('mqtt:client:doomed', 'state')).toBe('0');
   });
 });

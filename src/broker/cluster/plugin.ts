@@ -24,7 +24,7 @@ import { CHANNEL, routeKey, streamKey, willKey, type ClusterEvent, type HandedSe
 import { Membership } from './membership.js';
 import { Routes } from './routes.js';
 import { Forwarder } from './forward.js';
-import { SessionMirror } from './sessions.js';
+import { markOffline, SessionMirror } from './sessions.js';
 import { decodeEntry, StreamIn, StreamOut } from './stream.js';
 
 export interface ClusterPlugin extends BrokerPlugin {
@@ -128,6 +128,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
   const claimDead = async (node: string): Promise<void> => {
     routes.dropNode(node);
     await adoptSessions(node, 'dead');
+    const offline = await markOffline(cmd, redis.presenceKey, node);
+    if (offline > 0) broker.log.notice(`Cluster: ${offline} client${offline === 1 ? '' : 's'} of dead node ${node} marked offline.`);
     const wills = await cmd.hgetallBuffer(willKey(node));
     await cmd.del(willKey(node), routeKey(node), streamKey(node));
     for (const [id, raw] of Object.entries(wills)) {

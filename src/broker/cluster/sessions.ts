@@ -144,3 +144,34 @@ function decode(raw: string): Outgoing | undefined {
     return undefined;
   }
 }
+
+/**
+ * Presence (the Redis plugin's keys) of a dead node's clients: offline wherever
+ * mqtt:client:<id> still names that node as connected (a client that reconnected
+ * elsewhere names its new node and is left alone). A SCAN, run once per dead node.
+ */
+export async function markOffline(cmd: Redis, presenceKey: string, node: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  const now = Math.floor(Date.now() / 1000);
+  do {
+    const [next, keys] = await cmd.scan(cursor, 'MATCH', 'mqtt:client:*', 'COUNT', 1000);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const p = cmd.pipeline();
+    for (const k of keys) p.hmget(k, 'node', 'state');
+    const res = (await p.exec()) ?? [];
+    const m = cmd.multi();
+    let any = false;
+    keys.forEach((k, i) => {
+      const [at, state] = (res[i]?.[1] as (string | null)[] | undefined) ?? [];
+      if (at !== node || state !== '1') return;
+      const id = k.slice('mqtt:client:'.length);
+      m.hset(k, 'state', '0', 'offline_at', now).hset(presenceKey, id, 'offline');
+      any = true;
+      n++;
+    });
+    if (any) await m.exec();
+  } while (cursor !== '0');
+  return n;
+}
