@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
-import { RawClient } from './helpers/raw-client.js';
+import { encode, RawClient } from './helpers/raw-client.js';
 import { openRaw, startBroker, stopBrokers, type TestBroker } from './helpers/broker.js';
 import type { ClientContext, Session } from '../src/broker/core.js';
 
@@ -186,4 +186,27 @@ describe('half-open connections (no CONNECT)', () => {
     live.publish('still', 'here');
     expect(String((await live.nextPublish()).payload)).toBe('here');
   }, 60000);
+});
+
+describe('what a queued message keeps alive', () => {
+  it('only its own bytes: not the socket chunk or pool slab its payload and wire form were cut from', async () => {
+    const tb = await startBroker();
+    const away = await tb.connect({ clientId: 'away', clean: false });
+    await away.subscribe('keep', 1);
+    away.disconnect();
+    await away.closed;
+    const pub = await tb.connect({ clientId: 'pub' });
+    // A big PUBLISH and a small one in one write, so that they arrive in one socket chunk.
+    const big = encode({ cmd: 'publish', topic: 'other', payload: Buffer.alloc(60000), qos: 0, retain: false, dup: false });
+    const small = encode({ cmd: 'publish', topic: 'keep', payload: Buffer.from('tiny'), qos: 1, messageId: 1, retain: false, dup: false });
+    pub.sendRaw(Buffer.concat([big, small]));
+    await pub.waitFor((p) => p.cmd === 'puback');
+    const queued = sessionOf(tb, 'away').queue.peek()!.msg;
+    expect(String(queued.payload)).toBe('tiny');
+    expect(queued.payload.buffer.byteLength).toBe(4);
+    // And it is delivered whole when the session comes back.
+    const back = await tb.connect({ clientId: 'away', clean: false });
+    const p = await back.nextPublish();
+    expect([p.topic, String(p.payload)]).toEqual(['keep', 'tiny']);
+  });
 });

@@ -89,6 +89,7 @@ function enqueue(broker: BrokerCore, session: Session, out: Outgoing): void {
     }
     return;
   }
+  out.msg.compact();
   q.push(out);
   broker.stats.storedMessages++;
   if (!session.clean && broker.persistHooks.length > 0) broker.notifyOutgoing(session, out, 'queued');
