@@ -136,7 +136,10 @@ export class StreamIn {
         // Handed to the local sessions: acknowledged and removed, without waiting for the
         // answer before the next read (the same connection carries the sessions' mirror
         // writes first, in order; an entry whose XACK is lost is read again after a restart).
-        this.cmd.multi().xack(key, GROUP, ...ids).xdel(key, ...ids).exec().catch(() => {});
+        const acked = this.cmd.multi().xack(key, GROUP, ...ids).xdel(key, ...ids).exec();
+        // Re-reading the backlog ('0') must not see these again: wait for the XACK then.
+        if (this.backlog) await acked;
+        else acked.catch(() => {});
       } catch (err) {
         if (this.stopped) return;
         if ((err as Error).message.includes('NOGROUP')) {
