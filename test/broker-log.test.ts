@@ -298,6 +298,21 @@ const scenarios: Scenario[] = [
     last: 'Client v5pprop disconnected due to malformed packet.',
   },
   {
+    name: 'MQTT 5 UNSUBSCRIBE with an empty filter',
+    run: (port) => sendAndWaitCloseV5(port, 'v5uempty', [0xa2, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00]),
+    last: 'Client v5uempty disconnected due to malformed packet.',
+  },
+  {
+    name: 'UNSUBSCRIBE with an empty filter',
+    run: (port) => sendAndWaitClose(port, 'uempty', [0xa2, 0x04, 0x00, 0x01, 0x00, 0x00]),
+    last: /^Client uempty disconnected/,
+  },
+  {
+    name: 'MQTT 5 UNSUBSCRIBE with an invalid filter',
+    run: (port) => sendAndWaitCloseV5(port, 'v5ubad', [0xa2, 0x07, 0x00, 0x01, 0x00, 0x00, 0x02, 0x23, 0x2f]),
+    last: 'Client v5ubad disconnected due to malformed packet.',
+  },
+  {
     name: 'MQTT 5 PUBLISH with QoS 3',
     run: (port) => sendAndWaitCloseV5(port, 'v5pq3', [0x36, 0x06, ...T, 0x00, 0x01, 0x00]),
     last: 'Client v5pq3 disconnected due to malformed packet.',

@@ -22,7 +22,7 @@ export function handleUnsubscribe(broker: BrokerCore, client: ClientContext, pac
     if (!isValidTopicFilter(filter)) {
       // As Mosquitto: an empty or invalid filter (MQTT-4.7.1, MQTT-3.10.3-2) ends the
       // connection as a malformed packet (v5 DISCONNECT 0x81), no UNSUBACK for any of them.
-      log.info(`Invalid unsubscription string from ${client.id}, disconnecting.`);
+      log.info(`${filter.length === 0 ? 'Empty' : 'Invalid'} unsubscription string from ${client.id}, disconnecting.`);
       client.disconnect('malformed', ReasonCode.MalformedPacket);
       return;
     }
