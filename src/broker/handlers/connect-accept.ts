@@ -3,7 +3,7 @@
  * started, the connect log lines, CONNACK with its MQTT 5 properties, and redelivery of
  * what a resumed session had in flight and queued (MQTT-4.4.0-1).
  */
-import { ReasonCode, encodePacket, type ConnectPacket } from '../../protocol/index.js';
+import { ReasonCode, type ConnectPacket } from '../../protocol/index.js';
 import { ClientState, type BrokerCore, type ClientContext } from '../core.js';
 import { resendInflight, pumpQueue } from '../deliver.js';
 import { LogType } from '../log.js';
@@ -103,15 +103,11 @@ export function acceptConnect(
       if (client.authData !== undefined) props.authenticationData = client.authData;
       client.authData = undefined;
     }
-    let connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
-    if (packet.properties?.requestResponseInformation === true) {
-      // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: only when asked for (never otherwise), and left out
-      // rather than exceed the client's Maximum Packet Size (MQTT-3.1.2-25).
-      const withInfo = { ...connack, properties: { ...props, responseInformation: responseInformation(broker, clientId) } };
-      const max = client.maxOutboundPacket;
-      if (max === 0 || encodePacket(withInfo, 5).length <= max) connack = withInfo;
-    }
-    sendConnack(client, connack);
+    const connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
+    // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: Response Information only when asked for (never
+    // otherwise); the sending side leaves it out rather than exceed the Maximum Packet Size.
+    const optional = packet.properties?.requestResponseInformation === true ? { responseInformation: responseInformation(broker, clientId) } : undefined;
+    if (!sendConnack(client, connack, undefined, optional)) return;
   } else {
     sendConnackAccepted(client, sessionPresent);
   }

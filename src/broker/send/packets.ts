@@ -47,9 +47,40 @@ export function sendConnackAccepted(client: ClientContext, sessionPresent: boole
   client.conn.write(sessionPresent ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED);
 }
 
-/** CONNACK as CONNECT built it (MQTT 5 with its properties, or a refusal and why). */
-export function sendConnack(client: ClientContext, connack: ConnackPacket, reasonString?: string): void {
-  sendWithReasonString(client, connack, reasonString);
+/**
+ * Whether a packet of `length` bytes is over the client's Maximum Packet Size as Mosquitto
+ * 2.0.11 measures it: the remaining length and its own bytes, without the first byte of the
+ * fixed header (so a packet one byte over the client's limit still goes; its suite expects
+ * that). Such a packet is not sent (MQTT-3.1.2-24).
+ */
+export function overMaximumPacketSize(client: ClientContext, length: number): boolean {
+  const max = client.maxOutboundPacket;
+  return max > 0 && length - 1 > max;
+}
+
+/**
+ * CONNACK as CONNECT built it (MQTT 5 with its properties, or a refusal and why), with the
+ * `optional` properties (Response Information) only if it then still fits the client's
+ * Maximum Packet Size (MQTT-3.1.2-25). A CONNACK that cannot fit at all is not sent: the
+ * connection closes as Mosquitto closes it, "disconnected due to oversize packet". False
+ * then.
+ */
+export function sendConnack(client: ClientContext, connack: ConnackPacket, reasonString?: string, optional?: Record<string, unknown>): boolean {
+  let packet = connack;
+  if (client.protocolVersion === 5) {
+    if (optional !== undefined) {
+      const withOptional = { ...connack, properties: { ...connack.properties, ...optional } };
+      const max = client.maxOutboundPacket;
+      if (max === 0 || encodePacket(withOptional, 5).length <= max) packet = withOptional;
+    }
+    if (client.maxOutboundPacket > 0 && overMaximumPacketSize(client, encodePacket(packet, 5).length)) {
+      client.cause = 'oversize';
+      client.close();
+      return false;
+    }
+  }
+  sendWithReasonString(client, packet, reasonString);
+  return true;
 }
 
 /** DISCONNECT from the server (MQTT 5), with a Reason String for an error reason. */

@@ -9,6 +9,7 @@ import type { BrokerCore, ClientContext } from '../core.js';
 import { LogType } from '../log.js';
 import type { Message } from '../message.js';
 import { publishLogLine } from '../publish-log.js';
+import { overMaximumPacketSize } from './packets.js';
 
 function subscriptionIdentifierBytes(identifiers: number[]): Buffer {
   if (identifiers.length === 1) return encodeProperty('subscriptionIdentifier', identifiers[0]);
@@ -73,8 +74,9 @@ export function sendPublish(
     buf = msg.encode(version, qos, retain);
     if (qos > 0) buf = withMessageId(buf, publishIdOffset(buf), mid, dup);
   }
-  if (client.maxOutboundPacket > 0 && buf.length > client.maxOutboundPacket) {
-    // MQTT-3.1.2-25: never send a client a packet larger than its Maximum Packet Size.
+  if (overMaximumPacketSize(client, buf.length)) {
+    // MQTT-3.1.2-25: not sent to a client whose Maximum Packet Size it exceeds (as Mosquitto
+    // measures it). Its packet id stays taken until the session ends, as in Mosquitto.
     broker.stats.publishDropped++;
     broker.stats.droppedTooLarge++;
     return;
