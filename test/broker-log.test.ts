@@ -313,6 +313,26 @@ const scenarios: Scenario[] = [
     last: 'Client v5ubad disconnected due to malformed packet.',
   },
   {
+    name: 'MQTT 5 SUBSCRIBE with a filter of invalid UTF-8',
+    run: (port) => sendAndWaitCloseV5(port, 'v5sutf8', [0x82, 0x08, 0x00, 0x01, 0x00, 0x00, 0x02, 0xc3, 0x28, 0x01]),
+    last: /^Client v5sutf8 disconnected/,
+  },
+  {
+    name: 'MQTT 5 PUBLISH with topic alias 0',
+    run: (port) => sendAndWaitCloseV5(port, 'v5alias0', [0x30, 0x08, ...T, 0x03, 0x23, 0x00, 0x00, 0x78]),
+    last: 'Client v5alias0 disconnected due to malformed packet.',
+  },
+  {
+    name: 'MQTT 5 PUBLISH with a topic alias over the maximum',
+    run: (port) => sendAndWaitCloseV5(port, 'v5alias', [0x30, 0x08, ...T, 0x03, 0x23, 0x00, 0x0b, 0x78]),
+    last: 'Bad socket read/write on client v5alias: Unknown error.',
+  },
+  {
+    name: 'MQTT 5 DISCONNECT giving a session expiry to a session made without one',
+    run: (port) => sendAndWaitCloseV5(port, 'v5dexp', [0xe0, 0x07, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x0a]),
+    last: 'Client v5dexp disconnected due to protocol error.',
+  },
+  {
     name: 'MQTT 5 PUBLISH with QoS 3',
     run: (port) => sendAndWaitCloseV5(port, 'v5pq3', [0x36, 0x06, ...T, 0x00, 0x01, 0x00]),
     last: 'Client v5pq3 disconnected due to malformed packet.',

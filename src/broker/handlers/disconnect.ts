@@ -7,7 +7,6 @@ import { LogType } from '../log.js';
 import type { BrokerCore, ClientContext } from '../core.js';
 
 export function handleDisconnect(broker: BrokerCore, client: ClientContext, packet: DisconnectPacket): void {
-  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received DISCONNECT from ${client.id}`);
   if (client.protocolVersion === 5) {
     client.disconnectReason = packet.reasonCode ?? 0;
     const expiry = packet.properties?.sessionExpiryInterval;
@@ -21,6 +20,8 @@ export function handleDisconnect(broker: BrokerCore, client: ClientContext, pack
       client.session.clean = expiry === 0;
     }
   }
+  // After the checks: Mosquitto does not log a DISCONNECT it refuses as received.
+  if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Received DISCONNECT from ${client.id}`);
   if (client.disconnectReason !== 0x04) client.will = null;
   client.cause = 'disconnect';
   client.close();

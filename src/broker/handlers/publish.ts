@@ -44,8 +44,19 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     const alias = props.topicAlias;
     if (alias !== undefined) {
       // MQTT-3.3.2-8/9: alias 0 or above our maximum is a protocol error.
-      if (alias === 0 || alias > broker.options.maxTopicAlias) {
+      if (alias === 0) {
+        // Mosquitto 2.0.11 logs this one as a malformed packet (and sends 0x81, where we send 0x94).
         client.protocolError(ReasonCode.TopicAliasInvalid);
+        client.cause = 'malformed';
+        return;
+      }
+      if (alias > broker.options.maxTopicAlias) {
+        // Mosquitto 2.0.11 ends it with an error code its disconnect line has no words for:
+        // its generic socket line, after the DISCONNECT (0x94).
+        if (client.protocolVersion === 5) sendErrorDisconnect(client, ReasonCode.TopicAliasInvalid);
+        if (broker.log.connectionMessages) broker.log.notice(`Bad socket read/write on client ${client.id}: Unknown error.`);
+        client.cause = 'admin';
+        client.close();
         return;
       }
       const aliases = (client.topicAliases ??= new Map());

@@ -3,6 +3,7 @@
  * the granted QoS per filter, then the retained messages that match (MQTT-3.3.1-6).
  */
 import {
+  isValidMqttString,
   isValidTopicFilter,
   parseSharedFilter,
   ReasonCode,
@@ -48,7 +49,8 @@ export function handleSubscribe(broker: BrokerCore, client: ClientContext, packe
     if (!isValidTopicFilter(sub.topic) || levelsOverLimit(sub.topic)) {
       // As Mosquitto: an invalid filter (MQTT-4.7.1, invalid UTF-8, more than 200 levels
       // deep) ends the connection as a malformed packet (v5 DISCONNECT 0x81), no SUBACK.
-      if (sub.topic.length > 0) log.info(`Invalid subscription string from ${client.address}, disconnecting.`);
+      // Mosquitto refuses invalid UTF-8 while reading the string, before this line.
+      if (sub.topic.length > 0 && isValidMqttString(sub.topic)) log.info(`Invalid subscription string from ${client.address}, disconnecting.`);
       client.disconnect('malformed', ReasonCode.MalformedPacket);
       return;
     }
