@@ -91,7 +91,7 @@ export type HolderCommand =
 
 /** Holder process -> fleet process. */
 export type HolderReply =
-  | { op: 'connected'; accepted: number; refused: number; closed: number; latencies: number[] }
+  | { op: 'connected'; accepted: number; refused: number; closed: number; latencies: number[]; earlyPings: number }
   | { op: 'pinged'; sent: number }
   | { op: 'woke'; sent: number }
   | { op: 'count'; alive: number; pingresps: number; pubacks: number; closed: number }

@@ -87,9 +87,11 @@ export async function runFleet(spec: FleetSpec, mark: (name: MarkMessage['name']
     const hist = new LatencyHistogram();
     let accepted = 0;
     let refused = 0;
+    let earlyPings = 0;
     for (const c of connected) {
       accepted += c.accepted;
       refused += c.refused;
+      earlyPings += c.earlyPings;
       for (const l of c.latencies) hist.record(l);
     }
     await sleep(2000);
@@ -101,6 +103,7 @@ export async function runFleet(spec: FleetSpec, mark: (name: MarkMessage['name']
       connectPerSec: Math.round(accepted / connectSeconds),
       connectP50Ms: hist.percentile(50) ?? 0,
       connectP99Ms: hist.percentile(99) ?? 0,
+      earlyPings,
     };
     const result =
       spec.mode === 'idle' ? await hold(spec, holders, mark, extra) : await wake(spec, holders, mark, extra);
@@ -151,7 +154,7 @@ async function hold(spec: FleetSpec, holders: Holder[], mark: (name: MarkMessage
   // Let the last PINGRESPs arrive before counting.
   await sleep(1000);
   mark('end');
-  extra.pings = pings;
+  extra.pings = pings + Number(extra.earlyPings);
   if (flow !== undefined) {
     extra.flowRate = Math.round(flow.rate);
     if (flow.lost) extra.flowLost = flow.lost;
