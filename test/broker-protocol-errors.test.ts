@@ -13,9 +13,10 @@ import { RawFrames } from './helpers/raw-frames.js';
 
 const PINGREQ = [0xc0, 0x00];
 
-/** CONNECT with client id `id` at `version`, keep alive 60, clean. */
-function connectBytes(version: 4 | 5, id: string, extra: number[] = [], flags = 0x02): number[] {
-  const body = [0, 4, 0x4d, 0x51, 0x54, 0x54, version, flags, 0, 60, ...(version === 5 ? [0] : []), 0, id.length, ...Buffer.from(id), ...extra];
+/** CONNECT with client id `id` at `version` (3: MQIsdp), keep alive 60, clean unless `flags` says otherwise. */
+function connectBytes(version: 3 | 4 | 5, id: string, extra: number[] = [], flags = 0x02): number[] {
+  const name = version === 3 ? [0, 6, ...Buffer.from('MQIsdp')] : [0, 4, ...Buffer.from('MQTT')];
+  const body = [...name, version, flags, 0, 60, ...(version === 5 ? [0] : []), 0, id.length, ...Buffer.from(id), ...extra];
   return [0x10, body.length, ...body];
 }
 
@@ -199,6 +200,32 @@ const cases: Case[] = [
     name: 'a SUBSCRIBE with Subscription Identifier 1 is granted (5)',
     run: (port) => exchange(port, [...connectBytes(5, 's1'), 0x82, 0x09, 0x00, 0x01, 0x02, 0x0b, 0x01, 0x00, 0x01, 0x61, 0x01, ...PINGREQ]),
     expected: '900400010001 d000 open',
+  },
+  {
+    name: 'at MQTT 3.1, PUBREL (with DUP), SUBSCRIBE and UNSUBSCRIBE are read whatever their flag bits say',
+    run: (port) =>
+      exchange(port, [
+        ...connectBytes(3, 'v31'),
+        ...[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, 0x61, 0x00],
+        ...[0xa0, 0x05, 0x00, 0x02, 0x00, 0x01, 0x61],
+        ...[0x6a, 0x02, 0x00, 0x03],
+        ...PINGREQ,
+      ]),
+    expected: '9003000100 b0020002 70020003 d000 open',
+  },
+  {
+    name: 'an MQTT 3.1 client resuming its session gets CONNACK with session present 0 (3.1 has no such flag)',
+    run: async (port) => {
+      const first = await exchange(port, [...connectBytes(3, 'resume31', [], 0x00), 0xe0, 0x00], false);
+      const second = await exchange(port, [...connectBytes(3, 'resume31', [], 0x00), ...PINGREQ], false);
+      return `${first} / ${second}`;
+    },
+    expected: '20020000 closed / 20020000 d000 open',
+  },
+  {
+    name: 'a PUBREL for a packet id not known gets a plain PUBCOMP, no 0x92 (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'rel'), 0x62, 0x02, 0x00, 0x09, ...PINGREQ]),
+    expected: '70020009 d000 open',
   },
 ];
 

@@ -36,6 +36,9 @@ export interface PacketCounters {
 /** Packet types whose reserved flag bits Mosquitto does not look at: PUBACK, PUBREC, PUBCOMP, PINGREQ. */
 const IGNORED_FLAGS = [false, false, false, false, true, true, false, true, false, false, false, false, true, false, false, false];
 
+/** Packet types whose flag bits Mosquitto does not check at MQTT 3.1: PUBREL, SUBSCRIBE, UNSUBSCRIBE. */
+const LEVEL3_UNCHECKED = [false, false, false, false, false, false, true, false, true, false, true, false, false, false, false, false];
+
 export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   /** Largest inbound packet accepted (remaining length), 0 for the protocol maximum. */
   maxInboundPacket = 0;
@@ -103,6 +106,12 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         // flag bits say (checked against it): they are cleared and the packet read as usual.
         // Not the first packet: garbage before CONNECT is refused on its first byte.
         b0 &= 0xf0;
+        buf[pos] = b0;
+      }
+      if (this.version === 3 && (b0 & 0x0f) !== 2 && LEVEL3_UNCHECKED[b0 >> 4]) {
+        // MQTT 3.1 had no rule for these flag bits (a PUBREL may carry DUP): Mosquitto reads
+        // PUBREL, SUBSCRIBE and UNSUBSCRIBE from a 3.1 client whatever they say.
+        b0 = (b0 & 0xf0) | 2;
         buf[pos] = b0;
       }
       this.frameType = b0 >> 4;

@@ -109,7 +109,9 @@ export function acceptConnect(
     const optional = packet.properties?.requestResponseInformation === true ? { responseInformation: responseInformation(broker, clientId) } : undefined;
     if (!sendConnack(client, connack, undefined, optional)) return;
   } else {
-    sendConnackAccepted(client, sessionPresent);
+    // MQTT 3.1 has no Session Present flag (it came with 3.1.1, MQTT-3.2.2-1): Mosquitto
+    // sends 0 to a 3.1 client whatever it resumed.
+    sendConnackAccepted(client, sessionPresent && version !== 3);
   }
   if (sessionPresent) {
     resendInflight(broker, session, client);

@@ -15,14 +15,14 @@ export function handlePubrel(broker: BrokerCore, client: ClientContext, packet: 
   }
   const session = client.session!;
   const msg = session.incoming.get(mid);
-  let rc = 0;
   if (msg !== undefined) {
     session.incoming.delete(mid);
     broker.publish(msg, client.clientId);
     if (broker.persistHooks.length > 0) broker.notifyIncoming(session, mid, undefined);
-  } else if (client.protocolVersion === 5) {
-    rc = 0x92;
   }
+  // For a packet id it does not know (a PUBREL sent again after a reconnect), Mosquitto
+  // answers a plain PUBCOMP at MQTT 5 too, where 0x92 would be allowed.
+  const rc = 0;
   const wait = msg !== undefined ? broker.ackWait : undefined;
   const send = (): void => {
     if (broker.log.enabled(LogType.Debug)) broker.log.debug(`Sending PUBCOMP to ${client.id} (m${mid})`);
