@@ -49,6 +49,8 @@ export class MqttClient {
   private readonly events: ClientEvents;
   private lastMid = 0;
   private readonly inflight = new Map<number, Outgoing>();
+  /** What was in flight when the last CONNACK came: the messages resendInflight() sends again. */
+  private leftOver: Outgoing[] | null = null;
   private readonly waiting: PublishPacket[] = [];
   private readonly incomingQos2 = new Map<number, PublishPacket>();
   private readonly inboundAliases = new Map<number, string>();
@@ -309,16 +311,22 @@ export class MqttClient {
       this.connected = true;
       const rm = props?.receiveMaximum;
       this.inflightLimit = rm !== undefined && rm < this.options.maxInflight ? rm : this.options.maxInflight;
-      // Messages left from a previous connection go first, as retries (MQTT-4.4.0-1).
+      // Messages left from a previous connection go first, as retries (MQTT-4.4.0-1);
+      // with deferResend the owner sends them later, and only them, not what it sends meanwhile.
+      this.leftOver = this.inflight.size === 0 ? null : [...this.inflight.values()];
       if (this.options.deferResend !== true) this.resendInflight();
     }
     this.events.onConnect(code, p.sessionPresent, props);
     if (code === 0) this.fillInflight();
   }
 
-  /** Sends again what was in flight when the last connection ended: PUBLISH with DUP set, or PUBREL. */
+  /** Sends again what was in flight when the last connection ended (PUBLISH with DUP set, or PUBREL), once. */
   resendInflight(): void {
-    for (const [, out] of this.inflight) {
+    const left = this.leftOver;
+    this.leftOver = null;
+    if (left === null) return;
+    for (const out of left) {
+      if (this.inflight.get(out.packet.messageId!) !== out) continue;
       if (out.awaiting === 'pubcomp') {
         this.debug(`sending PUBREL (m${out.packet.messageId})`);
         this.sendAck('pubrel', out.packet.messageId!);
