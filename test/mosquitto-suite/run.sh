@@ -32,6 +32,20 @@ out=$(mktemp); trap 'rm -f "$out" "$out.ref"' EXIT
 "$suite/run.sh" "node $repo/bin/ts-mosquitto.js" "$filter" | tee "$out"
 failed=$(awk '$1 == "FAIL" {print $2}' "$out" | sort)
 unexpected=$(comm -23 <(echo "$failed") <(echo "$expected") | sed '/^$/d')
+# The suite gives a broker two seconds to start and most cases a few seconds to answer; on a
+# busy machine a Node start can take longer. A case that failed runs once more on its own,
+# and only a second failure counts (what passed on the second run is named).
+if [ -n "$unexpected" ]; then
+  still=
+  for name in $unexpected; do
+    if "$suite/run.sh" "node $repo/bin/ts-mosquitto.js" "^$name\.py\$" | grep -q "^PASS $name\$"; then
+      echo "mosquitto-suite: $name failed, then passed on a second run"
+    else
+      still="$still$name"$'\n'
+    fi
+  done
+  unexpected=$(echo "$still" | sed '/^$/d')
+fi
 rc=0
 if [ -n "$unexpected" ]; then
   echo "mosquitto-suite: these cases fail on ts-mosquitto and pass on Mosquitto 2.0.11:" >&2
