@@ -223,6 +223,11 @@ const cases: Case[] = [
     expected: '20020000 closed / 20020000 d000 open',
   },
   {
+    name: 'a PUBLISH with Topic Alias 0 is malformed: DISCONNECT 0x81 (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'alias0'), 0x30, 8, 0, 1, 0x74, 3, 0x23, 0, 0, 0x78, ...PINGREQ]),
+    expected: 'e00181 closed',
+  },
+  {
     name: 'a PUBREL for a packet id not known gets a plain PUBCOMP, no 0x92 (5)',
     run: (port) => exchange(port, [...connectBytes(5, 'rel'), 0x62, 0x02, 0x00, 0x09, ...PINGREQ]),
     expected: '70020009 d000 open',

@@ -45,8 +45,8 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     if (alias !== undefined) {
       // MQTT-3.3.2-8/9: alias 0 or above our maximum is a protocol error.
       if (alias === 0) {
-        // Mosquitto 2.0.11 logs this one as a malformed packet (and sends 0x81, where we send 0x94).
-        client.protocolError(ReasonCode.TopicAliasInvalid);
+        // Mosquitto 2.0.11 treats this one as a malformed packet: its log line and 0x81.
+        client.protocolError(ReasonCode.MalformedPacket);
         client.cause = 'malformed';
         return;
       }
