@@ -223,6 +223,26 @@ const cases: Case[] = [
     expected: '20020000 closed / 20020000 d000 open',
   },
   {
+    name: 'a SUBACK from a client with no reason code (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'suback0'), 0x90, 3, 0, 1, 0, ...PINGREQ]),
+    expected: 'closed',
+  },
+  {
+    name: 'a SUBACK from a client with a reason code (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'suback1'), 0x90, 4, 0, 1, 0, 0, ...PINGREQ]),
+    expected: 'd000 open',
+  },
+  {
+    name: 'an UNSUBACK from a client with no reason code (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'unsuback0'), 0xb0, 3, 0, 1, 0, ...PINGREQ]),
+    expected: 'd000 open',
+  },
+  {
+    name: 'a SUBACK from a client (3.1.1)',
+    run: (port) => exchange(port, [...connectBytes(4, 'suback4'), 0x90, 3, 0, 1, 0, ...PINGREQ]),
+    expected: 'd000 open',
+  },
+  {
     name: 'a PUBLISH with Topic Alias 0 is malformed: DISCONNECT 0x81 (5)',
     run: (port) => exchange(port, [...connectBytes(5, 'alias0'), 0x30, 8, 0, 1, 0x74, 3, 0x23, 0, 0, 0x78, ...PINGREQ]),
     expected: 'e00181 closed',
@@ -284,6 +304,12 @@ describe('packets out of place (ts-mosquitto)', () => {
     const b = await startBroker();
     await wrongAck(b.port, 4, 1, (mid) => [0x70, 2, mid >> 8, mid & 0xff]);
     await b.waitForLine('Client sub41 disconnected due to protocol error.');
+  });
+
+  it('an MQTT 5 SUBACK without a reason code is logged as a protocol error, as Mosquitto does', async () => {
+    const b = await startBroker();
+    await exchange(b.port, [...connectBytes(5, 'suback0'), 0x90, 3, 0, 1, 0, ...PINGREQ]);
+    await b.waitForLine('Client suback0 disconnected due to protocol error.');
   });
 });
 

@@ -164,11 +164,15 @@ export class Client implements ConnectionHandler, ClientContext {
         b.log.notice(`Bad client ${this.id} sending multiple CONNECT messages.`);
         this.disconnect('protocol');
         break;
-      case 'pingresp':
       case 'suback':
       case 'unsuback':
-        // Never sent to a server, but Mosquitto 2.0.11 reads them (its bridge's handlers)
-        // and carries on; so do we.
+        // Never sent to a server, but Mosquitto 2.0.11 reads them (its bridge's handlers),
+        // logs them and carries on; so do we. An MQTT 5 SUBACK without a reason code is a
+        // protocol error to it.
+        b.log.debug(`Received ${packet.cmd === 'suback' ? 'SUBACK' : 'UNSUBACK'} from ${this.id}`);
+        if (packet.cmd === 'suback' && this.protocolVersion === 5 && packet.granted.length === 0) this.disconnect('protocol');
+        break;
+      case 'pingresp':
         break;
       default:
         // A CONNACK: Mosquitto closes as a protocol error, without a DISCONNECT at MQTT 5.
