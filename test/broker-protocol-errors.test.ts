@@ -243,6 +243,16 @@ const cases: Case[] = [
     expected: 'd000 open',
   },
   {
+    name: 'a SUBSCRIBE with wrong flags and a remaining length over four bytes closes without a DISCONNECT (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'sublen'), 0x80, 0xff, 0xff, 0xff, 0xff, 0x01, ...PINGREQ]),
+    expected: 'closed',
+  },
+  {
+    name: 'a PUBLISH with a remaining length over four bytes closes without a DISCONNECT (5)',
+    run: (port) => exchange(port, [...connectBytes(5, 'publen'), 0x30, 0xff, 0xff, 0xff, 0xff, 0x01, ...PINGREQ]),
+    expected: 'closed',
+  },
+  {
     name: 'a PUBLISH with Topic Alias 0 is malformed: DISCONNECT 0x81 (5)',
     run: (port) => exchange(port, [...connectBytes(5, 'alias0'), 0x30, 8, 0, 1, 0x74, 3, 0x23, 0, 0, 0x78, ...PINGREQ]),
     expected: 'e00181 closed',

@@ -119,13 +119,6 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         this.protocolError(new Error(FIRST_NOT_CONNECT));
         return pos > 0;
       }
-      if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
-        // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refuse on the first byte, with
-        // mqtt-packet's own words for it.
-        this.slowParse(buf.subarray(pos, pos + 1));
-        if (!this.closed) this.protocolError(new Error('Invalid header flag bits'));
-        return pos > 0;
-      }
       let i = pos + 1;
       let rl = 0;
       let mul = 1;
@@ -145,6 +138,14 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
         }
       }
       if (!complete) break;
+      if ((b0 & 0x0f) !== REQUIRED_FLAGS[b0 >> 4] && b0 >> 4 !== 3) {
+        // MQTT-2.2.2-2: reserved flag bits wrong (or type 0): refused once its length is
+        // read (as Mosquitto, which first refuses a length over four bytes), before its
+        // body, with mqtt-packet's own words for it.
+        this.slowParse(buf.subarray(pos, pos + 1));
+        if (!this.closed) this.protocolError(new Error('Invalid header flag bits'));
+        return pos > 0;
+      }
       const end = i + rl;
       if (max > 0 && end - pos > max) {
         // Refused as soon as its length is known, before its bytes pile up in memory.
