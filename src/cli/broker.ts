@@ -14,9 +14,10 @@ import { dropPrivileges } from '../broker/privileges.js';
 import { warnUnreadableReloadFiles } from '../broker/reload-readable.js';
 import { tlsReloadTarget } from '../broker/listeners.js';
 import { createPersistencePlugin } from '../broker/persistence/plugin.js';
+import { createRedisPlugin } from '../broker/redis/index.js';
+import { clusterNodeName, createClusterPlugin } from '../broker/cluster/index.js';
 import { createBridgePlugin } from '../broker/bridge/plugin.js';
-import type { ObservePlugin } from '../broker/observe/plugin.js';
-import type { ListenerSettings } from '../broker/options.js';
+import { createObservePlugin, serveDashboardOnWebsockets, takeHttpListeners } from '../broker/observe/plugin.js';
 import { loadSecurity, securityReloadTarget } from '../broker/security-files.js';
 import { SecurityFileError } from '../broker/auth/types.js';
 import type { SecurityFiles } from '../broker/auth/load.js';
@@ -35,12 +36,7 @@ function daemonize(argv: string[]): boolean {
   return true;
 }
 
-/**
- * Redis (ioredis), the cluster and the http listener (prom-client) are loaded only when the
- * configuration asks for them: loading ioredis alone took most of the start-up time, and
- * Mosquitto's test suite gives a broker two seconds to start on a loaded machine.
- */
-export async function main(argv: string[]): Promise<void> {
+export function main(argv: string[]): void {
   const startup = startupFromArgs(argv.slice(2), { program: 'ts-mosquitto', version: VERSION });
   if (!startup.ok) {
     if (startup.stdout !== null) process.stdout.write(startup.stdout);
@@ -67,28 +63,25 @@ export async function main(argv: string[]): Promise<void> {
     for (const line of e.lines) log.error(line);
     process.exit(e.exitCode);
   }
-  const observeModule = options.listeners.some((l) => l.protocol === 'http') ? await import('../broker/observe/plugin.js') : undefined;
-  const httpListeners: ListenerSettings[] = observeModule !== undefined ? observeModule.takeHttpListeners(options) : [];
+  const httpListeners = takeHttpListeners(options);
   const broker = new Broker(options, log);
   // persistence true: sessions and retained messages survive restarts and kill -9.
   const persistence = createPersistencePlugin(config);
   if (config.persistence) broker.plugins.push(persistence);
   // Redis: presence, subscription store, retained and offline-message stores, hooks.
   // cluster true: this node's name is also its Redis presence node (mqtt:node:<name>).
-  const cluster = config.cluster.enabled ? await import('../broker/cluster/index.js') : undefined;
-  const clusterName = cluster !== undefined ? cluster.clusterNodeName(config.cluster, options.listeners[0]?.port) : undefined;
-  const redis = config.redis.enabled ? (await import('../broker/redis/index.js')).createRedisPlugin(config.redis, { nodeName: clusterName }) : undefined;
+  const clusterName = config.cluster.enabled ? clusterNodeName(config.cluster, options.listeners[0]?.port) : undefined;
+  const redis = config.redis.enabled ? createRedisPlugin(config.redis, { nodeName: clusterName }) : undefined;
   if (redis !== undefined) broker.plugins.push(redis);
   // Scale-out (issue 15): after the Redis plugin, whose retained messages it relies on.
-  if (cluster !== undefined && clusterName !== undefined) broker.plugins.push(cluster.createClusterPlugin(config.redis, config.cluster, clusterName));
+  if (clusterName !== undefined) broker.plugins.push(createClusterPlugin(config.redis, config.cluster, clusterName));
   // Bridges (connection sections) start with the broker, after the stores have loaded.
   if (config.bridges.length > 0) broker.plugins.push(createBridgePlugin(config.bridges));
   // protocol http listeners: /metrics, /healthz and the dashboard (observe/), off unless configured.
-  let observe: ObservePlugin | undefined;
-  if (observeModule !== undefined && httpListeners.length > 0) {
-    observe = observeModule.createObservePlugin(httpListeners, { persistence: config.persistence ? persistence : undefined, redis });
+  const observe = httpListeners.length > 0 ? createObservePlugin(httpListeners, { persistence: config.persistence ? persistence : undefined, redis }) : undefined;
+  if (observe !== undefined) {
     broker.plugins.push(observe);
-    observeModule.serveDashboardOnWebsockets(broker.options, observe);
+    serveDashboardOnWebsockets(broker.options, observe);
   }
   if (config.pidFile !== null && config.daemon) {
     try {
