@@ -27,7 +27,15 @@ if [ ! -x "$suite/run.sh" ]; then
 fi
 command -v python3 >/dev/null || { echo "mosquitto-suite: python3 is required" >&2; exit 1; }
 expected=$(grep -v '^#' "$here/expected-failures.txt" | awk 'NF {print $1}' | sort)
-out=$(mktemp); trap 'rm -f "$out" "$out.ref"' EXIT
+# A case that times out leaves the brokers it started running (the suite's runner ends only
+# the Python process): at exit, end ours that still run in one of the suite's temporary
+# copies (/tmp/mosquitto-tests.*), by pid.
+reap() {
+  for pid in $(pgrep -f "$repo/bin/ts-mosquitto.js" || true); do
+    case $(readlink "/proc/$pid/cwd" 2>/dev/null) in /tmp/mosquitto-tests.*) kill "$pid" 2>/dev/null ;; esac
+  done
+}
+out=$(mktemp); trap 'rm -f "$out" "$out.ref"; reap' EXIT
 
 "$suite/run.sh" "node $repo/bin/ts-mosquitto.js" "$filter" | tee "$out"
 failed=$(awk '$1 == "FAIL" {print $2}' "$out" | sort)
