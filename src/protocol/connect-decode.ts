@@ -16,6 +16,13 @@ function isMqisdp(b: Buffer, p: number): boolean {
   return b[p] === 0x4d && b[p + 1] === 0x51 && b[p + 2] === 0x49 && b[p + 3] === 0x73 && b[p + 4] === 0x64 && b[p + 5] === 0x70;
 }
 
+/** Where the length-prefixed field at `p` ends, or -1 when it runs past `end`. */
+function fieldEnd(buf: Buffer, p: number, end: number): number {
+  if (p + 2 > end) return -1;
+  const e = p + 2 + ((buf[p] << 8) | buf[p + 1]);
+  return e > end ? -1 : e;
+}
+
 /**
  * The CONNECT whose variable header starts at `body` and which ends at `end`, or
  * undefined when mqtt-packet should read it.
@@ -48,47 +55,38 @@ export function decodeConnect(buf: Buffer, body: number, end: number): ConnectPa
   const keepalive = (buf[p] << 8) | buf[p + 1];
   p += 2;
 
-  if (p + 2 > end) return undefined;
-  let n = (buf[p] << 8) | buf[p + 1];
-  p += 2;
-  if (p + n > end) return undefined;
-  const clientId = buf.toString('utf8', p, p + n);
-  p += n;
+  // Each field is a two-byte length and its bytes (MQTT-1.5.3, 1.5.6).
+  let e = fieldEnd(buf, p, end);
+  if (e < 0) return undefined;
+  const clientId = buf.toString('utf8', p + 2, e);
+  p = e;
 
   let will: ConnectPacket['will'];
   if (hasWill) {
-    if (p + 2 > end) return undefined;
-    n = (buf[p] << 8) | buf[p + 1];
-    p += 2;
-    if (p + n > end) return undefined;
-    const topic = buf.toString('utf8', p, p + n);
-    p += n;
-    if (p + 2 > end) return undefined;
-    n = (buf[p] << 8) | buf[p + 1];
-    p += 2;
-    if (p + n > end) return undefined;
+    e = fieldEnd(buf, p, end);
+    if (e < 0) return undefined;
+    const topic = buf.toString('utf8', p + 2, e);
+    p = e;
+    e = fieldEnd(buf, p, end);
+    if (e < 0) return undefined;
     // A copy: the will lives as long as the connection, the chunk it came in need not.
-    const payload = Buffer.from(buf.subarray(p, p + n));
-    p += n;
+    const payload = Buffer.from(buf.subarray(p + 2, e));
+    p = e;
     will = { retain: willRetain, qos: willQos as 0 | 1 | 2, topic, payload };
   }
   let username: string | undefined;
   if ((flags & 0x80) !== 0) {
-    if (p + 2 > end) return undefined;
-    n = (buf[p] << 8) | buf[p + 1];
-    p += 2;
-    if (p + n > end) return undefined;
-    username = buf.toString('utf8', p, p + n);
-    p += n;
+    e = fieldEnd(buf, p, end);
+    if (e < 0) return undefined;
+    username = buf.toString('utf8', p + 2, e);
+    p = e;
   }
   let password: Buffer | undefined;
   if ((flags & 0x40) !== 0) {
-    if (p + 2 > end) return undefined;
-    n = (buf[p] << 8) | buf[p + 1];
-    p += 2;
-    if (p + n > end) return undefined;
-    password = Buffer.from(buf.subarray(p, p + n));
-    p += n;
+    e = fieldEnd(buf, p, end);
+    if (e < 0) return undefined;
+    password = Buffer.from(buf.subarray(p + 2, e));
+    p = e;
   }
   // Bytes after the last field: left to mqtt-packet's judgement.
   if (p !== end) return undefined;
