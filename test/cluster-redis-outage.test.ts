@@ -7,9 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { haveRedis } from './helpers/redis-server.js';
-import { clusterPerTest, nodeConf, reaches } from './helpers/cluster.js';
+import { clusterPerTest, nodeConf, reaches, until } from './helpers/cluster.js';
 import { runProgram } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
+import { get } from './helpers/observe.js';
 
 const isMsg = (topic: string) => (p: { cmd: string }) => p.cmd === 'publish' && (p as IPublishPacket).topic === topic;
 
@@ -48,5 +49,21 @@ describe.skipIf(!haveRedis())('cluster and Redis outages', { timeout: 90000 }, (
     for (let i = 0; i < 200 && (await r.hexists('mqtt:route:n2', 'x/#')) === 0; i++) await new Promise((res) => setTimeout(res, 25));
     expect(await r.hexists('mqtt:node:n1', '')).toBe(1);
     expect(await r.hexists('mqtt:route:n2', 'x/#')).toBe(1);
+  });
+
+  it('/healthz of a cluster node: 200 while linked, 503 while Redis is lost, 200 again once it rejoined', async () => {
+    const http = await freePort();
+    const a = await fx.node('n1', [`listener ${http} 127.0.0.1`, 'protocol http']);
+    const health = async (): Promise<number> => (await get(http, '/healthz')).status;
+    expect(await until(health, (s) => s === 200)).toBe(200);
+    await fx.redis.stop();
+    await a.proc.waitForLine(/Warning: Lost connection to Redis/, 10000);
+    expect(await until(health, (s) => s === 503)).toBe(503);
+    expect((await get(http, '/healthz')).body).toBe('cluster: redis connection lost\n');
+    // MQTT clients are still accepted meanwhile (local traffic goes on).
+    await a.connect({ clientId: 'while-down' });
+    await fx.redis.run();
+    expect(await until(health, (s) => s === 200, 20000)).toBe(200);
+    expect(await fx.redis.client().hexists('mqtt:node:n1', '')).toBe(1);
   });
 });

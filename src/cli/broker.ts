@@ -74,11 +74,12 @@ export function main(argv: string[]): void {
   const redis = config.redis.enabled ? createRedisPlugin(config.redis, { nodeName: clusterName }) : undefined;
   if (redis !== undefined) broker.plugins.push(redis);
   // Scale-out (issue 15): after the Redis plugin, whose retained messages it relies on.
-  if (clusterName !== undefined) broker.plugins.push(createClusterPlugin(config.redis, config.cluster, clusterName));
+  const cluster = clusterName !== undefined ? createClusterPlugin(config.redis, config.cluster, clusterName) : undefined;
+  if (cluster !== undefined) broker.plugins.push(cluster);
   // Bridges (connection sections) start with the broker, after the stores have loaded.
   if (config.bridges.length > 0) broker.plugins.push(createBridgePlugin(config.bridges));
   // protocol http listeners: /metrics, /healthz and the dashboard (observe/), off unless configured.
-  const observe = httpListeners.length > 0 ? createObservePlugin(httpListeners, { persistence: config.persistence ? persistence : undefined, redis }) : undefined;
+  const observe = httpListeners.length > 0 ? createObservePlugin(httpListeners, { persistence: config.persistence ? persistence : undefined, redis, cluster }) : undefined;
   if (observe !== undefined) {
     broker.plugins.push(observe);
     serveDashboardOnWebsockets(broker.options, observe);

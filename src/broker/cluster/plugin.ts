@@ -29,7 +29,14 @@ import { decodeEntry, StreamIn, StreamOut } from './stream.js';
 
 export interface ClusterPlugin extends BrokerPlugin {
   readonly name: string;
-  readonly stats: { dropped(): number; forwarded(): number; received(): number; nodes(): string[] };
+  readonly stats: {
+    dropped(): number;
+    forwarded(): number;
+    received(): number;
+    nodes(): string[];
+    /** Linked to Redis and (re)joined: false while Redis is lost and until the lease is taken again. */
+    connected(): boolean;
+  };
 }
 
 /** The default node name: the host name plus the first listener's port. */
@@ -64,6 +71,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
   let input!: StreamIn;
   let fwd!: Forwarder;
   let mirror!: SessionMirror;
+  /** The lease is held over the current connection (joined since the last loss of Redis). */
+  let linked = false;
   const handed = new WeakMap<ClientContext, HandedSession>();
   const waiting = new Map<string, { left: Set<string>; done: () => void; session: HandedSession | null }>();
 
@@ -150,6 +159,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       forwarded: () => fwd?.forwarded ?? 0,
       received: () => fwd?.received ?? 0,
       nodes: () => [...(members?.live ?? [])].sort(),
+      connected: () => linked && cmd?.status === 'ready' && sub?.status === 'ready',
     },
 
     async init(b: BrokerCore): Promise<void> {
@@ -191,13 +201,24 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       }
       await sub.subscribe(CHANNEL);
       await members.join();
+      linked = true;
       await routes.rewrite();
       await routes.load(members.live);
       input = new StreamIn(reader, cmd, name, (e) => fwd.receive(e));
       await input.start();
       // After an outage: the lease again, this node's routes, and the others' as they are now.
+      cmd.on('close', () => {
+        linked = false;
+      });
       cmd.on('ready', () => {
-        void members.join().then(() => routes.rewrite()).then(() => routes.load(members.live)).catch(() => {});
+        void members
+          .join()
+          .then(() => {
+            linked = true;
+            return routes.rewrite();
+          })
+          .then(() => routes.load(members.live))
+          .catch(() => {});
       });
       sub.on('ready', () => void sub.subscribe(CHANNEL).catch(() => {}));
     },

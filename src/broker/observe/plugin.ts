@@ -85,6 +85,9 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     if (stage === 'starting') return 'starting';
     if (stage === 'stopping') return 'shutting down';
     // With Redis the broker's shared state (presence, sessions, retained) lives there.
+    // A cluster node without Redis cannot route across nodes nor see takeovers; it is
+    // healthy again once it rejoined (its lease taken again), not merely reconnected.
+    if (sources.cluster !== undefined && !sources.cluster.stats.connected()) return 'cluster: redis connection lost';
     if (sources.redis !== undefined && !sources.redis.stats.connected()) return 'redis connection lost';
     return undefined;
   };

@@ -17,6 +17,8 @@ export type ObservedBroker = Pick<
 export interface ObserveSources {
   persistence?: Pick<PersistencePlugin, 'journalCounters'>;
   redis?: { readonly stats: RedisPluginStats };
+  /** cluster true: the node's own Redis connections (membership, routes, streams). */
+  cluster?: { readonly stats: { connected(): boolean } };
 }
 
 /** "3.1", "3.1.1" or "5.0" for an MQTT protocol level. */
