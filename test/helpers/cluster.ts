@@ -3,6 +3,7 @@
  * true`) on free ports, for the cluster tests. Everything is stopped by pid after each
  * test (clusterPerTest).
  */
+import fs from 'node:fs';
 import { afterEach, beforeEach } from 'vitest';
 import { freePort } from './mosquitto.js';
 import { RedisServer } from './redis-server.js';
@@ -16,10 +17,22 @@ export interface Node {
   connect(opts?: ConnectOptions): Promise<RawClient>;
 }
 
+export interface NodeOptions {
+  /** The node's wall clock this far off (libfaketime's offset, e.g. '+1h' or '-1h'). */
+  skew?: string;
+}
+
+/** libfaketime (Debian's faketime package), preloaded into a node whose clock is skewed. */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+
+export function haveFaketime(): boolean {
+  return fs.existsSync(LIBFAKETIME);
+}
+
 export interface ClusterFixture {
   readonly redis: RedisServer;
   /** Starts a node; resolves once it runs. */
-  node(name: string, extra?: string[], port?: number): Promise<Node>;
+  node(name: string, extra?: string[], port?: number, opts?: NodeOptions): Promise<Node>;
   /** Starts n nodes named n1..nN. */
   nodes(n: number, extra?: string[]): Promise<Node[]>;
 }
@@ -52,13 +65,16 @@ export function clusterPerTest(): ClusterFixture {
     get redis(): RedisServer {
       return redis!;
     },
-    async node(name, extra = [], port) {
+    async node(name, extra = [], port, opts = {}) {
       let p = port ?? (await freePort());
       let proc: RunningProgram;
       for (let attempt = 1; ; attempt++) {
         // A loaded machine (2 cores shared) may take a while to start three node processes:
         // ready at once, then up to 30 s for the running line.
-        proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { readyNow: true });
+        // Preloaded rather than run under faketime(1), so that the pid stopped is the node's.
+        // Only the wall clock is skewed: timers (the monotonic clock) run true.
+        const env = opts.skew === undefined ? undefined : { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: opts.skew, FAKETIME_DONT_FAKE_MONOTONIC: '1' };
+        proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { readyNow: true, env });
         try {
           await proc.waitForLine(/mosquitto version .* running/, 30000);
           break;

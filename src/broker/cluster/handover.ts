@@ -13,6 +13,7 @@ import type { Log } from '../log.js';
 import { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { BrokerCore, ClientContext, Session } from '../core.js';
+import { fromShared, toShared } from './clock.js';
 import type { HandedSession } from './keys.js';
 
 /** Builds the handed form of a session and forgets it here. */
@@ -47,7 +48,7 @@ function handedForm(session: Session): HandedSession {
     if (m.expiresAt !== 0 && m.expiresAt <= now) continue;
     messages.push({
       t: m.topic, p: m.payload.toString('base64'), q: o.qos, r: o.retain,
-      f: m.from ?? '', x: m.storedProperties().toString('base64'), e: m.expiresAt,
+      f: m.from ?? '', x: m.storedProperties().toString('base64'), e: toShared(m.expiresAt),
     });
   }
   return { expiry: session.expiryInterval, subs, messages };
@@ -74,7 +75,7 @@ export function adopt(broker: BrokerCore, client: ClientContext, h: HandedSessio
     const msg = new Message(m.t, Buffer.from(m.p, 'base64'), m.q as QoS, m.r, undefined, m.f || undefined, undefined);
     const x = Buffer.from(m.x, 'base64');
     if (x.length > 0) msg.setStoredProperties(x);
-    msg.expiresAt = m.e;
+    msg.expiresAt = fromShared(m.e);
     broker.messages.restoreQueued(session, { mid: 0, msg, qos: m.q as QoS, retain: m.r, identifiers: undefined, state: 0 });
   }
 }

@@ -33,6 +33,6 @@ export type ClusterEvent =
 export interface HandedSession {
   expiry: number;
   subs: { filter: string; qos: number; nl: boolean; rap: boolean; rh: number; sid: number }[];
-  /** Outgoing QoS 1/2 messages, in flight first, then queued: see stream.ts for the fields. */
+  /** Outgoing QoS 1/2 messages, in flight first, then queued: see stream.ts for the fields (e on Redis's clock). */
   messages: { t: string; p: string; q: number; r: boolean; f: string; x: string; e: number }[];
 }

@@ -21,6 +21,7 @@ import type { BrokerCore, BrokerPlugin, ClientContext, Outgoing, OutgoingEvent, 
 import { ioredisOptions } from '../redis/link-options.js';
 import { adopt, giveUp } from './handover.js';
 import { CHANNEL, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
+import { measureClock } from './clock.js';
 import { Membership } from './membership.js';
 import { Routes } from './routes.js';
 import { Forwarder } from './forward.js';
@@ -200,6 +201,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         throw new Error(`Cluster: unable to reach Redis at ${redis.url !== null ? 'redis_url' : `${redis.host}:${redis.port}`}.`);
       }
       await sub.subscribe(CHANNEL);
+      await measureClock(cmd);
       await members.join();
       linked = true;
       await routes.rewrite();
@@ -211,8 +213,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         linked = false;
       });
       cmd.on('ready', () => {
-        void members
-          .join()
+        void measureClock(cmd)
+          .then(() => members.join())
           .then(() => {
             linked = true;
             return routes.rewrite();

@@ -20,6 +20,7 @@ import { parseSharedFilter, topicMatches } from '../../protocol/index.js';
 import { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { BrokerCore, Outgoing, OutgoingEvent, Session } from '../core.js';
+import { fromShared, toShared } from './clock.js';
 
 const sessionsKey = (node: string): string => 'mqtt:cluster:sessions:' + node;
 const sessionKey = (id: string): string => 'mqtt:cluster:session:' + id;
@@ -127,7 +128,7 @@ function encode(out: Outgoing): string {
   const m = out.msg;
   const s: Stored = {
     t: m.topic, p: m.payload.toString('base64'), q: out.qos, r: out.retain,
-    f: m.from ?? '', x: m.storedProperties().toString('base64'), e: m.expiresAt,
+    f: m.from ?? '', x: m.storedProperties().toString('base64'), e: toShared(m.expiresAt),
   };
   return JSON.stringify(s);
 }
@@ -138,7 +139,7 @@ function decode(raw: string): Outgoing | undefined {
     const msg = new Message(s.t, Buffer.from(s.p, 'base64'), s.q as QoS, s.r, undefined, s.f || undefined, undefined);
     const x = Buffer.from(s.x, 'base64');
     if (x.length > 0) msg.setStoredProperties(x);
-    msg.expiresAt = s.e;
+    msg.expiresAt = fromShared(s.e);
     return { mid: 0, msg, qos: s.q as QoS, retain: s.r, identifiers: undefined, state: 0 };
   } catch {
     return undefined;

@@ -8,12 +8,14 @@
  * per message (no fan-out by Redis), paid only for nodes whose routes match.
  *
  * Entry fields: m mode (d deliver, r retain only, dr both), t topic, p payload, q QoS,
- * f publisher, u its username, x MQTT 5 property bytes, e expiry (unix ms, 0 none),
+ * f publisher, u its username, x MQTT 5 property bytes, e expiry (unix ms on Redis's
+ * clock, clock.ts; 0 none),
  * g the shared subscription groups the receiving node serves this message to.
  */
 import type { Redis } from 'ioredis';
 import type { Log } from '../log.js';
 import { Message } from '../message.js';
+import { fromShared, toShared } from './clock.js';
 import { GROUP, streamKey } from './keys.js';
 
 /** Entries kept per stream at most (approximately): the bound of what waits for a node. */
@@ -49,7 +51,7 @@ export class StreamOut {
     const args: (string | Buffer | number)[] = [
       streamKey(node), 'MAXLEN', '~', STREAM_MAXLEN, '*',
       'm', mode, 't', msg.topic, 'p', msg.payload, 'q', msg.qos,
-      'f', msg.from ?? '', 'u', msg.fromUsername ?? '', 'e', msg.expiresAt,
+      'f', msg.from ?? '', 'u', msg.fromUsername ?? '', 'e', toShared(msg.expiresAt),
     ];
     const props = msg.storedProperties();
     if (props.length > 0) args.push('x', props);
@@ -88,7 +90,7 @@ export function decodeEntry(fields: Buffer[]): Entry | undefined {
   const x = f.get('x');
   if (x !== undefined && x.length > 0) msg.setStoredProperties(x);
   const e = Number(f.get('e')?.toString() ?? 0);
-  if (e > 0) msg.expiresAt = e;
+  if (e > 0) msg.expiresAt = fromShared(e);
   return { mode, msg, groups: f.get('g')?.toString() };
 }
 
