@@ -89,7 +89,10 @@ describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
     for (let i = 0; i < 20; i++) pub.publish('only/b', `m${i}`, { qos: 0 });
     pub.publish('elsewhere', 'x', { qos: 0 });
     for (let i = 0; i < 20; i++) expect(String((await sub.waitFor<IPublishPacket>(isMsg('only/b'))).payload)).toBe(`m${i}`);
-    expect(await added(fx, 'n2')).toBe(toB + 20);
+    // One entry per node per turn (a batch), so at least one and at most one per message.
+    const toBNow = await added(fx, 'n2');
+    expect(toBNow).toBeGreaterThan(toB);
+    expect(toBNow).toBeLessThanOrEqual(toB + 20);
     expect(await added(fx, 'n3')).toBe(toC);
 
     sub.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['only/b'] });

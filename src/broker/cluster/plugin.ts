@@ -127,10 +127,12 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     const adopted = await mirror.adoptFrom(node);
     if (adopted.length === 0) return;
     broker.log.notice(`Cluster: took over ${adopted.length} persistent session${adopted.length === 1 ? '' : 's'} of ${how} node ${node}.`);
-    const entries = (await cmd.xrangeBuffer(streamKey(node), '-', '+')) as [Buffer, Buffer[]][];
-    for (const [, fields] of entries) {
-      const e = decodeEntry(fields);
-      if (e !== undefined && e.mode !== 'r') mirror.deliverTo(adopted, e.msg);
+    // Read a page at a time: an entry holds up to BATCH_MAX messages.
+    for (let from = '-'; ; ) {
+      const entries = (await cmd.xrangeBuffer(streamKey(node), from, '+', 'COUNT', 64)) as [Buffer, Buffer[]][];
+      for (const [, fields] of entries) decodeEntry(fields, (e) => e.mode !== 'r' && mirror.deliverTo(adopted, e.msg));
+      if (entries.length < 64) break;
+      from = '(' + entries[entries.length - 1][0].toString();
     }
     await cmd.del(streamKey(node));
   };

@@ -4,13 +4,13 @@
  * QoS: an entry stays in Redis until the receiving node has handed it to its local
  * sessions and acknowledged it (XACK), so a message survives the receiver restarting
  * or Redis dropping the connection for a while, and one transport keeps one order for a
- * publisher's QoS 0 and QoS 1/2 messages on a topic. The cost is an XADD per remote node
- * per message (no fan-out by Redis), paid only for nodes whose routes match.
+ * publisher's QoS 0 and QoS 1/2 messages on a topic. A node's messages for another node
+ * within one event-loop turn are one entry (one XADD per target node per turn, up to
+ * BATCH_MAX messages), paid only for nodes whose routes match; the reader takes up to
+ * READ_COUNT entries a read and acknowledges them together.
  *
- * Entry fields: m mode (d deliver, r retain only, dr both), t topic, p payload, q QoS,
- * f publisher, u its username, x MQTT 5 property bytes, e expiry (unix ms on Redis's
- * clock, clock.ts; 0 none),
- * g the shared subscription groups the receiving node serves this message to.
+ * An entry is one field, b: its messages one after the other (encodeMessage). Entries of
+ * named fields (m t p q f u e x g, one message each) are still read.
  */
 import type { Redis } from 'ioredis';
 import type { Log } from '../log.js';
@@ -19,18 +19,55 @@ import { fromShared, toShared } from './clock.js';
 import { GROUP, streamKey } from './keys.js';
 
 /** Entries kept per stream at most (approximately): the bound of what waits for a node. */
-export const STREAM_MAXLEN = 100_000;
-/** XADDs written and not yet answered (Redis away or slow); beyond this messages are dropped and counted. */
+export const STREAM_MAXLEN = 20_000;
+/** Messages in one entry at most, and its size (bytes) beyond which no more are added. */
+export const BATCH_MAX = 256;
+const BATCH_BYTES = 64 * 1024;
+/** Messages waiting for Redis's answer beyond which QoS 0 ones are dropped and counted. */
 export const MAX_PENDING = 50_000;
+/** ... and QoS 1/2 ones (held until then: their publishers' acknowledgements wait). */
+export const MAX_HELD = 4 * MAX_PENDING;
 const EMPTY = Buffer.alloc(0);
-const BATCH = 1000;
+const READ_COUNT = 64;
+const MODES = ['d', 'r', 'dr'] as const;
 
-export type Mode = 'd' | 'r' | 'dr';
+export type Mode = (typeof MODES)[number];
 
+/** The messages of one turn for one node: one entry, one XADD. */
+class Batch {
+  buf = Buffer.allocUnsafe(4096);
+  len = 0;
+  count = 0;
+  readonly done: Promise<void>;
+  settle!: () => void;
+  constructor(readonly node: string) {
+    this.done = new Promise<void>((r) => (this.settle = r));
+  }
+
+  room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}
+
+/**
+ * The sending side. Messages for a node within one event-loop turn are encoded into one
+ * entry (field `b`, see encodeMessage) and the turn's entries go out together on the
+ * auto-pipelined commands connection (setImmediate: after every socket's data of the
+ * turn was handled), so Redis sees one XADD per node per turn (per BATCH_MAX messages)
+ * instead of one per message. Order is the order of `send` calls, per node. The promise
+ * `send` returns is the entry's: it settles when Redis answered the XADD.
+ */
 export class StreamOut {
+  /** Messages sent (or being sent) and not yet answered. */
   pending = 0;
   dropped = 0;
   private warned = false;
+  private readonly open = new Map<string, Batch>();
+  private scheduled = false;
+  private readonly flushNow = (): void => this.flush();
 
   constructor(
     private readonly cmd: Redis,
@@ -38,34 +75,88 @@ export class StreamOut {
   ) {}
 
   /** Appends `msg` to `node`'s stream; the promise settles when Redis has it (or it was dropped). */
-  send(node: string, msg: Message, mode: Mode, groups?: string): Promise<unknown> {
-    if (this.pending >= MAX_PENDING) {
+  send(node: string, msg: Message, mode: Mode, groups?: string): Promise<void> {
+    if (this.pending >= (msg.qos === 0 ? MAX_PENDING : MAX_HELD)) {
       this.dropped++;
       if (!this.warned) {
         this.warned = true;
         this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; beyond ${MAX_PENDING} waiting they are dropped and counted.`);
       }
-      return Promise.resolve();
+      return RESOLVED;
     }
     this.pending++;
-    const args: (string | Buffer | number)[] = [
-      streamKey(node), 'MAXLEN', '~', STREAM_MAXLEN, '*',
-      'm', mode, 't', msg.topic, 'p', msg.payload, 'q', msg.qos,
-      'f', msg.from ?? '', 'u', msg.fromUsername ?? '', 'e', toShared(msg.expiresAt),
-    ];
-    const props = msg.storedProperties();
-    if (props.length > 0) args.push('x', props);
-    if (groups !== undefined) args.push('g', groups);
-    return this.cmd.xadd(...(args as [string])).then(
-      () => this.done(),
-      () => this.done(),
-    );
+    let b = this.open.get(node);
+    if (b === undefined) {
+      b = new Batch(node);
+      this.open.set(node, b);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flushNow);
+      }
+    }
+    encodeMessage(b, msg, mode, groups);
+    if (b.count >= BATCH_MAX || b.len >= BATCH_BYTES) {
+      this.open.delete(node);
+      this.write(b);
+    }
+    return b.done;
   }
 
-  private done(): void {
-    this.pending--;
-    if (this.pending === 0) this.warned = false;
+  /** Writes every open entry (the end of a turn). */
+  flush(): void {
+    this.scheduled = false;
+    for (const b of this.open.values()) this.write(b);
+    this.open.clear();
   }
+
+  private write(b: Batch): void {
+    const n = b.count;
+    const end = (): void => {
+      this.pending -= n;
+      if (this.pending === 0) this.warned = false;
+      b.settle();
+    };
+    this.cmd.xadd(streamKey(b.node), 'MAXLEN', '~', STREAM_MAXLEN, '*', 'b', b.buf.subarray(0, b.len)).then(end, end);
+  }
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * One message of an entry: mode (0 d, 1 r, 2 dr), QoS, expiry (unix ms on Redis's clock, 0 none, a double),
+ * then topic, payload, publisher, its username, MQTT 5 property bytes and the shared
+ * groups this node serves ("group\nfilter" keys, '\t' between), each a 32-bit length
+ * and its bytes.
+ */
+function encodeMessage(b: Batch, msg: Message, mode: Mode, groups: string | undefined): void {
+  const from = msg.from ?? '';
+  const user = msg.fromUsername ?? '';
+  const props = msg.storedProperties();
+  const g = groups ?? '';
+  const tl = Buffer.byteLength(msg.topic);
+  const fl = Buffer.byteLength(from);
+  const ul = Buffer.byteLength(user);
+  const gl = Buffer.byteLength(g);
+  b.room(10 + 24 + tl + msg.payload.length + fl + ul + props.length + gl);
+  const buf = b.buf;
+  let o = b.len;
+  buf[o++] = mode === 'd' ? 0 : mode === 'r' ? 1 : 2;
+  buf[o++] = msg.qos;
+  o = buf.writeDoubleLE(toShared(msg.expiresAt), o);
+  o = buf.writeUInt32LE(tl, o);
+  o += buf.write(msg.topic, o);
+  o = buf.writeUInt32LE(msg.payload.length, o);
+  o += msg.payload.copy(buf, o);
+  o = buf.writeUInt32LE(fl, o);
+  if (fl > 0) o += buf.write(from, o);
+  o = buf.writeUInt32LE(ul, o);
+  if (ul > 0) o += buf.write(user, o);
+  o = buf.writeUInt32LE(props.length, o);
+  o += props.copy(buf, o);
+  o = buf.writeUInt32LE(gl, o);
+  if (gl > 0) o += buf.write(g, o);
+  b.len = o;
+  b.count++;
 }
 
 export interface Entry {
@@ -75,13 +166,21 @@ export interface Entry {
   groups: string | undefined;
 }
 
-/** Decodes a stream entry's field list; undefined if it is not one of ours. */
-export function decodeEntry(fields: Buffer[]): Entry | undefined {
+/**
+ * Decodes a stream entry's field list, handing each message to `each`: a batch (field
+ * `b`), or a single message in named fields (m t p q f u e x g, as entries were written
+ * before batching). Anything that is not ours is skipped.
+ */
+export function decodeEntry(fields: Buffer[], each: (e: Entry) => void): void {
+  if (fields.length === 2 && fields[0].length === 1 && fields[0][0] === 0x62 /* b */) {
+    decodeBatch(fields[1], each);
+    return;
+  }
   const f = new Map<string, Buffer>();
   for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i].toString(), fields[i + 1]);
   const t = f.get('t')?.toString();
   const mode = f.get('m')?.toString() as Mode | undefined;
-  if (t === undefined || mode === undefined) return undefined;
+  if (t === undefined || mode === undefined || !MODES.includes(mode)) return;
   const q = Number(f.get('q')?.toString());
   const qos = q === 1 || q === 2 ? q : 0;
   const from = f.get('f')?.toString() || undefined;
@@ -91,7 +190,42 @@ export function decodeEntry(fields: Buffer[]): Entry | undefined {
   if (x !== undefined && x.length > 0) msg.setStoredProperties(x);
   const e = Number(f.get('e')?.toString() ?? 0);
   if (e > 0) msg.expiresAt = fromShared(e);
-  return { mode, msg, groups: f.get('g')?.toString() };
+  each({ mode, msg, groups: f.get('g')?.toString() });
+}
+
+function decodeBatch(buf: Buffer, each: (e: Entry) => void): void {
+  let o = 0;
+  const field = (): [number, number] => {
+    const start = o + 4;
+    if (start > buf.length) return [0, -1];
+    o = start + buf.readUInt32LE(o);
+    return o > buf.length ? [0, -1] : [start, o];
+  };
+  while (o + 10 <= buf.length) {
+    const mode = MODES[buf[o]];
+    const q = buf[o + 1];
+    const expiresAt = buf.readDoubleLE(o + 2);
+    o += 10;
+    const [ts, te] = field();
+    const [ps, pe] = field();
+    const [fs, fe] = field();
+    const [us, ue] = field();
+    const [xs, xe] = field();
+    const [gs, ge] = field();
+    // A truncated entry (not ours): what was read before stands.
+    if (te < 0 || pe < 0 || fe < 0 || ue < 0 || xe < 0 || ge < 0) return;
+    if (mode === undefined) continue;
+    const qos = q === 1 || q === 2 ? q : 0;
+    // The payload is copied: a message queued for a session must not keep the whole entry alive.
+    const payload = pe > ps ? Buffer.from(buf.subarray(ps, pe)) : EMPTY;
+    const msg = new Message(
+      buf.toString('utf8', ts, te), payload, qos, mode !== 'd', undefined,
+      fe > fs ? buf.toString('utf8', fs, fe) : undefined, ue > us ? buf.toString('utf8', us, ue) : undefined,
+    );
+    if (xe > xs) msg.setStoredProperties(Buffer.from(buf.subarray(xs, xe)));
+    if (expiresAt > 0) msg.expiresAt = fromShared(expiresAt);
+    each({ mode, msg, groups: ge > gs ? buf.toString('utf8', gs, ge) : undefined });
+  }
 }
 
 /**
@@ -101,6 +235,10 @@ export function decodeEntry(fields: Buffer[]): Entry | undefined {
 export class StreamIn {
   private stopped = false;
   private backlog = true;
+  private now = 0;
+  private readonly each = (e: Entry): void => {
+    if (e.msg.expiresAt === 0 || e.msg.expiresAt > this.now) this.handle(e);
+  };
 
   constructor(
     private readonly reader: Redis,
@@ -123,17 +261,17 @@ export class StreamIn {
     while (!this.stopped) {
       try {
         const res = (await this.reader.callBuffer(
-          'XREADGROUP', 'GROUP', GROUP, this.node, 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', key, this.backlog ? '0' : '>',
+          'XREADGROUP', 'GROUP', GROUP, this.node, 'COUNT', READ_COUNT, 'BLOCK', 1000, 'STREAMS', key, this.backlog ? '0' : '>',
         )) as [Buffer, [Buffer, Buffer[]][]][] | null;
         const entries = res?.[0]?.[1] ?? [];
         if (this.backlog && entries.length === 0) this.backlog = false;
         if (entries.length === 0) continue;
+        this.now = Date.now();
         const ids: Buffer[] = [];
         for (const [id, fields] of entries) {
           ids.push(id);
           if (fields === null) continue;
-          const e = decodeEntry(fields);
-          if (e !== undefined && (e.msg.expiresAt === 0 || e.msg.expiresAt > Date.now())) this.handle(e);
+          decodeEntry(fields, this.each);
         }
         // Handed to the local sessions: acknowledged and removed, without waiting for the
         // answer before the next read (the same connection carries the sessions' mirror

@@ -1,0 +1,107 @@
+/**
+ * Issue 15, cross-node speed: the messages a node forwards in one event-loop turn go to
+ * each target node's stream as one entry (one XADD per node per turn, at most BATCH_MAX
+ * messages an entry), in send order, and every field survives the trip; the promise a
+ * send returns settles only when Redis answered that entry's XADD (PUBACK/PUBREC wait on
+ * it); what waits for Redis is bounded: QoS 0 beyond MAX_PENDING is dropped and counted,
+ * QoS 1/2 is held up to MAX_HELD. No Redis: a stand-in records the XADDs.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Log } from '../src/broker/log.js';
+import { Message } from '../src/broker/message.js';
+import { BATCH_MAX, decodeEntry, MAX_HELD, MAX_PENDING, StreamOut, type Entry } from '../src/broker/cluster/stream.js';
+
+interface Xadd {
+  key: string;
+  fields: Buffer[];
+  answer: () => void;
+}
+
+function standIn(): { cmd: Redis; xadds: Xadd[] } {
+  const xadds: Xadd[] = [];
+  const cmd = {
+    xadd: (key: string, ...args: (string | number | Buffer)[]) =>
+      new Promise<string>((resolve) => {
+        // MAXLEN ~ N * then field/value pairs.
+        const fields = args.slice(4).map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(String(a))));
+        xadds.push({ key, fields, answer: () => resolve('1-0') });
+      }),
+  } as unknown as Redis;
+  return { cmd, xadds };
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const silent = (): Log => new Log(0, []);
+
+function decoded(x: Xadd): Entry[] {
+  const out: Entry[] = [];
+  decodeEntry(x.fields, (e) => out.push(e));
+  return out;
+}
+
+describe('cluster stream batches', () => {
+  it('one XADD per target node per turn, in send order, every field kept', async () => {
+    const { cmd, xadds } = standIn();
+    const out = new StreamOut(cmd, silent());
+    const n = BATCH_MAX + 44;
+    for (let i = 0; i < n; i++) void out.send('b', new Message(`t/${i}`, Buffer.from(`p${i}`), (i % 3) as 0 | 1 | 2, false, undefined, 'pub', 'user'), 'd');
+    const special = new Message('ü/x', Buffer.alloc(0), 1, true, { messageExpiryInterval: 60 }, undefined, undefined);
+    special.setStoredProperties(Buffer.from([0x26, 0, 1, 0x6b, 0, 1, 0x76]));
+    void out.send('c', special, 'dr', 'g\nt/#\th\n+/x');
+    void out.send('c', new Message('r', Buffer.from('kept'), 0, true, undefined, 'pub', undefined), 'r');
+    expect(xadds.length).toBe(1); // the full batch went out at once
+    await turn();
+    expect(xadds.map((x) => x.key)).toEqual(['mqtt:stream:b', 'mqtt:stream:b', 'mqtt:stream:c']);
+    const toB = [...decoded(xadds[0]), ...decoded(xadds[1])];
+    expect(decoded(xadds[0]).length).toBe(BATCH_MAX);
+    expect(toB.map((e) => [e.mode, e.msg.topic, String(e.msg.payload), e.msg.qos, e.msg.from, e.msg.fromUsername, e.groups])).toEqual(
+      Array.from({ length: n }, (_, i) => ['d', `t/${i}`, `p${i}`, i % 3, 'pub', 'user', undefined]),
+    );
+    const [s, r] = decoded(xadds[2]);
+    expect([s.mode, s.msg.topic, s.msg.payload.length, s.msg.qos, s.msg.retain, s.msg.from, s.msg.fromUsername, s.groups]).toEqual(
+      ['dr', 'ü/x', 0, 1, true, undefined, undefined, 'g\nt/#\th\n+/x'],
+    );
+    expect(s.msg.expiresAt).toBe(special.expiresAt);
+    expect([...s.msg.storedProperties()]).toEqual([0x26, 0, 1, 0x6b, 0, 1, 0x76]);
+    expect([r.mode, r.msg.topic, String(r.msg.payload), r.msg.retain]).toEqual(['r', 'r', 'kept', true]);
+    // A later turn is a new entry.
+    void out.send('c', new Message('later', Buffer.from('x'), 0, false, undefined, undefined, undefined), 'd');
+    await turn();
+    expect(xadds.length).toBe(4);
+  });
+
+  it('a send settles when Redis answered its entry', async () => {
+    const { cmd, xadds } = standIn();
+    const out = new StreamOut(cmd, silent());
+    let settled = 0;
+    void out.send('b', new Message('a', Buffer.from('1'), 1, false, undefined, undefined, undefined), 'd').then(() => settled++);
+    void out.send('b', new Message('a', Buffer.from('2'), 1, false, undefined, undefined, undefined), 'd').then(() => settled++);
+    await turn();
+    await turn();
+    expect(settled).toBe(0);
+    expect(out.pending).toBe(2);
+    xadds[0].answer();
+    await turn();
+    expect(settled).toBe(2);
+    expect(out.pending).toBe(0);
+  });
+
+  it('while Redis does not answer: QoS 0 beyond MAX_PENDING is dropped and counted, QoS 1 held up to MAX_HELD', async () => {
+    const { cmd, xadds } = standIn();
+    const lines: string[] = [];
+    const out = new StreamOut(cmd, new Log(0xffff, [{ write: (_t: number, l: string) => lines.push(l) }]));
+    const m0 = new Message('a', Buffer.from('x'), 0, false, undefined, undefined, undefined);
+    const m1 = new Message('a', Buffer.from('x'), 1, false, undefined, undefined, undefined);
+    for (let i = 0; i < MAX_PENDING + 10; i++) void out.send('b', m0, 'd');
+    expect(out.dropped).toBe(10);
+    for (let i = 0; i < MAX_HELD - MAX_PENDING + 5; i++) void out.send('b', m1, 'd');
+    expect(out.dropped).toBe(15);
+    expect(out.pending).toBe(MAX_HELD);
+    expect(lines.filter((l) => l.includes('Cluster: Redis is not taking messages')).length).toBe(1);
+    await turn();
+    for (const x of xadds) x.answer();
+    await turn();
+    expect(out.pending).toBe(0);
+  });
+});
