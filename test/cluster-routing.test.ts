@@ -1,9 +1,9 @@
 /**
  * Issue 15, routing: a publish on any node reaches every matching subscriber on every
  * node (QoS 0/1/2, wildcards, overlapping filters: one copy per subscription as on one
- * node), in publish order, and goes only to nodes whose routes match; PUBACK waits until
- * the copy for a remote QoS>0 subscriber is in Redis. Three broker processes on a real
- * redis-server.
+ * node), in publish order, and goes only to nodes whose routes match; PUBACK (and a
+ * QoS 2 PUBREC) waits until the copy for a remote QoS>0 subscriber is in Redis. Three
+ * broker processes on a real redis-server.
  */
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
@@ -147,5 +147,44 @@ describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
     }
     expect((await pub.next('puback', 8000)).messageId).toBe(7);
     expect(String((await sub.waitFor<IPublishPacket>(isMsg('remote/t'), 8000)).payload)).toBe('held');
+  });
+
+  it('holds the PUBREC of a QoS 2 message until the copy for a remote QoS 1 subscriber is in Redis; each subscriber gets one copy', async () => {
+    const [a, b] = await fx.nodes(2);
+    const sub = await b.connect({ clientId: 'sub' });
+    await sub.subscribe('two/t', 1);
+    const here = await a.connect({ clientId: 'here' });
+    await here.subscribe('two/t', 2);
+    const pub = await a.connect({ clientId: 'pub' });
+    const local = await a.connect({ clientId: 'local' });
+    await reaches(pub, sub, 'two/t');
+    await drain(here);
+    fx.redis.proc!.kill('SIGSTOP');
+    try {
+      pub.publish('two/t', 'exactly once', { qos: 2, messageId: 9 });
+      await a.proc.waitForLine(/Received PUBLISH from pub \(d0, q2, r0, m9, 'two\/t'/, 8000);
+      // A later round trip on node A: a PUBREC sent on receipt would have gone out before it.
+      local.publish('nobody/here', 'x', { qos: 1, messageId: 8 });
+      expect((await local.next('puback')).messageId).toBe(8);
+      expect(pub.inbox.filter((p) => p.cmd === 'pubrec')).toEqual([]);
+      expect(a.proc.lines.some((l) => l.includes('Sending PUBREC to pub (m9'))).toBe(false);
+    } finally {
+      fx.redis.proc!.kill('SIGCONT');
+    }
+    expect((await pub.next('pubrec', 8000)).messageId).toBe(9);
+    pub.send({ cmd: 'pubrel', messageId: 9 });
+    expect((await pub.next('pubcomp', 8000)).messageId).toBe(9);
+    const m = await sub.waitFor<IPublishPacket>(isMsg('two/t'), 8000);
+    expect([String(m.payload), m.qos]).toEqual(['exactly once', 1]);
+    sub.send({ cmd: 'puback', messageId: m.messageId });
+    const l = await here.waitFor<IPublishPacket>(isMsg('two/t'), 8000);
+    expect([String(l.payload), l.qos]).toEqual(['exactly once', 2]);
+    here.send({ cmd: 'pubrec', messageId: l.messageId });
+    expect((await here.next('pubrel')).messageId).toBe(l.messageId);
+    here.send({ cmd: 'pubcomp', messageId: l.messageId });
+    // Nothing more on either node: the PUBREL did not forward it a second time.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await drain(sub)).filter((p) => p.topic === 'two/t')).toEqual([]);
+    expect((await drain(here)).filter((p) => p.topic === 'two/t')).toEqual([]);
   });
 });

@@ -297,6 +297,8 @@ export interface BrokerPlugin {
    */
   onPublish?(msg: Message): boolean | void;
   onRetain?(msg: Message): void;
+  /** A client's QoS 2 PUBLISH arrived (routed at PUBREL); setting ackWait holds its PUBREC. */
+  onQos2Received?(msg: Message): void;
   /** A PUBLISH went out to the session's client at this QoS (QoS 0: that is its acknowledgement). */
   onDelivered?(session: Session, msg: Message, qos: QoS): void;
   onAcked?(session: Session, msg: Message): void;
@@ -364,9 +366,10 @@ export interface BrokerCore {
    */
   publish(msg: Message, publisherId: string | undefined): boolean;
   /**
-   * Set by a plugin's onPublish when the publisher's acknowledgement (PUBACK, PUBCOMP)
-   * must wait: the cluster holds it until a remote QoS>0 subscriber's copy is in Redis.
-   * Cleared at the start of each publish(); the PUBLISH and PUBREL handlers read it.
+   * Set by a plugin's onPublish (or onQos2Received) when the publisher's acknowledgement
+   * (PUBACK, PUBCOMP; PUBREC) must wait: the cluster holds it until a remote QoS>0
+   * subscriber's copy is in Redis. Cleared at the start of each publish(); the PUBLISH and
+   * PUBREL handlers read it.
    */
   ackWait: Promise<unknown> | undefined;
   /**

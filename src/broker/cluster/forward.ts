@@ -31,6 +31,10 @@ export class Forwarder {
   /** The retained message being published (onRetain runs just before onPublish). */
   private retaining: Message | undefined;
   private readonly turns = new Map<string, number>();
+  /** QoS 2 messages forwarded on arrival, until their PUBREL: the groups another node serves (null: none). */
+  private readonly early = new WeakMap<Message, Set<string> | null>();
+  /** Of the last forward(): whether any remote route matched. */
+  private matched = false;
 
   constructor(
     private readonly broker: BrokerCore,
@@ -68,15 +72,52 @@ export class Forwarder {
     if (!this.injecting) this.retaining = msg;
   }
 
+  /**
+   * A QoS 2 message arrived from a client here (routed locally at PUBREL): its copies for
+   * the other nodes go now, so that when a remote QoS>0 subscriber's copy must be in Redis
+   * before the PUBREC (issue 15), the PUBREC waits for it (BrokerCore.ackWait); onPublish
+   * at PUBREL then sends nothing more. Remote subscribers may so get it before the PUBREL,
+   * which MQTT allows (the "store packet identifier, deliver now" method of QoS 2).
+   */
+  onQos2Received(msg: Message): void {
+    this.elsewhere = undefined;
+    if (this.injecting) return;
+    const topic = msg.topic;
+    if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$SYS')) return;
+    const wait = this.forward(msg, msg.retain);
+    this.early.set(msg, this.elsewhere ?? null);
+    this.elsewhere = undefined;
+    if (wait !== undefined) this.broker.ackWait = wait;
+  }
+
   onPublish(msg: Message): boolean {
     this.elsewhere = undefined;
     if (this.injecting) return false;
+    const early = this.early.get(msg);
+    if (early !== undefined) {
+      // Forwarded when it arrived: the shared groups another node serves stay theirs.
+      this.early.delete(msg);
+      this.retaining = undefined;
+      if (early !== null) this.elsewhere = early;
+      return false;
+    }
     const topic = msg.topic;
     if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$SYS')) return false;
-    const { deliveries, shared } = this.routes.match(topic);
     const retained = this.retaining === msg;
     this.retaining = undefined;
-    if (deliveries.length === 0 && shared.length === 0 && !retained) return false;
+    const wait = this.forward(msg, retained);
+    if (wait !== undefined) this.broker.ackWait = wait;
+    return this.matched;
+  }
+
+  /**
+   * Appends `msg` to the streams of the nodes whose routes match (and, when `retained`, of
+   * every other live node); the promise, when the publisher's acknowledgement must wait.
+   */
+  private forward(msg: Message, retained: boolean): Promise<unknown> | undefined {
+    const { deliveries, shared } = this.routes.match(msg.topic);
+    this.matched = deliveries.length > 0 || shared.length > 0;
+    if (!this.matched && !retained) return undefined;
     const mode = retained ? 'dr' : 'd';
     let groupsFor: Map<string, string> | undefined;
     let groupQos = 0;
@@ -123,7 +164,6 @@ export class Forwarder {
       // A retained change reaches every node's retained tree, subscribers or not.
       for (const n of this.live()) if (n !== this.self && !sent.has(n)) this.out.send(n, msg, 'r');
     }
-    if (wait !== undefined) this.broker.ackWait = wait;
-    return deliveries.length > 0 || shared.length > 0;
+    return wait;
   }
 }

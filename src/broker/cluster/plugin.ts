@@ -305,6 +305,10 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     onPublish(msg: Message): boolean {
       return fwd.onPublish(msg);
     },
+
+    onQos2Received(msg: Message): void {
+      fwd.onQos2Received(msg);
+    },
   };
   return plugin;
 }

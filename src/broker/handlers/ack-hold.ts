@@ -1,6 +1,6 @@
 /**
  * Acknowledgements that wait (the cluster: a remote QoS>0 subscriber's copy must be in
- * Redis before PUBACK/PUBCOMP, issue 15). A client's acknowledgements still go out in
+ * Redis before PUBACK/PUBREC, issue 15). A client's acknowledgements still go out in
  * the order its PUBLISH packets came (MQTT-4.6.0-2): once one waits, the later ones of
  * that client queue behind it. Nothing is held (the usual case): one counter read.
  */

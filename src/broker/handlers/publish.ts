@@ -159,6 +159,7 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
   if (frame !== undefined && mount === undefined) msg.setWireForm(client.protocolVersion, frame);
   if (qos === 2) {
     const session = client.session!;
+    let wait: Promise<unknown> | undefined;
     if (!session.incoming.has(mid)) {
       const max = broker.options.maxInflightMessages;
       if (client.protocolVersion === 5 && max > 0 && session.incomingCount >= max) {
@@ -168,8 +169,10 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
       }
       session.incoming.set(mid, msg);
       if (broker.persistHooks.length > 0) broker.notifyIncoming(session, mid, msg);
+      wait = received(broker, msg);
     }
-    sendPublishAck(client, 2, mid, 0);
+    if (wait === undefined && !ackHeld()) sendPublishAck(client, 2, mid, 0);
+    else ackInOrder(client, wait, () => sendPublishAck(client, 2, mid, 0));
     return;
   }
   const matched = broker.publish(msg, client.clientId);
@@ -182,6 +185,16 @@ export function handlePublish(broker: BrokerCore, client: ClientContext, packet:
     if (wait === undefined && !ackHeld()) sendPublishAck(client, 1, mid, reason);
     else ackInOrder(client, wait, () => sendPublishAck(client, 1, mid, reason));
   }
+}
+
+/** Tells the plugins a QoS 2 message arrived; what its PUBREC must wait for (the cluster's Redis write). */
+function received(broker: BrokerCore, msg: Message): Promise<unknown> | undefined {
+  broker.ackWait = undefined;
+  const plugins = broker.plugins;
+  for (let i = 0; i < plugins.length; i++) plugins[i].onQos2Received?.(msg);
+  const wait = broker.ackWait;
+  broker.ackWait = undefined;
+  return wait;
 }
 
 /**
