@@ -20,7 +20,7 @@ describe('cluster options', { timeout: 30000 }, () => {
     const code = await new Promise<number | null>((r) => (p.proc.exitCode !== null ? r(p.proc.exitCode) : p.proc.once('exit', r)));
     expect(code).not.toBe(0);
     const errors = p.lines.filter((l) => l.includes('Error'));
-    expect(errors[0]).toMatch(/Error: cluster true needs Redis: set redis_host, redis_port or redis_url\.$/);
+    expect(errors[0]).toMatch(/Error: cluster true needs Redis: set redis_host, redis_port, redis_url or redis_cluster_nodes\.$/);
     expect(p.lines.some((l) => l.includes('    at '))).toBe(false);
   });
 

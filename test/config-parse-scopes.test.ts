@@ -326,6 +326,8 @@ describe('redis options (issue 7)', () => {
       host: '127.0.0.1',
       port: 6379,
       url: null,
+      clusterNodes: null,
+      addressSet: false,
       password: null,
       db: 0,
       pools: {},
@@ -383,6 +385,22 @@ describe('redis options (issue 7)', () => {
       { event: 'message.publish', topic: 'a/#', pool: 'audit', command: 'RPUSH', args: ['pub:${topic}', '${payload}'] },
       { event: 'client.connected', topic: null, pool: null, command: 'HSET', args: ['clients', '${clientid}', '${ts}'] },
     ]);
+  });
+
+  it('redis_cluster_nodes: host:port words (IPv6 in brackets), repeated lines add up, and it switches Redis on', () => {
+    const { redis } = parse('redis_cluster_nodes 10.0.0.5:7000 [::1]:7001\nredis_cluster_nodes redis-c:7002\n').config;
+    expect([redis.enabled, redis.clusterNodes]).toEqual([
+      true,
+      [{ host: '10.0.0.5', port: 7000 }, { host: '::1', port: 7001 }, { host: 'redis-c', port: 7002 }],
+    ]);
+    expect(errorLines('redis_cluster_nodes 10.0.0.5')[0]).toBe('Error: Invalid redis_cluster_nodes value (10.0.0.5): expected host:port.');
+    expect(errorLines('redis_cluster_nodes a:0')[0]).toBe('Error: Invalid redis_cluster_nodes value (a:0): expected host:port.');
+    expect(errorLines('redis_cluster_nodes 10.0.0.5:7000\nredis_db 1')[0]).toBe(
+      'Error: redis_db must be 0 with redis_cluster_nodes (a Redis Cluster has only database 0).',
+    );
+    expect(errorLines('redis_host h\nredis_cluster_nodes 10.0.0.5:7000')[0]).toBe(
+      'Error: redis_cluster_nodes cannot be combined with redis_host, redis_port or redis_url.',
+    );
   });
 
   it('redis_url switches it on; redis_store none clears the rules', () => {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach } from 'vitest';
 import { freePort } from './mosquitto.js';
 import { RedisServer } from './redis-server.js';
+import { RedisClusterServer } from './redis-cluster.js';
 import { runProgram, stopPrograms, type RunningProgram } from './conf-program.js';
 import { RawClient, type ConnectOptions } from './raw-client.js';
 
@@ -29,19 +30,23 @@ export function haveFaketime(): boolean {
   return fs.existsSync(LIBFAKETIME);
 }
 
-export interface ClusterFixture {
-  readonly redis: RedisServer;
+/** What the nodes share: one redis-server, or a Redis Cluster of three masters (redis_cluster_nodes). */
+export type RedisBackend = RedisServer | RedisClusterServer;
+
+export interface ClusterFixture<B extends RedisBackend = RedisServer> {
+  readonly redis: B;
   /** Starts a node; resolves once it runs. */
   node(name: string, extra?: string[], port?: number, opts?: NodeOptions): Promise<Node>;
   /** Starts n nodes named n1..nN. */
   nodes(n: number, extra?: string[]): Promise<Node[]>;
 }
 
-export function nodeConf(name: string, port: number, redisPort: number, extra: string[] = []): string[] {
+/** A node's configuration; `redis` is a redis-server's port or the Redis lines (RedisBackend.conf()). */
+export function nodeConf(name: string, port: number, redis: number | string[], extra: string[] = []): string[] {
   return [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    `redis_port ${redisPort}`,
+    ...(typeof redis === 'number' ? [`redis_port ${redis}`] : redis),
     'cluster true',
     `cluster_node_name ${name}`,
     'cluster_lease 3',
@@ -50,19 +55,22 @@ export function nodeConf(name: string, port: number, redisPort: number, extra: s
   ];
 }
 
-export function clusterPerTest(): ClusterFixture {
-  let redis: RedisServer | undefined;
+/** For a describe block: a fresh Redis (a redis-server, or with 'redis-cluster' a Redis Cluster) before each test, and nodes on it. */
+export function clusterPerTest(): ClusterFixture<RedisServer>;
+export function clusterPerTest(kind: 'redis-cluster'): ClusterFixture<RedisClusterServer>;
+export function clusterPerTest(kind: 'redis' | 'redis-cluster' = 'redis'): ClusterFixture<RedisBackend> {
+  let redis: RedisBackend | undefined;
   const clients: RawClient[] = [];
   beforeEach(async () => {
-    redis = await RedisServer.start();
+    redis = kind === 'redis-cluster' ? await RedisClusterServer.start() : await RedisServer.start();
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.destroy();
     await stopPrograms();
     await redis?.close();
   });
-  const fx: ClusterFixture = {
-    get redis(): RedisServer {
+  const fx: ClusterFixture<RedisBackend> = {
+    get redis(): RedisBackend {
       return redis!;
     },
     async node(name, extra = [], port, opts = {}) {
@@ -74,7 +82,7 @@ export function clusterPerTest(): ClusterFixture {
         // Preloaded rather than run under faketime(1), so that the pid stopped is the node's.
         // Only the wall clock is skewed: timers (the monotonic clock) run true.
         const env = opts.skew === undefined ? undefined : { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: opts.skew, FAKETIME_DONT_FAKE_MONOTONIC: '1' };
-        proc = await runProgram('ts', nodeConf(name, p, redis!.port, extra), { readyNow: true, env });
+        proc = await runProgram('ts', nodeConf(name, p, redis!.conf(), extra), { readyNow: true, env });
         try {
           await proc.waitForLine(/mosquitto version .* running/, 30000);
           break;
@@ -117,7 +125,7 @@ export async function until<T>(probe: () => Promise<T> | T, ok: (v: T) => boolea
 }
 
 /** Waits until node `n`'s route table in Redis holds `filter` (its subscribers are then reachable from every node that heard). */
-export async function routed(fx: ClusterFixture, node: string, filter: string, present = true): Promise<void> {
+export async function routed(fx: ClusterFixture<RedisBackend>, node: string, filter: string, present = true): Promise<void> {
   const r = fx.redis.client();
   await until(() => r.hexists(`mqtt:route:${node}`, filter), (v) => v === (present ? 1 : 0));
   // The announcement travels on the channel right after the write.

@@ -67,6 +67,11 @@ export class RedisServer {
     await gone;
   }
 
+  /** The broker's configuration line. */
+  conf(): string[] {
+    return [`redis_port ${this.port}`];
+  }
+
   /** A plain client for the test's own reads and writes. */
   client(db = 0, password?: string): Redis {
     const c = new Redis({ port: this.port, host: '127.0.0.1', db, password, lazyConnect: false, maxRetriesPerRequest: 1 });

@@ -6,13 +6,13 @@
  * node whose wall clock is an hour off neither drops a message that has a minute left nor
  * keeps one that expired. The offset is measured when the node joins (and rejoins).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/link-options.js';
 
 /** Redis's time minus this node's wall clock, ms. */
 let offset = 0;
 
 /** Measures the offset with TIME, half the round trip counted on each side. */
-export async function measureClock(cmd: Redis): Promise<void> {
+export async function measureClock(cmd: RedisClient): Promise<void> {
   const t0 = Date.now();
   const [s, us] = await cmd.time();
   const t1 = Date.now();

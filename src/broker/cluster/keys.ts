@@ -10,12 +10,25 @@
  *   mqtt:stream:<node>        stream  messages for the node (consumer group "cluster")
  *   mqtt:cluster:will:<node>  hash    clientid -> the will of a client connected to the node
  *   mqtt:cluster              channel membership, route changes and session takeovers (JSON)
+ *
+ * With a Redis Cluster (redis_cluster_nodes) the keys used in one transaction share a
+ * slot: mqtt:node:*, mqtt:cluster:nodes and the session mirror's keys (sessions.ts) start
+ * with the presence hash's tag, `{mqtt}`; routes, streams, wills and claims are only used
+ * one key at a time and keep their names, spread over the cluster.
  */
-export const NODES_KEY = 'mqtt:cluster:nodes';
+import { hashTag } from '../redis/keys.js';
+
+export { nodeKey } from '../redis/keys.js';
+/** Redis Cluster: with the hash tag of presence (redis/keys.ts), in the slot of the leases it is used with. */
+export const nodesKey = (): string => hashTag() + 'mqtt:cluster:nodes';
 export const CHANNEL = 'mqtt:cluster';
 export const LEASE_FIELD = '';
 export const GROUP = 'cluster';
-export const nodeKey = (node: string): string => 'mqtt:node:' + node;
+/** Redis Cluster: these three are used together (transactions), and carry the tag too. */
+export const sessionsKey = (node: string): string => hashTag() + 'mqtt:cluster:sessions:' + node;
+export const sessionKey = (id: string): string => hashTag() + 'mqtt:cluster:session:' + id;
+export const queueKey = (id: string): string => hashTag() + 'mqtt:cluster:queue:' + id;
+export const claimKey = (node: string): string => 'mqtt:cluster:claim:' + node;
 export const routeKey = (node: string): string => 'mqtt:route:' + node;
 export const streamKey = (node: string): string => 'mqtt:stream:' + node;
 export const willKey = (node: string): string => 'mqtt:cluster:will:' + node;

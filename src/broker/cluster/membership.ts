@@ -6,9 +6,9 @@
  * and the one whose SREM removes the dead name handles its remains (its routes, its
  * clients' wills) and tells the others. Redis keeps the time, so no node's clock matters.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/link-options.js';
 import type { Log } from '../log.js';
-import { CHANNEL, LEASE_FIELD, NODES_KEY, nodeKey, type ClusterEvent } from './keys.js';
+import { CHANNEL, LEASE_FIELD, nodesKey, nodeKey, type ClusterEvent } from './keys.js';
 
 export class NameInUseError extends Error {}
 
@@ -20,7 +20,7 @@ export class Membership {
   private joined = false;
 
   constructor(
-    private readonly cmd: Redis,
+    private readonly cmd: RedisClient,
     readonly name: string,
     private readonly token: string,
     private readonly leaseMs: number,
@@ -42,12 +42,12 @@ export class Membership {
       .hsetnx(key, LEASE_FIELD, this.token)
       .hget(key, LEASE_FIELD)
       .pexpire(key, this.leaseMs)
-      .sadd(NODES_KEY, this.name)
+      .sadd(nodesKey(), this.name)
       .exec()) as [unknown, unknown][];
     if (set === 0 && holder !== this.token) {
       throw new NameInUseError(`Cluster node name "${this.name}" is already used by a live node.`);
     }
-    const members = await this.cmd.smembers(NODES_KEY);
+    const members = await this.cmd.smembers(nodesKey());
     const alive = await this.aliveOf(members);
     for (const n of alive) this.live.add(n);
     this.live.add(this.name);
@@ -84,7 +84,7 @@ export class Membership {
 
   private renew(): void {
     const key = nodeKey(this.name);
-    this.cmd.multi().hset(key, LEASE_FIELD, this.token).pexpire(key, this.leaseMs).sadd(NODES_KEY, this.name).exec().catch(() => {});
+    this.cmd.multi().hset(key, LEASE_FIELD, this.token).pexpire(key, this.leaseMs).sadd(nodesKey(), this.name).exec().catch(() => {});
   }
 
   private async aliveOf(members: string[]): Promise<string[]> {
@@ -99,14 +99,14 @@ export class Membership {
   private async watch(): Promise<void> {
     if (this.cmd.status !== 'ready') return;
     try {
-      const members = await this.cmd.smembers(NODES_KEY);
+      const members = await this.cmd.smembers(nodesKey());
       const alive = new Set(await this.aliveOf(members));
       for (const n of members) {
         if (n === this.name || alive.has(n)) {
           if (n !== this.name && !this.live.has(n)) this.heard({ op: 'join', node: n });
           continue;
         }
-        if ((await this.cmd.srem(NODES_KEY, n)) === 1) {
+        if ((await this.cmd.srem(nodesKey(), n)) === 1) {
           this.heard({ op: 'dead', node: n });
           this.announce({ op: 'dead', node: n });
           await this.claimDead(n);
@@ -124,7 +124,7 @@ export class Membership {
     clearInterval(this.watchTimer);
     if (!this.joined || this.cmd.status !== 'ready') return;
     this.log.notice(`Cluster: ${this.name} leaving.`);
-    await this.cmd.multi().hdel(nodeKey(this.name), LEASE_FIELD).srem(NODES_KEY, this.name).exec().catch(() => {});
+    await this.cmd.multi().hdel(nodeKey(this.name), LEASE_FIELD).srem(nodesKey(), this.name).exec().catch(() => {});
     await this.announce({ op: 'leave', node: this.name });
   }
 }

@@ -13,14 +13,14 @@
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { ClusterConfig, RedisConfig } from '../config/types.js';
 import type { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { BrokerCore, BrokerPlugin, ClientContext, Outgoing, OutgoingEvent, Session } from '../core.js';
-import { ioredisOptions } from '../redis/link-options.js';
+import { describeRedis, ioredisOptions, openClient, type RedisClient } from '../redis/link-options.js';
+import { useHashTag } from '../redis/keys.js';
 import { adopt, giveUp } from './handover.js';
-import { CHANNEL, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
+import { CHANNEL, claimKey, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
 import { measureClock } from './clock.js';
 import { Membership } from './membership.js';
 import { Routes } from './routes.js';
@@ -50,22 +50,22 @@ const START_WAIT_MS = 3000;
 
 export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, name: string): ClusterPlugin {
   const token = `${name}#${process.pid}#${randomBytes(6).toString('hex')}`;
+  if (redis.clusterNodes !== null) useHashTag(redis.presenceKey);
+  const link = { url: redis.url, host: redis.host, port: redis.port, password: redis.password, db: redis.db, cluster: redis.clusterNodes };
   const ro = {
-    ...ioredisOptions({ url: redis.url, host: redis.host, port: redis.port, password: redis.password, db: redis.db }),
+    ...ioredisOptions(link),
     // The cluster's writes wait while Redis is away (bounded by StreamOut's count) and go out when it returns.
     enableOfflineQueue: true,
     maxRetriesPerRequest: null,
     autoResendUnfulfilledCommands: true,
   };
-  const open = (pipelined = false): Redis => {
+  const open = (pipelined = false): RedisClient =>
     // The commands connection sends the XADDs of one event-loop turn as one write.
-    const o = pipelined ? { ...ro, enableAutoPipelining: true } : ro;
-    return redis.url !== null ? new Redis(redis.url, o) : new Redis({ ...o, host: redis.host, port: redis.port });
-  };
+    openClient(link, pipelined ? { ...ro, enableAutoPipelining: true } : ro);
   let broker!: BrokerCore;
-  let cmd!: Redis;
-  let sub!: Redis;
-  let reader!: Redis;
+  let cmd!: RedisClient;
+  let sub!: RedisClient;
+  let reader!: RedisClient;
   let members!: Membership;
   let routes!: Routes;
   let out!: StreamOut;
@@ -143,7 +143,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     const offline = await markOffline(cmd, redis.presenceKey, node);
     if (offline > 0) broker.log.notice(`Cluster: ${offline} client${offline === 1 ? '' : 's'} of dead node ${node} marked offline.`);
     const wills = await cmd.hgetallBuffer(willKey(node));
-    await cmd.del(willKey(node), routeKey(node), streamKey(node));
+    // One key per DEL: on a Redis Cluster they live in different slots.
+    await Promise.all([cmd.del(willKey(node)), cmd.del(routeKey(node)), cmd.del(streamKey(node))]);
     for (const [id, raw] of Object.entries(wills)) {
       try {
         const w = JSON.parse(raw.toString()) as { t: string; p: string; q: 0 | 1 | 2; r: boolean };
@@ -186,7 +187,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         // A node that shut down leaves its persistent sessions in Redis: one survivor takes them.
         if (how === 'leave') {
           void cmd
-            .set(`mqtt:cluster:claim:${node}`, name, 'PX', 10_000, 'NX')
+            .set(claimKey(node), name, 'PX', 10_000, 'NX')
             .then((won) => (won === 'OK' ? adoptSessions(node, 'left') : undefined))
             .catch(() => {});
         }
@@ -200,7 +201,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       try {
         await connected;
       } catch {
-        throw new Error(`Cluster: unable to reach Redis at ${redis.url !== null ? 'redis_url' : `${redis.host}:${redis.port}`}.`);
+        const where = redis.clusterNodes !== null ? describeRedis(link) : redis.url !== null ? 'redis_url' : `${redis.host}:${redis.port}`;
+        throw new Error(`Cluster: unable to reach Redis at ${where}.`);
       }
       await sub.subscribe(CHANNEL);
       await measureClock(cmd);
@@ -234,7 +236,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     async stop(): Promise<void> {
       input?.stop();
       if (cmd?.status === 'ready') {
-        await cmd.del(routeKey(name), willKey(name)).catch(() => {});
+        await Promise.all([cmd.del(routeKey(name)), cmd.del(willKey(name))]).catch(() => {});
         await Promise.all(routes.localFilters().map((filter) => members.announce({ op: 'unroute', node: name, filter })));
       }
       await members?.leave();

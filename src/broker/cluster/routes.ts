@@ -7,7 +7,7 @@
  * tree whose subscribers are nodes. A publish then costs one cached tree lookup to know
  * which nodes need it, merged per node: one copy per node, whatever overlaps.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/link-options.js';
 import type { QoS } from '../../protocol/index.js';
 import { parseSharedFilter } from '../../protocol/index.js';
 import { Router, type MatchResult, type SubscriptionOptions } from '../router.js';
@@ -29,7 +29,7 @@ export class Routes {
   private readonly nodes = new Map<string, { ref: NodeRef; filters: Set<string> }>();
 
   constructor(
-    private readonly cmd: Redis,
+    private readonly cmd: RedisClient,
     private readonly self: string,
     private readonly announce: (filter: string, qos: number | null) => void,
   ) {}

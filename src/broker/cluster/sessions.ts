@@ -14,17 +14,16 @@
  * Writes go out pipelined, without waiting; a message a stream entry brought is written
  * here before the entry is acknowledged (same connection, in order).
  */
-import type { Redis } from 'ioredis';
 import type { QoS } from '../../protocol/index.js';
 import { parseSharedFilter, topicMatches } from '../../protocol/index.js';
 import { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { BrokerCore, Outgoing, OutgoingEvent, Session } from '../core.js';
 import { fromShared, toShared } from './clock.js';
+import { CLIENT_PREFIX, globEscape, subKey } from '../redis/keys.js';
+import { scanTargets, type RedisClient } from '../redis/link-options.js';
+import { queueKey, sessionKey, sessionsKey } from './keys.js';
 
-const sessionsKey = (node: string): string => 'mqtt:cluster:sessions:' + node;
-const sessionKey = (id: string): string => 'mqtt:cluster:session:' + id;
-const queueKey = (id: string): string => 'mqtt:cluster:queue:' + id;
 
 interface Stored {
   t: string;
@@ -39,7 +38,7 @@ interface Stored {
 export class SessionMirror {
   constructor(
     private readonly broker: BrokerCore,
-    private readonly cmd: Redis,
+    private readonly cmd: RedisClient,
     private readonly self: string,
   ) {}
 
@@ -52,7 +51,7 @@ export class SessionMirror {
 
   destroyed(session: Session): void {
     const id = session.clientId;
-    this.cmd.multi().srem(sessionsKey(this.self), id).del(sessionKey(id), queueKey(id)).exec().catch(() => {});
+    this.cmd.multi().srem(sessionsKey(this.self), id).del(sessionKey(id)).del(queueKey(id)).exec().catch(() => {});
   }
 
   outgoing(session: Session, out: Outgoing, event: OutgoingEvent): void {
@@ -83,7 +82,7 @@ export class SessionMirror {
       const rec = await this.cmd.hgetall(sessionKey(id));
       // Moved on since (a takeover elsewhere), or already here.
       if (rec.node !== node || this.broker.sessions.has(id)) continue;
-      const [subs, queued] = await Promise.all([this.cmd.hgetall('mqtt:sub:' + id), this.cmd.hgetall(queueKey(id))]);
+      const [subs, queued] = await Promise.all([this.cmd.hgetall(subKey(id)), this.cmd.hgetall(queueKey(id))]);
       const session = this.broker.sessions.create(id, false);
       session.expiryInterval = Number(rec.expiry ?? 0);
       session.disconnectedAt = Date.now();
@@ -151,28 +150,33 @@ function decode(raw: string): Outgoing | undefined {
  * mqtt:client:<id> still names that node as connected (a client that reconnected
  * elsewhere names its new node and is left alone). A SCAN, run once per dead node.
  */
-export async function markOffline(cmd: Redis, presenceKey: string, node: string): Promise<number> {
-  let cursor = '0';
+export async function markOffline(cmd: RedisClient, presenceKey: string, node: string): Promise<number> {
   let n = 0;
   const now = Math.floor(Date.now() / 1000);
-  do {
-    const [next, keys] = await cmd.scan(cursor, 'MATCH', 'mqtt:client:*', 'COUNT', 1000);
-    cursor = next;
-    if (keys.length === 0) continue;
-    const p = cmd.pipeline();
-    for (const k of keys) p.hmget(k, 'node', 'state');
-    const res = (await p.exec()) ?? [];
-    const m = cmd.multi();
-    let any = false;
-    keys.forEach((k, i) => {
-      const [at, state] = (res[i]?.[1] as (string | null)[] | undefined) ?? [];
-      if (at !== node || state !== '1') return;
-      const id = k.slice('mqtt:client:'.length);
-      m.hset(k, 'state', '0', 'offline_at', now).hset(presenceKey, id, 'offline');
-      any = true;
-      n++;
-    });
-    if (any) await m.exec();
-  } while (cursor !== '0');
+  const prefix = CLIENT_PREFIX();
+  // On a Redis Cluster the client keys share the presence hash's slot (a hash tag): one
+  // master holds them all, and the transaction below stays in that slot.
+  for (const server of scanTargets(cmd)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', globEscape(prefix) + '*', 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const p = cmd.pipeline();
+      for (const k of keys) p.hmget(k, 'node', 'state');
+      const res = (await p.exec()) ?? [];
+      const m = cmd.multi();
+      let any = false;
+      keys.forEach((k, i) => {
+        const [at, state] = (res[i]?.[1] as (string | null)[] | undefined) ?? [];
+        if (at !== node || state !== '1') return;
+        const id = k.slice(prefix.length);
+        m.hset(k, 'state', '0', 'offline_at', now).hset(presenceKey, id, 'offline');
+        any = true;
+        n++;
+      });
+      if (any) await m.exec();
+    } while (cursor !== '0');
+  }
   return n;
 }

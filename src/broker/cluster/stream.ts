@@ -12,7 +12,7 @@
  * An entry is one field, b: its messages one after the other (encodeMessage). Entries of
  * named fields (m t p q f u e x g, one message each) are still read.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/link-options.js';
 import type { Log } from '../log.js';
 import { Message } from '../message.js';
 import { fromShared, toShared } from './clock.js';
@@ -70,7 +70,7 @@ export class StreamOut {
   private readonly flushNow = (): void => this.flush();
 
   constructor(
-    private readonly cmd: Redis,
+    private readonly cmd: RedisClient,
     private readonly log: Log,
   ) {}
 
@@ -241,8 +241,8 @@ export class StreamIn {
   };
 
   constructor(
-    private readonly reader: Redis,
-    private readonly cmd: Redis,
+    private readonly reader: RedisClient,
+    private readonly cmd: RedisClient,
     private readonly node: string,
     private readonly handle: (e: Entry) => void,
   ) {}

@@ -127,6 +127,8 @@ export function createRedisConfig(): RedisConfig {
     host: '127.0.0.1',
     port: 6379,
     url: null,
+    clusterNodes: null,
+    addressSet: false,
     password: null,
     db: 0,
     pools: {},

@@ -99,7 +99,14 @@ export function finalizeConfig(st: ParseState, opts: FinalizeOptions = {}): Brok
   finalizeListeners(st, opts);
   finalizeBridges(st.config, opts);
   if (st.config.cluster.enabled && !st.config.redis.enabled) {
-    throw new OptionError('Error: cluster true needs Redis: set redis_host, redis_port or redis_url.');
+    throw new OptionError('Error: cluster true needs Redis: set redis_host, redis_port, redis_url or redis_cluster_nodes.');
+  }
+  const r = st.config.redis;
+  if (r.clusterNodes !== null) {
+    // Which one to talk to would be a guess: refused rather than one silently ignored.
+    if (r.addressSet) throw new OptionError('Error: redis_cluster_nodes cannot be combined with redis_host, redis_port or redis_url.');
+    // A Redis Cluster has only database 0.
+    if (r.db !== 0) throw new OptionError('Error: redis_db must be 0 with redis_cluster_nodes (a Redis Cluster has only database 0).');
   }
   return st.config;
 }

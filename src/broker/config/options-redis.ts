@@ -37,7 +37,10 @@ function redisString(key: StringKey, enables = false) {
     const r = st.config.redis;
     const v = parseString(t, name, st.markSet(r, name));
     r[key] = v;
-    if (enables) r.enabled = true;
+    if (enables) {
+      r.enabled = true;
+      r.addressSet = true;
+    }
   };
 }
 
@@ -85,6 +88,22 @@ function redisHook(st: ParseState, t: LineTokens, name: string): void {
   r.hooks.push({ event: event as RedisHookEvent, topic, pool, command: w, args });
 }
 
+/** `redis_cluster_nodes host:port ...`: the seed nodes of a Redis Cluster (one is enough, more survive its loss). */
+function redisClusterNodes(st: ParseState, t: LineTokens, name: string): void {
+  const r = st.config.redis;
+  const nodes: { host: string; port: number }[] = [];
+  for (let w = t.next(); w !== null; w = t.next()) {
+    // host:port, [v6]:port
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(w);
+    const port = m === null ? 0 : Number(m[3]);
+    if (m === null || port < 1 || port > 65535) throw new OptionError(`Error: Invalid redis_cluster_nodes value (${w}): expected host:port.`);
+    nodes.push({ host: m[1] ?? m[2], port });
+  }
+  if (nodes.length === 0) throw emptyValue(name);
+  r.clusterNodes = [...(r.clusterNodes ?? []), ...nodes];
+  r.enabled = true;
+}
+
 export const redisOptions: OptionTable = {
   redis_host: redisString('host', true),
   redis_port: (st, t, name) => {
@@ -92,13 +111,16 @@ export const redisOptions: OptionTable = {
     if (v < 1 || v > 65535) throw new OptionError(`Error: Invalid redis_port value (${v}).`);
     st.config.redis.port = v;
     st.config.redis.enabled = true;
+    st.config.redis.addressSet = true;
   },
+  redis_cluster_nodes: redisClusterNodes,
   redis_url: (st, t, name) => {
     const r = st.config.redis;
     const v = parseString(t, name, st.markSet(r, name));
     if (!isRedisUrl(v)) throw new OptionError(`Error: Invalid redis_url value (${v}).`);
     r.url = v;
     r.enabled = true;
+    r.addressSet = true;
   },
   redis_password: redisString('password'),
   redis_db: (st, t, name) => {

@@ -208,6 +208,10 @@ export interface RedisConfig {
   port: number;
   /** redis:// or rediss:// URL; takes precedence over host/port when set. */
   url: string | null;
+  /** redis_cluster_nodes: seed nodes of a Redis Cluster (then host, port and url are not allowed). */
+  clusterNodes: { host: string; port: number }[] | null;
+  /** redis_host, redis_port or redis_url was given (refused together with redis_cluster_nodes). */
+  addressSet: boolean;
   password: string | null;
   db: number;
   /** Further named connections: name -> URL. */

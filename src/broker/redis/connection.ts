@@ -14,10 +14,11 @@
  * on every (re)connection before the buffered writes go out, so that presence can be
  * rewritten.
  */
-import { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import type { Log } from '../log.js';
-import { describeRedis, ioredisOptions, writerOptions, type RedisCommand, type RedisLinkOptions } from './link-options.js';
-import { OWN_SCRIPTS } from './own-scripts.js';
+import { describeRedis, ioredisOptions, openClient, writerOptions, type RedisClient, type RedisCommand, type RedisLinkOptions } from './link-options.js';
+import { ClusterWriter } from './cluster-writer.js';
+import { OWN_SCRIPT_KEYS, OWN_SCRIPTS } from './own-scripts.js';
 import { RespQueue } from './resp-queue.js';
 import { RespSocket } from './resp-socket.js';
 import { SentLog } from './sent-log.js';
@@ -28,7 +29,7 @@ const DEFAULT_MAX_BUFFERED = 100_000;
 const DEFAULT_MAX_INFLIGHT = 100_000;
 
 export class RedisLink {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly label: string;
   /** Writes dropped because the buffer was full while Redis was away. */
   dropped = 0;
@@ -40,7 +41,7 @@ export class RedisLink {
    * given as an array.
    */
   readonly out = new RespQueue();
-  private readonly writer: RespSocket | null;
+  private readonly writer: RespSocket | ClusterWriter | null;
   /** What was written and not yet answered, to name the command of an error reply. */
   private readonly sent = new SentLog();
   /** Commands written and not yet answered. */
@@ -85,7 +86,7 @@ export class RedisLink {
     this.maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
     this.maxInflight = options.maxInflight ?? DEFAULT_MAX_INFLIGHT;
     const ro = ioredisOptions(options);
-    this.redis = options.url !== null ? new Redis(options.url, ro) : new Redis({ ...ro, host: options.host, port: options.port });
+    this.redis = openClient(options, ro);
     this.redis.on('error', (err: Error) => this.warnOnce(err));
     this.redis.on('ready', () => void this.maybeSync());
     this.redis.on('close', () => {
@@ -96,18 +97,20 @@ export class RedisLink {
       this.writer = null;
       return;
     }
-    this.writer = new RespSocket(
-      writerOptions(options),
-      {
-        ready: () => void this.maybeSync(),
-        down: (err) => this.writerDown(err),
-        replyError: (i, message) => this.replyError(i, message),
-        replies: (n) => this.replies(n),
-        drained: () => {
-          if (this.out.queued > 0 && !this.flushScheduled) this.flush();
-        },
+    const handler = {
+      ready: () => void this.maybeSync(),
+      down: (err: Error) => this.writerDown(err),
+      replyError: (i: number, message: string) => this.replyError(i, message),
+      replies: (n: number) => this.replies(n),
+      drained: () => {
+        if (this.out.queued > 0 && !this.flushScheduled) this.flush();
       },
-    );
+    };
+    // A Redis Cluster: the writes go through a Cluster client of their own (ioredis's
+    // auto-pipelining does not take call()ed commands: each command is written as it comes).
+    this.writer = options.cluster != null && options.cluster.length > 0
+      ? new ClusterWriter(openClient(options, ro) as Cluster, handler)
+      : new RespSocket(writerOptions(options), handler);
   }
 
   get ready(): boolean {
@@ -226,8 +229,8 @@ export class RedisLink {
     if (!this.begin()) return;
     const name = cmd[0];
     const script = typeof name === 'string' && name.charCodeAt(0) === 64 ? OWN_SCRIPTS[name] : undefined;
-    // @offline ARG... -> EVAL <script> 0 ARG...
-    this.out.command(script !== undefined ? ['EVAL', script, '0', ...cmd.slice(1)] : cmd);
+    // @offline KEY... ARG... -> EVAL <script> <number of keys> KEY... ARG...
+    this.out.command(script !== undefined ? ['EVAL', script, OWN_SCRIPT_KEYS[name as string], ...cmd.slice(1)] : cmd);
     this.end();
   }
 
@@ -236,7 +239,7 @@ export class RedisLink {
    * It is sent once the writes already sent are answered (they travel on the other
    * connection), so that it sees them.
    */
-  read<T>(fn: (r: Redis) => Promise<T>, timeoutMs: number): Promise<T> {
+  read<T>(fn: (r: RedisClient) => Promise<T>, timeoutMs: number): Promise<T> {
     if (!this.ready) return Promise.reject(new Error('Redis unavailable'));
     return new Promise<T>((resolve, reject) => {
       let timedOut = false;

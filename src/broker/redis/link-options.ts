@@ -3,15 +3,25 @@
  * its two connections (ioredis for reads and pub/sub, RespSocket for the writes).
  */
 import type { ConnectionOptions } from 'node:tls';
-import type { RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { parseRedisUrl, type RespSocketOptions } from './resp-socket.js';
 
 /** A Redis command and its arguments, each argument one Redis argument (never a command line). */
 export type RedisCommand = (string | Buffer | number)[];
 
+/** A connection to one Redis server or to a Redis Cluster (ioredis's Cluster: it routes each key to its slot's master). */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
 export interface RedisLinkOptions {
   /** redis:// or rediss:// URL; when set it wins over host and port. */
   url: string | null;
+  /** redis_cluster_nodes: seed nodes of a Redis Cluster; when set, url, host and port are unused. */
+  cluster?: RedisNode[] | null;
   host: string;
   port: number;
   password: string | null;
@@ -36,7 +46,8 @@ const CONNECT_TIMEOUT_MS = 2000;
 const DEFAULT_MAX_BACKOFF_MS = 5000;
 
 /** Host and port of a Redis URL, for log lines that must not show its password. */
-export function describeRedis(o: Pick<RedisLinkOptions, 'url' | 'host' | 'port'>): string {
+export function describeRedis(o: Pick<RedisLinkOptions, 'url' | 'host' | 'port' | 'cluster'>): string {
+  if (o.cluster != null && o.cluster.length > 0) return `cluster ${o.cluster.map((n) => `${n.host}:${n.port}`).join(' ')}`;
   if (o.url !== null) {
     try {
       const u = new URL(o.url);
@@ -82,4 +93,33 @@ export function writerOptions(options: RedisLinkOptions): RespSocketOptions {
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
     maxBackoffMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
   };
+}
+
+/**
+ * Opens (lazily) an ioredis client on `options`' server or Redis Cluster with the
+ * per-server options `ro`; `extra` are ioredis options that apply to either (auto-pipelining, ...).
+ */
+export function openClient(options: RedisLinkOptions, ro: RedisOptions): RedisClient {
+  const nodes = options.cluster;
+  if (nodes != null && nodes.length > 0) {
+    const { retryStrategy, enableOfflineQueue, lazyConnect, enableAutoPipelining, maxRetriesPerRequest, ...perNode } = ro;
+    const co: ClusterOptions = {
+      lazyConnect,
+      enableOfflineQueue,
+      enableAutoPipelining,
+      clusterRetryStrategy: (times: number) => (retryStrategy?.(times) as number | null | undefined) ?? 1000,
+      // MOVED/ASK and a failover are followed a few times, then the command fails (the caller counts it).
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      redisOptions: { ...perNode, maxRetriesPerRequest },
+    };
+    return new Cluster(nodes, co);
+  }
+  return options.url !== null ? new Redis(options.url, ro) : new Redis({ ...ro, host: options.host, port: options.port });
+}
+
+/** The servers a SCAN must walk: each master of a Redis Cluster (keys are spread over them), or the one server. */
+export function scanTargets(r: RedisClient): Redis[] {
+  return r instanceof Cluster ? r.nodes('master') : [r];
 }

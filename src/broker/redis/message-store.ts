@@ -24,6 +24,7 @@ import type { RedisLink } from './connection.js';
 import { MSG_PREFIX, ackedKey, globEscape, msgKey, topicKey, unixSeconds } from './keys.js';
 import { positionOf, type MessageIds, type StoredRef } from './message-id.js';
 import { isBrokerTopic } from './retain-store.js';
+import { scanTargets } from './link-options.js';
 import type { BrokerCore, Session } from '../core.js';
 
 /**
@@ -277,18 +278,20 @@ export class MessageStore {
     if (literal.endsWith('/')) literal = literal.slice(0, -1);
     const pattern = globEscape(topicKey(literal)) + '*';
     const topics: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.link.read(
-        (r) => r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'zset'),
-        this.timeoutMs,
-      );
-      cursor = next;
-      for (const k of keys) {
-        const topic = k.slice(MSG_PREFIX.length);
-        if (topicMatches(tf, topic)) topics.push(topic);
-      }
-    } while (cursor !== '0' && topics.length < SCAN_TOPICS_LIMIT);
+    for (const server of scanTargets(this.link.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.link.read(
+          () => server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'zset'),
+          this.timeoutMs,
+        );
+        cursor = next;
+        for (const k of keys) {
+          const topic = k.slice(MSG_PREFIX.length);
+          if (topicMatches(tf, topic)) topics.push(topic);
+        }
+      } while (cursor !== '0' && topics.length < SCAN_TOPICS_LIMIT);
+    }
     return topics;
   }
 }

@@ -24,6 +24,7 @@ import { MessageStore } from './message-store.js';
 import { MessageIds } from './message-id.js';
 import { Presence } from './presence.js';
 import { RetainStore, isBrokerTopic } from './retain-store.js';
+import { useHashTag } from './keys.js';
 import { SubscriptionStore } from './subscriptions.js';
 import type { BrokerCore, BrokerPlugin, ClientContext, Session } from '../core.js';
 
@@ -64,8 +65,12 @@ function defaultNodeName(broker: BrokerCore): string {
 export function createRedisPlugin(config: RedisConfig, opts: RedisPluginOptions = {}): RedisPlugin {
   const readTimeout = opts.readTimeoutMs ?? 1000;
   const startTimeout = opts.startTimeoutMs ?? 2000;
+  // A Redis Cluster: the keys used together get the presence hash's tag (keys.ts).
+  if (config.clusterNodes !== null) useHashTag(config.presenceKey);
   const linkOptions = (url: string | null): RedisLinkOptions => ({
     url,
+    // The pools (redis_pool URLs, for hooks) are servers of their own.
+    cluster: url === config.url ? config.clusterNodes : null,
     host: config.host,
     port: config.port,
     password: url === null || url === config.url ? config.password : null,

@@ -12,6 +12,7 @@ import type { Log } from '../log.js';
 import { Message } from '../message.js';
 import type { RedisLink } from './connection.js';
 import { RETAIN_PREFIX, globEscape, retainKey, unixSeconds } from './keys.js';
+import { scanTargets } from './link-options.js';
 import type { MessageIds } from './message-id.js';
 import type { BrokerCore } from '../core.js';
 
@@ -63,26 +64,29 @@ export class RetainStore {
    */
   async load(): Promise<void> {
     if (this.loaded) return;
-    let cursor = '0';
     let count = 0;
     const pattern = globEscape(RETAIN_PREFIX) + '*';
-    do {
-      const [next, keys] = await this.link.read(
-        (r) => r.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'hash'),
-        this.timeoutMs,
-      );
-      cursor = next;
-      if (keys.length === 0) continue;
-      const results = await this.link.read((r) => {
-        const p = r.pipeline();
-        for (const k of keys) p.hgetallBuffer(k);
-        return p.exec();
-      }, this.timeoutMs);
-      for (const [err, value] of results ?? []) {
-        if (err !== null) continue;
-        if (this.adopt(value as Record<string, Buffer>)) count++;
-      }
-    } while (cursor !== '0');
+    // A Redis Cluster spreads the keys over its masters: each is scanned, and read, in turn.
+    for (const server of scanTargets(this.link.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.link.read(
+          () => server.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, 'TYPE', 'hash'),
+          this.timeoutMs,
+        );
+        cursor = next;
+        if (keys.length === 0) continue;
+        const results = await this.link.read(() => {
+          const p = server.pipeline();
+          for (const k of keys) p.hgetallBuffer(k);
+          return p.exec();
+        }, this.timeoutMs);
+        for (const [err, value] of results ?? []) {
+          if (err !== null) continue;
+          if (this.adopt(value as Record<string, Buffer>)) count++;
+        }
+      } while (cursor !== '0');
+    }
     this.loaded = true;
     this.clearedBeforeLoad.clear();
     if (count > 0) this.log.info(`Loaded ${count} retained messages from Redis.`);

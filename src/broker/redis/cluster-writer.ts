@@ -1,0 +1,117 @@
+/**
+ * The write connection of a RedisLink on a Redis Cluster (redis_cluster_nodes): the same
+ * role as RespSocket (resp-socket.ts), which talks to one server, but each command the
+ * write buffer holds is sent through an ioredis Cluster, which sends it to the master of
+ * its key's slot (and follows MOVED/ASK), without waiting for the answers in between.
+ * The buffer's RESP commands (arrays of bulk strings, resp-queue.ts) are read back into
+ * arguments for that. Replies are counted in the order the commands were written, as
+ * RespSocket does, so that RedisLink's reads still wait for the writes before them.
+ */
+import type { Cluster } from 'ioredis';
+import type { RespSocketHandler } from './resp-socket.js';
+
+/** The commands of a RESP buffer as written by RespQueue: name and arguments of each. */
+export function readCommands(b: Buffer): [string, Buffer[]][] {
+  const out: [string, Buffer[]][] = [];
+  let p = 0;
+  const num = (): number => {
+    const e = b.indexOf(13, p);
+    const v = Number(b.toString('latin1', p + 1, e));
+    p = e + 2;
+    return v;
+  };
+  while (p < b.length) {
+    const argc = num();
+    const args: Buffer[] = [];
+    for (let j = 0; j < argc; j++) {
+      const len = num();
+      args.push(b.subarray(p, p + len));
+      p += len + 2;
+    }
+    if (args.length > 0) out.push([args[0].toString(), args.slice(1)]);
+  }
+  return out;
+}
+
+export class ClusterWriter {
+  /** Commands sent and not yet counted: undefined while unanswered, null for a success, else the error. */
+  private readonly results: (string | null | undefined)[] = [];
+  /** Bumped on every loss: answers to commands of an earlier connection are ignored. */
+  private epoch = 0;
+  private up = false;
+  /** Commands counted since the connection opened: results[k] is the command base + k. */
+  private base = 0;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly handler: RespSocketHandler,
+  ) {
+    cluster.on('ready', () => {
+      this.up = true;
+      handler.ready();
+    });
+    const down = (): void => {
+      if (!this.up) return;
+      this.up = false;
+      this.epoch++;
+      this.results.length = 0;
+      this.base = 0;
+      handler.down(new Error('connection lost'));
+    };
+    cluster.on('close', down);
+    cluster.on('end', down);
+    cluster.on('error', () => undefined);
+  }
+
+  get ready(): boolean {
+    return this.up && this.cluster.status === 'ready';
+  }
+
+  /** ioredis takes each command at once: the buffer is never held for a write under way. */
+  get busy(): boolean {
+    return false;
+  }
+
+  connect(): void {
+    this.cluster.connect().catch(() => undefined);
+  }
+
+  write(b: Buffer, _last = true): boolean {
+    if (!this.ready) return false;
+    const epoch = this.epoch;
+    for (const [name, args] of readCommands(b)) {
+      const i = this.base + this.results.length;
+      this.results.push(undefined);
+      this.cluster.callBuffer(name, ...args).then(
+        () => this.answered(epoch, i, null),
+        (e: unknown) => this.answered(epoch, i, e instanceof Error ? e.message : String(e)),
+      );
+    }
+    return true;
+  }
+
+  close(): void {
+    this.up = false;
+    this.epoch++;
+    this.cluster.disconnect();
+  }
+
+  /** Counts the answers that arrived, in the order the commands were written. */
+  private answered(epoch: number, i: number, err: string | null): void {
+    if (epoch !== this.epoch) return;
+    const r = this.results;
+    // Indexes shift as answered commands are counted: `base` is how many were counted since.
+    r[i - this.base] = err;
+    let n = 0;
+    while (n < r.length && r[n] !== undefined) {
+      const e = r[n];
+      if (e !== null && e !== undefined) this.handler.replyError(n, e);
+      n++;
+    }
+    if (n === 0) return;
+    r.splice(0, n);
+    this.base += n;
+    this.handler.replies(n);
+  }
+
+}
