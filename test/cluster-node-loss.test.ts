@@ -3,17 +3,18 @@
  * (kill -9) or shut down is taken over by a surviving node with its subscriptions and the
  * QoS 1 messages acknowledged to their publishers (queued there, or still in the lost
  * node's stream), and the client resumes it on any node. Three broker processes on a
- * real redis-server.
+ * real redis-server, and (kill -9) on a real Redis Cluster of three masters.
  */
 import { describe, expect, it } from 'vitest';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
 import { haveRedis } from './helpers/redis-server.js';
-import { clusterPerTest, reaches, until, type Node } from './helpers/cluster.js';
+import { haveRedisCluster } from './helpers/redis-cluster.js';
+import { clusterPerTest, reaches, tagOf, until, type ClusterFixture, type Node, type RedisBackend } from './helpers/cluster.js';
 import { RawClient } from './helpers/raw-client.js';
 
 const isMsg = (topic: string) => (p: { cmd: string }) => p.cmd === 'publish' && (p as IPublishPacket).topic === topic;
 
-async function scenario(fx: ReturnType<typeof clusterPerTest>, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+async function scenario(fx: ClusterFixture<RedisBackend>, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
   const [a, b, c] = await fx.nodes(3);
   const onB = await b.connect({ clientId: 'sticky', clean: false });
   await onB.subscribe('d/#', 1);
@@ -25,7 +26,7 @@ async function scenario(fx: ReturnType<typeof clusterPerTest>, signal: 'SIGKILL'
   await pub.next('puback');
   const r = fx.redis.client();
   // Queued on B and mirrored in Redis.
-  await until(() => r.hlen('mqtt:cluster:queue:sticky'), (v) => v === 1);
+  await until(() => r.hlen(`${tagOf(fx.redis)}mqtt:cluster:queue:sticky`), (v) => v === 1);
   await b.proc.stop(signal);
   if (signal === 'SIGKILL') {
     // B's routes still stand until its lease expires: this one waits in B's stream.
@@ -62,5 +63,13 @@ describe.skipIf(!haveRedis())('cluster: persistent sessions of a lost node', { t
 
   it('shutdown: a survivor takes the persistent sessions over', async () => {
     await scenario(fx, 'SIGTERM');
+  });
+});
+
+describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster: persistent sessions of a lost node', { timeout: 90000 }, () => {
+  const fx = clusterPerTest('redis-cluster');
+
+  it('kill -9: a survivor takes the sessions over with their queued messages and what the node\'s stream held', async () => {
+    await scenario(fx, 'SIGKILL');
   });
 });

@@ -2,9 +2,11 @@
  * Issue 15, redis_cluster_nodes: the cluster over a real Redis Cluster of three masters
  * (started by the test, redis-cli --cluster create), three broker processes: cross-node
  * routing at QoS 0/1/2, retained messages, a persistent session resuming on another node
- * with what was queued for it, takeover, a shared subscription served once, and the Redis
- * plugin's presence and subscription store, with no CROSSSLOT error anywhere (every
- * command Redis refused is logged; none may be). The option's bad input is tested first.
+ * with what was queued for it, takeover, a shared subscription served once, a killed
+ * node's will and presence, and the Redis plugin's presence, subscription store, offline
+ * store, events and hooks, with no CROSSSLOT error anywhere (every command Redis refused
+ * is logged; none may be). The option's bad input is tested first. (A killed node's
+ * persistent sessions: cluster-node-loss.test.ts runs its kill -9 case here too.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
@@ -140,6 +142,55 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
     const keys = fx.redis.allKeys();
     for (const k of ['{mqtt}mqtt:node:n1', '{mqtt}mqtt:node:n2', '{mqtt}mqtt:cluster:nodes', 'mqtt:stream:n1', 'mqtt:stream:n2']) expect(keys).toContain(k);
     expect(keys.filter((k) => k.startsWith('mqtt:node:') || k === 'mqtt:cluster:nodes')).toEqual([]);
+    clean([a, b]);
+  });
+
+  it('a node killed: its client marked offline and its will published by a survivor', async () => {
+    const [a, b] = await fx.nodes(2);
+    const r = fx.redis.client();
+    const watcher = await a.connect({ clientId: 'watcher' });
+    await watcher.subscribe('wills/#', 1);
+    await b.connect({ clientId: 'doomed', will: { topic: 'wills/doomed', payload: Buffer.from('gone'), qos: 1, retain: false } });
+    await until(() => r.hexists('mqtt:cluster:will:n2', 'doomed'), (v) => v === 1);
+    expect(await until(() => r.hget('mqtt', 'doomed'), (v) => v === 'online')).toBe('online');
+    await b.proc.stop('SIGKILL');
+    const w = await watcher.waitFor<IPublishPacket>(isMsg('wills/doomed'), 15000);
+    expect(String(w.payload)).toBe('gone');
+    await a.proc.waitForLine(/Cluster: 1 client of dead node n2 marked offline\./, 5000);
+    expect(await r.hget('mqtt', 'doomed')).toBe('offline');
+    expect(await r.hget('{mqtt}mqtt:client:doomed', 'state')).toBe('0');
+    clean([a]);
+  });
+
+  it('the offline-message store, events and hooks work on the Redis Cluster', async () => {
+    const [a, b] = await fx.nodes(2, ['redis_hook message.publish topic=h/# RPUSH pub:${topic} ${payload}']);
+    const r = fx.redis.client();
+    // pubsub store (a default rule): stored in the presence slot, replayed to a later subscriber on another node.
+    const pub = await a.connect({ clientId: 'pub' });
+    for (const [i, m] of ['m1', 'm2'].entries()) {
+      pub.publish('pubsub/news', m, { qos: 1, messageId: i + 1 });
+      await pub.next('puback', 8000);
+    }
+    expect(await until(() => r.zcard('{mqtt}mqtt:msg:pubsub/news'), (v) => v === 2)).toBe(2);
+    const reader = await b.connect({ clientId: 'reader' });
+    await reader.subscribe('pubsub/#', 1);
+    const got: string[] = [];
+    while (got.length < 2) {
+      const m = await reader.waitFor<IPublishPacket>(isMsg('pubsub/news'), 8000);
+      reader.send({ cmd: 'puback', messageId: m.messageId });
+      got.push(String(m.payload));
+    }
+    expect(got).toEqual(['m1', 'm2']);
+    expect(await until(() => r.get('{mqtt}mqtt:acked:reader:pubsub/news'), (v) => v !== null)).not.toBeNull();
+    // A hook: its command goes to the master of its key's slot.
+    pub.publish('h/x', 'hooked', { qos: 1, messageId: 9 });
+    await pub.next('puback', 8000);
+    expect(await until(() => r.lrange('pub:h/x', 0, -1), (v) => v.length === 1)).toEqual(['hooked']);
+    // An event on mqtt_channel subscribes a connected client.
+    const dev = await b.connect({ clientId: 'dev1' });
+    await r.publish('mqtt_channel', JSON.stringify({ type: 'subscribe', topic: 'cmd/dev1', clientid: 'dev1', qos: 1 }));
+    expect(await until(() => r.hget('mqtt:sub:dev1', 'cmd/dev1'), (v) => v === '1')).toBe('1');
+    await reaches(pub, dev, 'cmd/dev1');
     clean([a, b]);
   });
 });

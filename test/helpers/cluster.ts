@@ -58,6 +58,7 @@ export function nodeConf(name: string, port: number, redis: number | string[], e
 /** For a describe block: a fresh Redis (a redis-server, or with 'redis-cluster' a Redis Cluster) before each test, and nodes on it. */
 export function clusterPerTest(): ClusterFixture<RedisServer>;
 export function clusterPerTest(kind: 'redis-cluster'): ClusterFixture<RedisClusterServer>;
+export function clusterPerTest(kind: 'redis' | 'redis-cluster'): ClusterFixture<RedisBackend>;
 export function clusterPerTest(kind: 'redis' | 'redis-cluster' = 'redis'): ClusterFixture<RedisBackend> {
   let redis: RedisBackend | undefined;
   const clients: RawClient[] = [];
@@ -111,6 +112,11 @@ export function clusterPerTest(kind: 'redis' | 'redis-cluster' = 'redis'): Clust
     },
   };
   return fx;
+}
+
+/** The hash tag the keys used together carry on a Redis Cluster ('' on one redis-server). */
+export function tagOf(redis: RedisBackend): string {
+  return redis instanceof RedisClusterServer ? '{mqtt}' : '';
 }
 
 /** Polls until `probe` returns a value that `ok` accepts; the last value is returned either way. */
