@@ -111,8 +111,9 @@ export function decodePublishV5(buf: Buffer, start: number, body: number, end: n
 
 /**
  * The small fixed-shape packets: PUBACK, PUBREC, PUBCOMP, PUBREL with only a packet id
- * (reason 0 in MQTT 5), PINGREQ, PINGRESP, and a 3.1/3.1.1 CONNACK (MQTT-3.2: a client
- * that only publishes never loads mqtt-packet). Undefined for anything else.
+ * (reason 0 in MQTT 5), PINGREQ, PINGRESP, a DISCONNECT without a body, and a 3.1/3.1.1
+ * CONNACK (MQTT-3.2: a client that only publishes never loads mqtt-packet). Undefined for
+ * anything else.
  */
 export function decodeSmall(buf: Buffer, b0: number, body: number, rl: number, version: ProtocolVersion): Packet | undefined {
   if (rl === 2 && (b0 === 0x40 || b0 === 0x50 || b0 === 0x70 || b0 === 0x62)) {
@@ -122,6 +123,10 @@ export function decodeSmall(buf: Buffer, b0: number, body: number, rl: number, v
   }
   if (b0 === 0xc0 && rl === 0) return { cmd: 'pingreq', length: 0 } as Packet;
   if (b0 === 0xd0 && rl === 0) return { cmd: 'pingresp', length: 0 } as Packet;
+  // DISCONNECT without a body: how nearly every client leaves (MQTT 5: reason 0, no properties).
+  if (b0 === 0xe0 && rl === 0) {
+    return (version === 5 ? { cmd: 'disconnect', reasonCode: 0, length: 0 } : { cmd: 'disconnect', length: 0 }) as Packet;
+  }
   if (b0 === 0x20 && rl === 2 && version !== 5 && (buf[body] & 0xfe) === 0) {
     return { cmd: 'connack', sessionPresent: buf[body] === 1, returnCode: buf[body + 1], length: 2 } as Packet;
   }
