@@ -95,6 +95,16 @@ export class RedisClusterServer {
     return this.ports.flatMap((p) => spawnSync('redis-cli', ['-p', String(p), '--raw', 'keys', '*'], { encoding: 'utf8' }).stdout.split('\n').filter((k) => k !== ''));
   }
 
+  /** Errors each master answered, by kind (INFO errorstats: errorstat_CROSSSLOT:count=N, ...). */
+  errorStats(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.ports) {
+      const text = spawnSync('redis-cli', ['-p', String(p), 'info', 'errorstats'], { encoding: 'utf8' }).stdout;
+      for (const m of text.matchAll(/^errorstat_(\w+):count=(\d+)/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     for (const c of this.clients.splice(0)) c.disconnect();
     await Promise.all(

@@ -2,12 +2,12 @@
  * The write connection of a RedisLink on a Redis Cluster (redis_cluster_nodes): the same
  * role as RespSocket (resp-socket.ts), which talks to one server, but each command the
  * write buffer holds is sent through an ioredis Cluster, which sends it to the master of
- * its key's slot (and follows MOVED/ASK), without waiting for the answers in between.
+ * its key's slot (and follows MOVED/ASK), auto-pipelined per master within an event-loop turn.
  * The buffer's RESP commands (arrays of bulk strings, resp-queue.ts) are read back into
  * arguments for that. Replies are counted in the order the commands were written, as
  * RespSocket does, so that RedisLink's reads still wait for the writes before them.
  */
-import type { Cluster } from 'ioredis';
+import { Command, type Cluster } from 'ioredis';
 import type { RespSocketHandler } from './resp-socket.js';
 
 /** The commands of a RESP buffer as written by RespQueue: name and arguments of each. */
@@ -82,12 +82,26 @@ export class ClusterWriter {
     for (const [name, args] of readCommands(b)) {
       const i = this.base + this.results.length;
       this.results.push(undefined);
-      this.cluster.callBuffer(name, ...args).then(
+      this.send(name, args).then(
         () => this.answered(epoch, i, null),
         (e: unknown) => this.answered(epoch, i, e instanceof Error ? e.message : String(e)),
       );
     }
     return true;
+  }
+
+  /**
+   * Through the command's own method (hsetBuffer, evalBuffer, ...) when ioredis has one,
+   * so that auto-pipelining gathers a turn's commands per master; ioredis's call() loses
+   * the command name when auto-pipelined, so a command it does not know (a hook's) is
+   * sent as a Command of its own.
+   */
+  private send(name: string, args: Buffer[]): Promise<unknown> {
+    const method = (this.cluster as unknown as Record<string, unknown>)[name.toLowerCase() + 'Buffer'];
+    if (typeof method === 'function') return (method as (...a: Buffer[]) => Promise<unknown>).apply(this.cluster, args);
+    const c = new Command(name, args);
+    void this.cluster.sendCommand(c);
+    return c.promise;
   }
 
   close(): void {

@@ -106,10 +106,9 @@ export class RedisLink {
         if (this.out.queued > 0 && !this.flushScheduled) this.flush();
       },
     };
-    // A Redis Cluster: the writes go through a Cluster client of their own (ioredis's
-    // auto-pipelining does not take call()ed commands: each command is written as it comes).
+    // A Redis Cluster: the writes go through a Cluster client of their own, auto-pipelined per master.
     this.writer = options.cluster != null && options.cluster.length > 0
-      ? new ClusterWriter(openClient(options, ro) as Cluster, handler)
+      ? new ClusterWriter(openClient(options, { ...ro, enableAutoPipelining: true }) as Cluster, handler)
       : new RespSocket(writerOptions(options), handler);
   }
 
