@@ -76,6 +76,8 @@ function notes(run: BrokerRun, floorKb?: number): string {
   if (typeof e.redisRpushPerSec === 'number') {
     out.push(`Redis RPUSH ${rate(e.redisRpushPerSec)}/s, LTRIM ${rate(Number(e.redisLtrimPerSec))}/s`);
   }
+  // Issue 15: the second cluster node's CPU over the same window, and per message.
+  if (typeof e.peerCpu === 'number') out.push(`second node CPU ${num(e.peerCpu)}%${r.rate > 0 ? ` (${num((e.peerCpu * 1e4) / r.rate, 2)} µs/msg)` : ''}`);
   if (typeof e.redisCpu === 'number') out.push(`redis-server CPU ${num(e.redisCpu)}%`);
   if (typeof e.redisRpushTotal === 'number') out.push(`${num(e.redisRpushTotal)} RPUSH in all`);
   if (typeof e.redisListLen === 'number') out.push(`list ${num(e.redisListLen)} long`);
@@ -202,6 +204,7 @@ export function renderTargets(scenarios: Scenario[], runs: BrokerRun[], pub: Pub
   };
   targets.push(cost('QoS 1 with persistence on >= 0.7x persistence off (ts-mosquitto)', 'persist', 'persist-off', 0.7)); // issue 5
   targets.push(cost('QoS 0 with Redis presence and a publish hook >= 0.8x without (ts-mosquitto)', 'redis', 'qos0', 0.8)); // issue 7
+  targets.push(cost('QoS 0 on a node of a 2-node cluster (local traffic) >= 0.9x cluster false (ts-mosquitto)', 'cluster-local', 'qos0', 0.9)); // issue 15
   for (const base of ['qos0', 'fanout', 'idle']) {
     targets.push(cost(`${base} with /metrics scraped every second >= 0.97x without (ts-mosquitto)`, `metrics-${base}`, base, 0.97)); // issue 18
   }

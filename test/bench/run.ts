@@ -17,6 +17,7 @@ import {
   startBroker,
   stopBroker,
   unavailableReason,
+  type RunningBroker,
 } from './brokers.js';
 import { installSignalHandlers, stopChild, track } from './children.js';
 import { measurePubCli } from './cli-walltime.js';
@@ -126,7 +127,7 @@ async function runOne(
   const svc: Services = {};
   let redis: RunningRedis | undefined;
   let broker;
-  let peer;
+  let peer: RunningBroker | undefined;
   try {
     if (s.redis) {
       redis = await startRedis(runDir);
@@ -157,7 +158,10 @@ async function runOne(
   // second over the measured window, to set beside the publish rate.
   const redisMarks = new Map<string, Promise<RedisSample | undefined>>();
   const redisProc: Marks = {};
+  // The second cluster node's CPU over the same window (issue 15: a cross-node message costs on both).
+  const peerProc: Marks = {};
   const onMark = (mark: string): void => {
+    if (peer) peerProc[mark] = sampleProc(peer.pid);
     if (!redis) return;
     redisProc[mark] = sampleProc(redis.pid);
     redisMarks.set(mark, sampleRedis(redis.port).catch(() => undefined));
@@ -185,6 +189,10 @@ async function runOne(
       await redisWork(redis, redisMarks, result);
       const cpu = cpuPercent(redisProc.start, redisProc.end);
       if (cpu !== undefined) result.extra.redisCpu = Math.round(cpu);
+    }
+    if (peer) {
+      const cpu = cpuPercent(peerProc.start, peerProc.end);
+      if (cpu !== undefined) result.extra.peerCpu = Math.round(cpu);
     }
     if (scraper !== undefined) {
       result.extra.scrapes = scraper.ok;
