@@ -4,7 +4,8 @@
  * routing at QoS 0/1/2, retained messages, a persistent session resuming on another node
  * with what was queued for it, takeover, a shared subscription served once, a killed
  * node's will and presence, and the Redis plugin's presence, subscription store, offline
- * store, events and hooks, with no CROSSSLOT error anywhere (every command Redis refused
+ * store, events and hooks, the whole Redis Cluster lost and back (held QoS 1, /healthz),
+ * with no CROSSSLOT error anywhere (every command Redis refused
  * is logged; none may be). The option's bad input is tested first. (A killed node's
  * persistent sessions: cluster-node-loss.test.ts runs its kill -9 case here too.)
  */
@@ -13,6 +14,7 @@ import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
 import { clusterPerTest, reaches, until, type Node } from './helpers/cluster.js';
 import { runProgram, stopPrograms } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
+import { get } from './helpers/observe.js';
 import { RawClient } from './helpers/raw-client.js';
 import { haveRedisCluster } from './helpers/redis-cluster.js';
 
@@ -194,5 +196,30 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
     expect(await until(() => r.hget('mqtt:sub:dev1', 'cmd/dev1'), (v) => v === '1')).toBe('1');
     await reaches(pub, dev, 'cmd/dev1');
     clean([a, b]);
+  });
+
+  it('the Redis Cluster lost and back: local traffic goes on, /healthz says 503, a cross-node QoS 1 message is held and delivered', async () => {
+    const http = await freePort();
+    const [a, b] = await Promise.all([fx.node('n1', [`listener ${http} 127.0.0.1`, 'protocol http']), fx.node('n2')]);
+    const health = async (): Promise<number> => (await get(http, '/healthz')).status;
+    expect(await until(health, (s) => s === 200)).toBe(200);
+    const sub = await b.connect({ clientId: 'sub' });
+    await sub.subscribe('x/#', 1);
+    const pub = await a.connect({ clientId: 'pub' });
+    const localSub = await a.connect({ clientId: 'local-sub' });
+    await localSub.subscribe('l/#', 0);
+    await reaches(pub, sub, 'x/probe');
+    await fx.redis.stop();
+    expect(await until(health, (s) => s === 503, 15000)).toBe(503);
+    pub.publish('l/t', 'local', { qos: 0 });
+    expect(String((await localSub.waitFor<IPublishPacket>(isMsg('l/t'), 8000)).payload)).toBe('local');
+    pub.publish('x/t', 'held', { qos: 1, messageId: 5 });
+    await fx.redis.run();
+    expect((await pub.next('puback', 30000)).messageId).toBe(5);
+    expect(String((await sub.waitFor<IPublishPacket>(isMsg('x/t'), 30000)).payload)).toBe('held');
+    expect(await until(health, (s) => s === 200, 30000)).toBe(200);
+    // Rejoined the empty cluster: the leases are back.
+    const r = fx.redis.client();
+    expect(await until(() => r.hexists('{mqtt}mqtt:node:n1', ''), (v) => v === 1)).toBe(1);
   });
 });

@@ -74,12 +74,27 @@ export class RedisClusterServer {
       timeout: 30000,
     });
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stdout}${r.stderr}`);
+    await this.waitOk();
+  }
+
+  private async waitOk(): Promise<void> {
     for (let i = 0; i < 300; i++) {
       const ok = this.ports.every((p) => spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout.includes('cluster_state:ok'));
       if (ok) return;
       await new Promise((res) => setTimeout(res, 100));
     }
     throw new Error('Redis Cluster never reached cluster_state:ok');
+  }
+
+  /** Kills every master by its pid (their data is lost; their cluster config files stay). */
+  async stop(): Promise<void> {
+    await this.killAll();
+  }
+
+  /** Starts the masters again on the same ports and config files; resolves once the cluster is ok again. */
+  async run(): Promise<void> {
+    await Promise.all(this.ports.map((p) => this.startNode(p)));
+    await this.waitOk();
   }
 
   /** A Cluster client for the test's own reads and writes. */
@@ -107,6 +122,11 @@ export class RedisClusterServer {
 
   async close(): Promise<void> {
     for (const c of this.clients.splice(0)) c.disconnect();
+    await this.killAll();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async killAll(): Promise<void> {
     await Promise.all(
       this.procs.splice(0).map((proc) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return undefined;
@@ -115,6 +135,5 @@ export class RedisClusterServer {
         return gone;
       }),
     );
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
