@@ -69,6 +69,13 @@ describe('cluster stream batches', () => {
     void out.send('c', new Message('later', Buffer.from('x'), 0, false, undefined, undefined, undefined), 'd');
     await turn();
     expect(xadds.length).toBe(4);
+    // flush() (a node stopping) writes what the turn holds at once.
+    void out.send('b', new Message('last', Buffer.from('x'), 0, false, undefined, undefined, undefined), 'd');
+    out.flush();
+    expect(xadds.length).toBe(5);
+    expect(decoded(xadds[4]).map((e) => e.msg.topic)).toEqual(['last']);
+    await turn();
+    expect(xadds.length).toBe(5);
   });
 
   it('a send settles when Redis answered its entry', async () => {

@@ -235,6 +235,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
 
     async stop(): Promise<void> {
       input?.stop();
+      // This turn's messages for other nodes go before the leave (same connection, in order).
+      out?.flush();
       if (cmd?.status === 'ready') {
         await Promise.all([cmd.del(routeKey(name)), cmd.del(willKey(name))]).catch(() => {});
         await Promise.all(routes.localFilters().map((filter) => members.announce({ op: 'unroute', node: name, filter })));
