@@ -106,6 +106,9 @@ describe('cluster stream batches', () => {
     expect(out.dropped).toBe(15);
     expect(out.pending).toBe(MAX_HELD);
     expect(lines.filter((l) => l.includes('Cluster: Redis is not taking messages')).length).toBe(1);
+    expect(lines.find((l) => l.includes('Cluster: Redis is not taking messages'))).toMatch(
+      /Warning: Cluster: Redis is not taking messages for other nodes; beyond 50000 waiting \(QoS 0\) or 200000 \(QoS 1 and 2\) they are dropped and counted\.$/,
+    );
     await turn();
     for (const x of xadds) x.answer();
     await turn();

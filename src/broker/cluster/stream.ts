@@ -80,7 +80,7 @@ export class StreamOut {
       this.dropped++;
       if (!this.warned) {
         this.warned = true;
-        this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; beyond ${MAX_PENDING} waiting they are dropped and counted.`);
+        this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; beyond ${MAX_PENDING} waiting (QoS 0) or ${MAX_HELD} (QoS 1 and 2) they are dropped and counted.`);
       }
       return RESOLVED;
     }
