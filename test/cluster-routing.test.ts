@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { haveRedis } from './helpers/redis-server.js';
-import { clusterPerTest, reaches, until } from './helpers/cluster.js';
+import { BACKENDS, clusterPerTest, reaches, until, type ClusterFixture, type RedisBackend } from './helpers/cluster.js';
 import type { RawClient } from './helpers/raw-client.js';
 
 const isMsg = (topic: string) => (p: { cmd: string }) => p.cmd === 'publish' && (p as IPublishPacket).topic === topic && String((p as IPublishPacket).payload) !== '__probe__';
@@ -23,36 +23,39 @@ async function added(fx: ReturnType<typeof clusterPerTest>, node: string): Promi
   return Number(info[info.indexOf('entries-added') + 1]);
 }
 
+/** QoS 0, 1 and 2 from node A to a subscriber on node B: each once, each hop acknowledged. */
+async function qosAcrossNodes(fx: ClusterFixture<RedisBackend>): Promise<void> {
+  const [a, b] = await fx.nodes(2);
+  const sub = await b.connect({ clientId: 'sub' });
+  await sub.subscribe('q/#', 2);
+  const pub = await a.connect({ clientId: 'pub' });
+  await reaches(pub, sub, 'q/probe');
+  pub.publish('q/0', 'zero', { qos: 0 });
+  pub.publish('q/1', 'one', { qos: 1, messageId: 11 });
+  expect((await pub.next('puback')).messageId).toBe(11);
+  pub.publish('q/2', 'two', { qos: 2, messageId: 12 });
+  expect((await pub.next('pubrec')).messageId).toBe(12);
+  pub.send({ cmd: 'pubrel', messageId: 12 });
+  expect((await pub.next('pubcomp')).messageId).toBe(12);
+
+  const m0 = await sub.waitFor<IPublishPacket>(isMsg('q/0'));
+  expect([String(m0.payload), m0.qos]).toEqual(['zero', 0]);
+  const m1 = await sub.waitFor<IPublishPacket>(isMsg('q/1'));
+  expect([String(m1.payload), m1.qos]).toEqual(['one', 1]);
+  sub.send({ cmd: 'puback', messageId: m1.messageId });
+  const m2 = await sub.waitFor<IPublishPacket>(isMsg('q/2'));
+  expect([String(m2.payload), m2.qos]).toEqual(['two', 2]);
+  sub.send({ cmd: 'pubrec', messageId: m2.messageId });
+  expect((await sub.next('pubrel')).messageId).toBe(m2.messageId);
+  sub.send({ cmd: 'pubcomp', messageId: m2.messageId });
+  // Nothing more: exactly one copy of each.
+  expect((await drain(sub)).filter((p) => String(p.payload) !== '__probe__')).toEqual([]);
+}
+
 describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
   const fx = clusterPerTest();
 
-  it('delivers QoS 0, 1 and 2 across nodes, each once, with each hop acknowledged', async () => {
-    const [a, b] = await fx.nodes(2);
-    const sub = await b.connect({ clientId: 'sub' });
-    await sub.subscribe('q/#', 2);
-    const pub = await a.connect({ clientId: 'pub' });
-    await reaches(pub, sub, 'q/probe');
-    pub.publish('q/0', 'zero', { qos: 0 });
-    pub.publish('q/1', 'one', { qos: 1, messageId: 11 });
-    expect((await pub.next('puback')).messageId).toBe(11);
-    pub.publish('q/2', 'two', { qos: 2, messageId: 12 });
-    expect((await pub.next('pubrec')).messageId).toBe(12);
-    pub.send({ cmd: 'pubrel', messageId: 12 });
-    expect((await pub.next('pubcomp')).messageId).toBe(12);
-
-    const m0 = await sub.waitFor<IPublishPacket>(isMsg('q/0'));
-    expect([String(m0.payload), m0.qos]).toEqual(['zero', 0]);
-    const m1 = await sub.waitFor<IPublishPacket>(isMsg('q/1'));
-    expect([String(m1.payload), m1.qos]).toEqual(['one', 1]);
-    sub.send({ cmd: 'puback', messageId: m1.messageId });
-    const m2 = await sub.waitFor<IPublishPacket>(isMsg('q/2'));
-    expect([String(m2.payload), m2.qos]).toEqual(['two', 2]);
-    sub.send({ cmd: 'pubrec', messageId: m2.messageId });
-    expect((await sub.next('pubrel')).messageId).toBe(m2.messageId);
-    sub.send({ cmd: 'pubcomp', messageId: m2.messageId });
-    // Nothing more: exactly one copy of each.
-    expect((await drain(sub)).filter((p) => String(p.payload) !== '__probe__')).toEqual([]);
-  });
+  it('delivers QoS 0, 1 and 2 across nodes, each once, with each hop acknowledged', () => qosAcrossNodes(fx));
 
   it('one copy per matching subscription on every node, wildcards and overlaps as on one node', async () => {
     const [a, b, c] = await fx.nodes(3);
@@ -187,4 +190,11 @@ describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
     expect((await drain(sub)).filter((p) => p.topic === 'two/t')).toEqual([]);
     expect((await drain(here)).filter((p) => p.topic === 'two/t')).toEqual([]);
   });
+});
+
+// The same on a Redis Cluster of three masters (redis_cluster_nodes).
+describe.skipIf(!BACKENDS[1].available())('cluster routing, on a Redis Cluster', { timeout: 90000 }, () => {
+  const fx = clusterPerTest('redis-cluster');
+
+  it('delivers QoS 0, 1 and 2 across nodes, each once, with each hop acknowledged', () => qosAcrossNodes(fx));
 });

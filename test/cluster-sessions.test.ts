@@ -3,18 +3,18 @@
  * and cleared on any node and delivered on subscribe on any node; a client id connected
  * at most once in the cluster (takeover closes the old connection, MQTT 5 0x8E); a
  * persistent session resuming on another node with its subscriptions and the QoS 1
- * messages queued for it. Three broker processes on a real redis-server.
+ * messages queued for it. Three broker processes on a real redis-server, and on a real
+ * Redis Cluster of three masters (redis_cluster_nodes).
  */
 import { describe, expect, it } from 'vitest';
 import type { IConnackPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import { haveRedis } from './helpers/redis-server.js';
-import { clusterPerTest, reaches, until } from './helpers/cluster.js';
+import { BACKENDS, clusterPerTest, reaches, tagOf, until } from './helpers/cluster.js';
 import { RawClient } from './helpers/raw-client.js';
 
 const isMsg = (topic: string) => (p: { cmd: string }) => p.cmd === 'publish' && (p as IPublishPacket).topic === topic && String((p as IPublishPacket).payload) !== '__probe__';
 
-describe.skipIf(!haveRedis())('cluster retained messages and sessions', { timeout: 60000 }, () => {
-  const fx = clusterPerTest();
+for (const backend of BACKENDS) describe.skipIf(!backend.available())(`cluster retained messages and sessions, on ${backend.label}`, { timeout: 90000 }, () => {
+  const fx = clusterPerTest(backend.kind);
 
   it('a retained message set, replaced or cleared on any node is what a subscriber on any node gets', async () => {
     const [a, b, c] = await fx.nodes(3);
@@ -65,7 +65,7 @@ describe.skipIf(!haveRedis())('cluster retained messages and sessions', { timeou
     expect(old.inbox.filter((p) => p.cmd === 'disconnect')).toEqual([]);
     // Presence names the node that holds the client now.
     const r = fx.redis.client();
-    expect(await until(() => r.hget('mqtt:client:dev3', 'node'), (v) => v === 'n3')).toBe('n3');
+    expect(await until(() => r.hget(`${tagOf(fx.redis)}mqtt:client:dev3`, 'node'), (v) => v === 'n3')).toBe('n3');
   });
 
   it('a persistent session resumes on another node with its subscriptions and the QoS 1 messages queued for it', async () => {

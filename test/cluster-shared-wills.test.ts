@@ -1,13 +1,13 @@
 /**
  * Issue 15: shared subscriptions spread each message to exactly one member of the group
  * across the whole cluster; the will of a client on a node killed with -9 is published
- * by a surviving node when the node's lease expires. Three broker processes on a real
- * redis-server.
+ * by a surviving node when the node's lease expires, and its clients marked offline.
+ * Three broker processes on a real redis-server, and on a real Redis Cluster of three
+ * masters (redis_cluster_nodes).
  */
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
-import { haveRedis } from './helpers/redis-server.js';
-import { clusterPerTest, reaches } from './helpers/cluster.js';
+import { BACKENDS, clusterPerTest, reaches, tagOf } from './helpers/cluster.js';
 import type { RawClient } from './helpers/raw-client.js';
 
 const payloads = async (c: RawClient, topic: string): Promise<string[]> =>
@@ -15,8 +15,8 @@ const payloads = async (c: RawClient, topic: string): Promise<string[]> =>
     .map((p) => String(p.payload))
     .filter((s) => s !== '__probe__');
 
-describe.skipIf(!haveRedis())('cluster shared subscriptions and wills', { timeout: 60000 }, () => {
-  const fx = clusterPerTest();
+for (const backend of BACKENDS) describe.skipIf(!backend.available())(`cluster shared subscriptions and wills, on ${backend.label}`, { timeout: 90000 }, () => {
+  const fx = clusterPerTest(backend.kind);
 
   it('a $share group with members on three nodes gets each message once, spread over the nodes; plain subscribers still get all', async () => {
     const [a, b, c] = await fx.nodes(3);
@@ -55,13 +55,13 @@ describe.skipIf(!haveRedis())('cluster shared subscriptions and wills', { timeou
     const r = fx.redis.client();
     for (let i = 0; i < 100 && (await r.hexists('mqtt:cluster:will:n2', 'doomed')) === 0; i++) await new Promise((res) => setTimeout(res, 25));
     await b.proc.stop('SIGKILL');
-    const w = await sub.waitFor<IPublishPacket>((p) => p.cmd === 'publish', 10000);
+    const w = await sub.waitFor<IPublishPacket>((p) => p.cmd === 'publish', 15000);
     expect([w.topic, String(w.payload)]).toEqual(['wills/doomed', 'gone']);
     await a.proc.waitForLine(/Cluster: publishing the will of client doomed of dead node n2\./);
     expect(await r.exists('mqtt:cluster:will:n2')).toBe(0);
     // Its presence follows: offline, as the node can no longer say so.
     await a.proc.waitForLine(/Cluster: 1 client of dead node n2 marked offline\./);
     expect(await r.hget('mqtt', 'doomed')).toBe('offline');
-    expect(await r.hget('mqtt:client:doomed', 'state')).toBe('0');
+    expect(await r.hget(`${tagOf(fx.redis)}mqtt:client:doomed`, 'state')).toBe('0');
   });
 });

@@ -114,6 +114,15 @@ export function clusterPerTest(kind: 'redis' | 'redis-cluster' = 'redis'): Clust
   return fx;
 }
 
+/**
+ * The Redis a cluster test runs on: a redis-server, and a Redis Cluster of three masters
+ * (redis_cluster_nodes); `available` skips where the programs are absent (a failure under CI=true).
+ */
+export const BACKENDS = [
+  { kind: 'redis', label: 'one redis-server', available: () => haveProgram('redis-server') },
+  { kind: 'redis-cluster', label: 'a Redis Cluster', available: () => haveProgram('redis-server') && haveProgram('redis-cli') },
+] as const;
+
 /** The hash tag the keys used together carry on a Redis Cluster ('' on one redis-server). */
 export function tagOf(redis: RedisBackend): string {
   return redis instanceof RedisClusterServer ? '{mqtt}' : '';
