@@ -78,6 +78,23 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
       got.push(String(m.payload));
     }
     expect(got).toEqual(['m1', 'm2']);
+    // queue store (a default rule): claimed by one worker, removed once acknowledged; an
+    // unacknowledged claim is given back (@release) when the worker goes away.
+    for (const [i, m] of ['j1', 'j2'].entries()) {
+      pub.publish('queue/jobs', m, { qos: 1, messageId: 20 + i });
+      await pub.next('puback', 8000);
+    }
+    const ids = await until(() => r.zrange('{mqtt}mqtt:msg:queue/jobs', 0, -1), (v) => v.length === 2);
+    const w1 = await b.connect({ clientId: 'w1' });
+    await w1.subscribe('queue/jobs', 1);
+    const j1 = await w1.waitFor<IPublishPacket>(isMsg('queue/jobs'), 8000);
+    const j2 = await w1.waitFor<IPublishPacket>(isMsg('queue/jobs'), 8000);
+    expect([String(j1.payload), String(j2.payload)]).toEqual(['j1', 'j2']);
+    w1.send({ cmd: 'puback', messageId: j1.messageId });
+    expect(await until(() => r.zrange('{mqtt}mqtt:msg:queue/jobs', 0, -1), (v) => v.length === 1)).toEqual([ids[1]]);
+    expect(await until(() => r.hexists(`{mqtt}mqtt:msg:${ids[1]}`, 'owner'), (v) => v === 1)).toBe(1);
+    w1.destroy();
+    expect(await until(() => r.hexists(`{mqtt}mqtt:msg:${ids[1]}`, 'owner'), (v) => v === 0)).toBe(0);
     // The subscription store: SUBSCRIBE is recorded in mqtt:sub:<id>.
     expect(await until(() => r.hget('mqtt:sub:reader', 'pubsub/#'), (v) => v === '1')).toBe('1');
     expect(await until(() => r.get('{mqtt}mqtt:acked:reader:pubsub/news'), (v) => v !== null)).not.toBeNull();
@@ -90,6 +107,12 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
     await r.publish('mqtt_channel', JSON.stringify({ type: 'subscribe', topic: 'cmd/dev1', clientid: 'dev1', qos: 1 }));
     expect(await until(() => r.hget('mqtt:sub:dev1', 'cmd/dev1'), (v) => v === '1')).toBe('1');
     await reaches(pub, dev, 'cmd/dev1');
+    // Presence: online, then offline by the @offline script (the mqtt hash and the client's key, one slot).
+    expect(await r.hget('mqtt', 'dev1')).toBe('online');
+    expect(await r.hget('{mqtt}mqtt:client:dev1', 'node')).toBe('n2');
+    dev.disconnect();
+    expect(await until(() => r.hget('mqtt', 'dev1'), (v) => v === 'offline')).toBe('offline');
+    expect(await r.hget('{mqtt}mqtt:client:dev1', 'state')).toBe('0');
     clean([a, b]);
   });
 
