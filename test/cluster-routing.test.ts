@@ -190,6 +190,25 @@ describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
     expect((await drain(sub)).filter((p) => p.topic === 'two/t')).toEqual([]);
     expect((await drain(here)).filter((p) => p.topic === 'two/t')).toEqual([]);
   });
+
+  it('a QoS 2 PUBREC does not wait for Redis when the remote subscribers are QoS 0', async () => {
+    const [a, b] = await fx.nodes(2);
+    const sub = await b.connect({ clientId: 'sub' });
+    await sub.subscribe('zero/t', 0);
+    const pub = await a.connect({ clientId: 'pub' });
+    await reaches(pub, sub, 'zero/t');
+    fx.redis.proc!.kill('SIGSTOP');
+    try {
+      pub.publish('zero/t', 'at most once there', { qos: 2, messageId: 4 });
+      expect((await pub.next('pubrec')).messageId).toBe(4);
+    } finally {
+      fx.redis.proc!.kill('SIGCONT');
+    }
+    pub.send({ cmd: 'pubrel', messageId: 4 });
+    expect((await pub.next('pubcomp', 8000)).messageId).toBe(4);
+    const m = await sub.waitFor<IPublishPacket>(isMsg('zero/t'), 8000);
+    expect([String(m.payload), m.qos]).toEqual(['at most once there', 0]);
+  });
 });
 
 // The same on a Redis Cluster of three masters (redis_cluster_nodes).
