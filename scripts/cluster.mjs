@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
- * npm run cluster -- [N]   (issue 15)
+ * npm run cluster -- [N] [--redis-cluster]   (issue 15)
  *
  * Starts a local redis-server and N ts-mosquitto nodes (default 3) with `cluster true`,
  * each on a free port of 127.0.0.1, so that the cluster can be tried in one command:
- * subscribe on one node, publish on another. Ctrl-C (or SIGTERM) stops the nodes, then
- * Redis, each by its pid, and removes the configuration directory.
+ * subscribe on one node, publish on another. With --redis-cluster, Redis is a Redis
+ * Cluster of three masters (redis-cli --cluster create) that the nodes reach with
+ * redis_cluster_nodes. Ctrl-C (or SIGTERM) stops the nodes, then Redis, each by its pid,
+ * and removes the configuration directory.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BROKER = path.join(ROOT, 'bin', 'ts-mosquitto.js');
 
-const arg = process.argv[2] ?? '3';
+const args = process.argv.slice(2);
+const redisCluster = args.includes('--redis-cluster');
+const arg = args.find((a) => a !== '--redis-cluster') ?? '3';
 const n = Number(arg);
 if (!Number.isInteger(n) || n < 1 || n > 16) {
   process.stderr.write(`Error: Invalid number of nodes (${arg}); give 1 to 16.\n`);
@@ -25,6 +29,10 @@ if (!Number.isInteger(n) || n < 1 || n > 16) {
 }
 if (spawnSync('redis-server', ['--version']).error !== undefined) {
   process.stderr.write('Error: redis-server not found; install Redis (e.g. apt-get install redis-server).\n');
+  process.exit(1);
+}
+if (redisCluster && spawnSync('redis-cli', ['--version']).error !== undefined) {
+  process.stderr.write('Error: redis-cli not found; it comes with Redis (e.g. apt-get install redis-tools).\n');
   process.exit(1);
 }
 
@@ -78,15 +86,17 @@ async function stop(code) {
   if (stopping) return;
   stopping = true;
   // Nodes first (they leave the cluster cleanly), Redis last.
-  const nodes = children.filter((c) => c.label !== 'redis');
-  const redis = children.find((c) => c.label === 'redis');
+  const nodes = children.filter((c) => !c.label.startsWith('redis'));
+  const servers = children.filter((c) => c.label.startsWith('redis'));
   const gone = (c) => new Promise((r) => (c.proc.exitCode !== null || c.proc.signalCode !== null ? r() : c.proc.once('exit', r)));
   for (const c of nodes) if (c.proc.pid !== undefined && c.proc.exitCode === null) process.kill(c.proc.pid, 'SIGTERM');
   await Promise.race([Promise.all(nodes.map(gone)), new Promise((r) => setTimeout(r, 5000))]);
   for (const c of nodes) if (c.proc.pid !== undefined && c.proc.exitCode === null && c.proc.signalCode === null) process.kill(c.proc.pid, 'SIGKILL');
-  if (redis?.proc.pid !== undefined && redis.proc.exitCode === null) {
-    process.kill(redis.proc.pid, 'SIGTERM');
-    await gone(redis);
+  for (const redis of servers) {
+    if (redis.proc.pid !== undefined && redis.proc.exitCode === null) {
+      process.kill(redis.proc.pid, 'SIGTERM');
+      await gone(redis);
+    }
   }
   fs.rmSync(dir, { recursive: true, force: true });
   process.stdout.write('Cluster stopped.\n');
@@ -95,12 +105,38 @@ async function stop(code) {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
-try {
-  const redisPort = await freePort();
-  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push({ label: 'redis', proc: redis });
+/** Starts one redis-server on `port` (`extra`: more options); resolves with the port once it accepts connections. */
+async function startRedis(port, extra = []) {
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push({ label: `redis-${port}`, proc: redis });
   await waitFor(redis, /Ready to accept connections/, 'redis-server');
-  process.stdout.write(`redis-server on 127.0.0.1:${redisPort} (pid ${redis.pid})\n`);
+  process.stdout.write(`redis-server on 127.0.0.1:${port} (pid ${redis.pid})\n`);
+  return port;
+}
+
+/** Three masters joined into a Redis Cluster; resolves with the nodes' redis_cluster_nodes line once it is ok. */
+async function startRedisCluster() {
+  const ports = [];
+  while (ports.length < 3) {
+    const p = await freePort();
+    // The cluster bus listens on port + 10000.
+    if (p + 10000 > 65535 || ports.includes(p)) continue;
+    ports.push(await startRedis(p, ['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${p}.conf`)]));
+  }
+  const hosts = ports.map((p) => `127.0.0.1:${p}`);
+  const r = spawnSync('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${r.stdout}${r.stderr}`);
+  for (let i = 0; ; i++) {
+    if (ports.every((p) => spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout.includes('cluster_state:ok'))) break;
+    if (i > 300) throw new Error('the Redis Cluster never reached cluster_state:ok');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  process.stdout.write(`Redis Cluster of 3 masters: ${hosts.join(' ')}\n`);
+  return `redis_cluster_nodes ${hosts.join(' ')}`;
+}
+
+try {
+  const redisLine = redisCluster ? await startRedisCluster() : `redis_port ${await startRedis(await freePort())}`;
 
   const nodes = [];
   for (let i = 1; i <= n; i++) {
@@ -109,7 +145,7 @@ try {
     const conf = path.join(dir, `${name}.conf`);
     fs.writeFileSync(
       conf,
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `redis_port ${redisPort}`, 'cluster true', `cluster_node_name ${name}`, ''].join('\n'),
+      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', redisLine, 'cluster true', `cluster_node_name ${name}`, ''].join('\n'),
     );
     const proc = spawn(process.execPath, [BROKER, '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push({ label: name, proc });
