@@ -6,11 +6,14 @@
  *
  * Names follow Prometheus conventions: tsmosquitto_ prefix, _total for counters, base
  * units (_bytes, _seconds). Process and Node.js runtime families (CPU, memory, event-loop
- * lag, GC pauses) are prom-client's defaults under their usual names (process_*, nodejs_*).
+ * lag, GC pauses) are prom-client's defaults under their usual names (process_*, nodejs_*),
+ * five of them computed more cheaply in process-metrics.ts.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import { ReasonCode } from '../../protocol/index.js';
+import type { ListenerRuntime } from '../core.js';
 import { VERSION } from '../version.js';
+import { collectProcessMetrics, perScrape } from './process-metrics.js';
 import { protocolName, type ObservedBroker, type ObserveSources } from './view.js';
 
 type Emit = (value: number, labels?: LabelValues<string>) => void;
@@ -47,7 +50,7 @@ export class BrokerMetrics {
     private readonly connectionTotals: ConnectionTotals,
   ) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r });
+    collectProcessMetrics(r);
     this.latency = new Histogram({
       name: 'tsmosquitto_publish_delivery_seconds',
       help: 'Sampled time from routing a PUBLISH to writing its copies to the subscribers\' sockets.',
@@ -96,17 +99,27 @@ export class BrokerMetrics {
       e(b.startedAt / 1000),
     );
     this.gauge('tsmosquitto_connections', 'Connected MQTT clients by listener and protocol version.', ['listener', 'version'], (e) => {
-      const counts = new Map<string, { listener: string; version: string; n: number }>();
+      // Counted per listener object and version number; labels are made once per group.
+      const counts = new Map<ListenerRuntime, number[]>();
       for (const c of b.clients) {
         if (!c.active) continue;
-        const listener = listenerLabel(c.listener.listener?.port ?? c.listener.settings.port, c.listener.settings.unixPath);
-        const version = protocolName(c.protocolVersion);
-        const key = `${listener} ${version}`;
-        const entry = counts.get(key);
-        if (entry === undefined) counts.set(key, { listener, version, n: 1 });
-        else entry.n++;
+        let byVersion = counts.get(c.listener);
+        if (byVersion === undefined) counts.set(c.listener, (byVersion = []));
+        byVersion[c.protocolVersion] = (byVersion[c.protocolVersion] ?? 0) + 1;
       }
-      for (const { listener, version, n } of counts.values()) e(n, { listener, version });
+      // Two listeners may share a label (one port on two addresses): summed, as before.
+      const byLabel = new Map<string, { listener: string; version: string; n: number }>();
+      for (const [rt, byVersion] of counts) {
+        const listener = listenerLabel(rt.listener?.port ?? rt.settings.port, rt.settings.unixPath);
+        byVersion.forEach((n, v) => {
+          const version = protocolName(v);
+          const key = `${listener} ${version}`;
+          const entry = byLabel.get(key);
+          if (entry === undefined) byLabel.set(key, { listener, version, n });
+          else entry.n += n;
+        });
+      }
+      for (const { listener, version, n } of byLabel.values()) e(n, { listener, version });
     });
     this.counter('tsmosquitto_connections_total', 'MQTT connections accepted (CONNACK sent) by listener and protocol version.', ['listener', 'version'], (e) => {
       for (const t of this.connectionTotals.values()) e(t.count, { listener: t.listener, version: t.version });
@@ -158,33 +171,30 @@ export class BrokerMetrics {
 
   private defineSessions(): void {
     const b = this.broker;
-    this.gauge('tsmosquitto_sessions', 'Sessions held, by state: active (a client is connected), disconnected (persistent, waiting).', ['state'], (e) => {
-      let active = 0;
-      let disconnected = 0;
+    // One pass over the sessions per scrape, read by the four families below.
+    const tally = perScrape(() => {
+      const t = { active: 0, disconnected: 0, persistent: 0, inflight: 0, queuedBytes: 0 };
       for (const session of b.sessions.values()) {
-        if (session.client !== null) active++;
-        else disconnected++;
+        if (session.client !== null) t.active++;
+        else t.disconnected++;
+        if (!session.clean) t.persistent++;
+        t.inflight += session.inflightCount;
+        t.queuedBytes += session.queue.bytes;
       }
-      e(active, { state: 'active' });
-      e(disconnected, { state: 'disconnected' });
+      return t;
     });
-    this.gauge('tsmosquitto_sessions_persistent', 'Sessions that outlive their connection (clean session false, or an MQTT 5 expiry).', [], (e) => {
-      let n = 0;
-      for (const session of b.sessions.values()) if (!session.clean) n++;
-      e(n);
+    this.gauge('tsmosquitto_sessions', 'Sessions held, by state: active (a client is connected), disconnected (persistent, waiting).', ['state'], (e) => {
+      const t = tally();
+      e(t.active, { state: 'active' });
+      e(t.disconnected, { state: 'disconnected' });
     });
+    this.gauge('tsmosquitto_sessions_persistent', 'Sessions that outlive their connection (clean session false, or an MQTT 5 expiry).', [], (e) =>
+      e(tally().persistent),
+    );
     this.counter('tsmosquitto_sessions_expired_total', 'Persistent sessions removed after their expiry.', [], (e) => e(b.stats.clientsExpired));
-    this.gauge('tsmosquitto_inflight_messages', 'QoS 1 and 2 messages sent and not yet acknowledged, all sessions.', [], (e) => {
-      let n = 0;
-      for (const session of b.sessions.values()) n += session.inflightCount;
-      e(n);
-    });
+    this.gauge('tsmosquitto_inflight_messages', 'QoS 1 and 2 messages sent and not yet acknowledged, all sessions.', [], (e) => e(tally().inflight));
     this.gauge('tsmosquitto_queued_messages', 'Messages waiting in session queues.', [], (e) => e(b.stats.storedMessages));
-    this.gauge('tsmosquitto_queued_bytes', 'Payload bytes waiting in session queues.', [], (e) => {
-      let n = 0;
-      for (const session of b.sessions.values()) n += session.queue.bytes;
-      e(n);
-    });
+    this.gauge('tsmosquitto_queued_bytes', 'Payload bytes waiting in session queues.', [], (e) => e(tally().queuedBytes));
   }
 
   private defineIntegrations(): void {
