@@ -19,7 +19,8 @@ import { protocolName, type ObservedBroker, type ObserveSources } from './view.j
 type Emit = (value: number, labels?: LabelValues<string>) => void;
 
 /** Connections accepted since start, per listener and protocol version (counted at CONNACK). */
-export type ConnectionTotals = Map<string, { listener: string; version: string; count: number }>;
+export type ConnectionTotal = { listener: string; version: string; count: number };
+export type ConnectionTotals = Map<string, ConnectionTotal>;
 
 const QOS = ['0', '1', '2'];
 

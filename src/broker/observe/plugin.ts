@@ -14,11 +14,11 @@ import type { ReloadTarget } from '../signals.js';
 import { loadDashboardFiles } from './dashboard-files.js';
 import { openHttpListener, type HttpAccess } from './http-listener.js';
 import { LatencySampler } from './latency.js';
-import { BrokerMetrics, listenerLabel, type ConnectionTotals } from './metrics.js';
+import { BrokerMetrics, listenerLabel, type ConnectionTotal, type ConnectionTotals } from './metrics.js';
 import { handleRequest, type RouteContext } from './routes.js';
 import type { LatencyTotals } from './snapshot.js';
 import { protocolName, type ObserveSources } from './view.js';
-import type { BrokerCore, BrokerPlugin, ClientContext } from '../core.js';
+import type { BrokerCore, BrokerPlugin, ClientContext, ListenerRuntime } from '../core.js';
 
 export interface ObservePlugin extends BrokerPlugin, ReloadTarget {
   /** Bound port of each http listener, in the order given (useful with port 0). */
@@ -69,6 +69,7 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
   let stage: Stage = 'starting';
   const open: { listener: Listener; tls: ReloadableTls | undefined }[] = [];
   const totals: ConnectionTotals = new Map();
+  const totalsByListener = new WeakMap<ListenerRuntime, ConnectionTotal[]>();
   const latency: LatencyTotals = { count: 0, sum: 0 };
 
   const accessFor = (settings: ListenerSettings): HttpAccess => ({
@@ -132,13 +133,21 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     },
 
     onClientConnected(client: ClientContext): void {
+      // The listener's entries by protocol version, found without making a label per connect.
       const rt = client.listener;
-      const listener = listenerLabel(rt.listener?.port ?? rt.settings.port, rt.settings.unixPath);
-      const version = protocolName(client.protocolVersion);
-      const key = `${listener} ${version}`;
-      const t = totals.get(key);
-      if (t === undefined) totals.set(key, { listener, version, count: 1 });
-      else t.count++;
+      let byVersion = totalsByListener.get(rt);
+      if (byVersion === undefined) totalsByListener.set(rt, (byVersion = []));
+      const v = client.protocolVersion;
+      let t = byVersion[v];
+      if (t === undefined) {
+        const listener = listenerLabel(rt.listener?.port ?? rt.settings.port, rt.settings.unixPath);
+        const version = protocolName(v);
+        const key = `${listener} ${version}`;
+        const held = totals.get(key) ?? { listener, version, count: 0 };
+        totals.set(key, held);
+        byVersion[v] = t = held;
+      }
+      t.count++;
     },
 
     reload(): void {
