@@ -5,6 +5,7 @@
  * written once per event-loop turn for all connections together; the caller sees the
  * socket's backlog to apply its own bounds; close is reported once, with a reason.
  */
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   connectLevelOf,
@@ -107,6 +108,7 @@ export class Connection extends FrameReader<ConnectionHandler> {
   private firstChunk: Buffer | undefined;
   private streamError: Error | undefined;
   private drainHooked = false;
+  private paused = false;
 
   constructor(stream: ByteStream) {
     super(noopHandler);
@@ -200,8 +202,18 @@ export class Connection extends FrameReader<ConnectionHandler> {
     if (this.closed) return;
     this.closed = true;
     // What is queued (a PUBACK of this turn) must not overtake the journal record it acknowledges.
-    if (this.queue !== null && this.queue.length > 0) this.flushGate?.beforeFlush();
+    const last = this.queue !== null && this.queue.length > 0;
+    if (last) this.flushGate?.beforeFlush();
     this.flush();
+    if (!last && this.stream.writableLength === 0 && this.stream instanceof net.Socket && !(this.stream as { encrypted?: boolean }).encrypted) {
+      // Nothing to send (a client's DISCONNECT): the socket is closed at once, as Mosquitto
+      // closes it, rather than half-closed and closed when the peer's FIN comes (a
+      // shutdown, a further wake-up, a timer and two listeners per leaving client). The
+      // close is reported on the stream's 'close'. Not for TLS, whose close_notify goes
+      // out with end(), nor where a last packet was just written.
+      this.stream.destroy();
+      return;
+    }
     this.stream.end();
     // Our side is closed once what was queued has left: the close is reported then, as
     // Mosquitto frees a client at once (`Client X disconnected.`), not when the peer
@@ -221,11 +233,17 @@ export class Connection extends FrameReader<ConnectionHandler> {
     this.stream.destroy();
   }
 
+  /** Stop reading from the socket until resume() (a stream's pause and resume each cost a system call). */
   pause(): void {
+    if (this.paused) return;
+    this.paused = true;
     this.stream.pause();
   }
 
+  /** Read again after pause(); nothing to do if not paused. */
   resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
     this.stream.resume();
   }
 
