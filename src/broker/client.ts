@@ -20,6 +20,9 @@ import { handleDisconnect } from './handlers/disconnect.js';
 import { handleAuth } from './handlers/auth.js';
 import { sendDisconnect, sendErrorDisconnect } from './send/packets.js';
 
+/** Packets a client may send while its password is verified before its socket is paused. */
+const PENDING_BEFORE_PAUSE = 16;
+
 /** The one implementation of ClientContext (core.ts), fed by its Connection. */
 export class Client implements ConnectionHandler, ClientContext {
   readonly broker: BrokerCore;
@@ -122,6 +125,12 @@ export class Client implements ConnectionHandler, ClientContext {
           return;
         }
         (this.pending ??= []).push(packet);
+        // While a password is verified (the wait is ours, and the verdict resumes the
+        // socket), a client that keeps sending is stopped after a few packets. Not paused
+        // at once: most clients send nothing before their CONNACK, and a pause and resume
+        // cost two system calls per connect. An MQTT 5 AUTH exchange waits on the client,
+        // whose AUTH must still be read.
+        if (this.pending.length === PENDING_BEFORE_PAUSE && this.authMethod === undefined) this.conn.pause();
         return;
       default:
         return;

@@ -286,8 +286,8 @@ function authenticate(
     finish(allowAnonymous);
     return;
   }
-  // Verification may be slow (bcrypt): later packets wait in client.pending, the socket is paused.
-  client.conn.pause();
+  // Verification may be slow (bcrypt): later packets wait in client.pending, and once a
+  // few have piled up the socket is paused (client.ts), resumed here with the verdict.
   Promise.resolve(
     authenticator.authenticate({ clientId, username: packet.username, password: packet.password, address: client.address }),
   ).then(
