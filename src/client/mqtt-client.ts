@@ -20,6 +20,7 @@ import type { Connection } from '../net/connection.js';
 import type { ClientEvents, ClientOptions, DisconnectProperties, PublishProperties } from './client-types.js';
 import { bridgeConnectBytes, connectPacketOf } from './connect-packet.js';
 import { publishSummary, shownId } from './debug-lines.js';
+import { IncomingFlows } from './incoming.js';
 
 export type {
   ClientEvents,
@@ -37,9 +38,6 @@ interface Outgoing {
   awaiting: 'puback' | 'pubrec' | 'pubcomp';
 }
 
-/** Largest number of QoS 2 messages we hold waiting for PUBREL (the packet id space). */
-const MAX_INCOMING_QOS2 = 65535;
-
 export class MqttClient {
   clientId: string;
   readonly options: ClientOptions;
@@ -52,8 +50,8 @@ export class MqttClient {
   /** What was in flight when the last CONNACK came: the messages resendInflight() sends again. */
   private leftOver: Outgoing[] | null = null;
   private readonly waiting: PublishPacket[] = [];
-  private readonly incomingQos2 = new Map<number, PublishPacket>();
-  private readonly inboundAliases = new Map<number, string>();
+  /** The server's PUBLISH flows and topic aliases (incoming.ts). */
+  private readonly incoming: IncomingFlows;
   private inflightLimit: number;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private lastSent = 0;
@@ -66,6 +64,7 @@ export class MqttClient {
     this.events = events;
     this.clientId = options.clientId;
     this.inflightLimit = options.maxInflight;
+    this.incoming = new IncomingFlows(options, events, (text) => this.debug(text), (type, mid) => this.sendAck(type, mid));
   }
 
   /** Messages accepted by publish() but not yet completed (inflight plus waiting). */
@@ -84,7 +83,7 @@ export class MqttClient {
     this.conn = conn;
     this.disconnecting = false;
     this.pingOutstanding = false;
-    this.inboundAliases.clear();
+    this.incoming.connectionStarted();
     conn.setProtocolVersion(o.protocolVersion);
     conn.setHandler({
       onPacket: (p) => this.onPacket(p),
@@ -273,11 +272,11 @@ export class MqttClient {
   private onPacket(p: Packet): void {
     switch (p.cmd) {
       case 'connack': return this.onConnack(p);
-      case 'publish': return this.onPublishPacket(p);
+      case 'publish': return this.incoming.onPublish(p);
       case 'puback': return this.onAck(p.messageId ?? 0, "puback", p.reasonCode ?? 0, p.properties);
       case 'pubrec': return this.onPubrec(p.messageId ?? 0, p.reasonCode ?? 0);
       case 'pubcomp': return this.onAck(p.messageId ?? 0, "pubcomp", p.reasonCode ?? 0, p.properties);
-      case 'pubrel': return this.onPubrel(p.messageId ?? 0);
+      case 'pubrel': return this.incoming.onPubrel(p.messageId ?? 0);
       case 'suback': return this.onSuback(p);
       case 'unsuback': return this.onUnsuback(p);
       case 'pingresp':
@@ -335,39 +334,6 @@ export class MqttClient {
         if (this.options.debug !== undefined) this.debug(publishSummary('sending', out.packet, out.packet.messageId as number));
         this.send(out.packet);
       }
-    }
-  }
-
-  private onPublishPacket(p: PublishPacket): void {
-    const v5 = this.options.protocolVersion === 5;
-    const alias = p.properties?.topicAlias;
-    if (v5 && alias !== undefined) {
-      if (p.topic === '') p.topic = this.inboundAliases.get(alias) ?? '';
-      else this.inboundAliases.set(alias, p.topic);
-    }
-    const mid = p.messageId ?? 0;
-    if (this.options.debug !== undefined) this.debug(publishSummary('received', p, p.qos === 0 ? 0 : mid));
-    if (typeof p.payload === 'string') p.payload = Buffer.from(p.payload);
-    if (p.qos === 0) return this.events.onMessage(p);
-    if (p.qos === 1) {
-      this.debug(`sending PUBACK (m${mid}, rc0)`);
-      this.sendAck('puback', mid);
-      return this.events.onMessage(p);
-    }
-    // QoS 2: deliver once, when the sender releases it (MQTT-4.3.3, method B).
-    if (this.incomingQos2.size < MAX_INCOMING_QOS2 || this.incomingQos2.has(mid)) this.incomingQos2.set(mid, p);
-    this.debug(`sending PUBREC (m${mid}, rc0)`);
-    this.sendAck('pubrec', mid);
-  }
-
-  private onPubrel(mid: number): void {
-    this.debug(`received PUBREL (Mid: ${mid})`);
-    this.debug(`sending PUBCOMP (m${mid})`);
-    this.sendAck('pubcomp', mid);
-    const p = this.incomingQos2.get(mid);
-    if (p !== undefined) {
-      this.incomingQos2.delete(mid);
-      this.events.onMessage(p);
     }
   }
 
