@@ -120,7 +120,7 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
     const http = await freePort();
     const [a, b] = await Promise.all([fx.node('n1', [`listener ${http} 127.0.0.1`, 'protocol http']), fx.node('n2')]);
     const health = async (): Promise<number> => (await get(http, '/healthz')).status;
-    expect(await until(health, (s) => s === 200)).toBe(200);
+    expect(await until(health, (s) => s === 200, 20000), 'healthy once joined').toBe(200);
     const sub = await b.connect({ clientId: 'sub' });
     await sub.subscribe('x/#', 1);
     const pub = await a.connect({ clientId: 'pub' });
@@ -128,14 +128,14 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
     await localSub.subscribe('l/#', 0);
     await reaches(pub, sub, 'x/probe');
     await fx.redis.stop();
-    expect(await until(health, (s) => s === 503, 15000)).toBe(503);
+    expect(await until(health, (s) => s === 503, 20000), '503 while the Redis Cluster is away').toBe(503);
     pub.publish('l/t', 'local', { qos: 0 });
     expect(String((await localSub.waitFor<IPublishPacket>(isMsg('l/t'), 8000)).payload)).toBe('local');
     pub.publish('x/t', 'held', { qos: 1, messageId: 5 });
     await fx.redis.run();
     expect((await pub.next('puback', 30000)).messageId).toBe(5);
     expect(String((await sub.waitFor<IPublishPacket>(isMsg('x/t'), 30000)).payload)).toBe('held');
-    expect(await until(health, (s) => s === 200, 30000)).toBe(200);
+    expect(await until(health, (s) => s === 200, 30000), 'healthy again once rejoined').toBe(200);
     // Rejoined the empty cluster: the leases are back.
     const r = fx.redis.client();
     expect(await until(() => r.hexists('{mqtt}mqtt:node:n1', ''), (v) => v === 1)).toBe(1);

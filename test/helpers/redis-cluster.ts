@@ -78,7 +78,8 @@ export class RedisClusterServer {
   }
 
   private async waitOk(): Promise<void> {
-    for (let i = 0; i < 300; i++) {
+    // Up to a minute: on a loaded machine the restarted masters take a while to agree again.
+    for (let i = 0; i < 600; i++) {
       const ok = this.ports.every((p) => spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout.includes('cluster_state:ok'));
       if (ok) return;
       await new Promise((res) => setTimeout(res, 100));

@@ -108,10 +108,14 @@ export function openClient(options: RedisLinkOptions, ro: RedisOptions): RedisCl
       enableOfflineQueue,
       enableAutoPipelining,
       clusterRetryStrategy: (times: number) => (retryStrategy?.(times) as number | null | undefined) ?? 1000,
-      // MOVED/ASK and a failover are followed a few times, then the command fails (the caller counts it).
-      maxRedirections: 16,
-      retryDelayOnFailover: 100,
-      retryDelayOnClusterDown: 100,
+      // MOVED/ASK, a failover, and a cluster that is down (CLUSTERDOWN: its masters just
+      // restarted and do not agree yet) are retried, 100 times 300 ms at most: about 30 s,
+      // then the command fails (the caller counts it). Without it, a cross-node QoS 1
+      // message held while the cluster was away would fail as soon as it came back.
+      maxRedirections: 100,
+      retryDelayOnFailover: 300,
+      retryDelayOnClusterDown: 300,
+      retryDelayOnTryAgain: 300,
       redisOptions: { ...perNode, maxRetriesPerRequest },
     };
     return new Cluster(nodes, co);
