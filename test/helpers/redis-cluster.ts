@@ -4,13 +4,13 @@
  * cluster config file in a temporary directory, joined by `redis-cli --cluster create
  * --cluster-replicas 0`, and ready once every node says cluster_state:ok. Killed by pid.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { freePort, haveProgram } from './mosquitto.js';
-import { REDIS_SERVER } from './redis-server.js';
+import { REDIS_SERVER, spawnRedisServer } from './redis-server.js';
 
 export function haveRedisCluster(): boolean {
   return haveProgram(REDIS_SERVER) && haveProgram('redis-cli');
@@ -49,23 +49,12 @@ export class RedisClusterServer {
   }
 
   private startNode(port: number): Promise<void> {
-    const proc = spawn(
-      REDIS_SERVER,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes',
-        '--cluster-config-file', path.join(this.dir, `nodes-${port}.conf`), '--cluster-node-timeout', '5000', '--dir', this.dir],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const { proc, ready } = spawnRedisServer(port, [
+      '--cluster-enabled', 'yes', '--cluster-config-file', path.join(this.dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout', '5000', '--dir', this.dir,
+    ]);
     this.procs.push(proc);
-    return new Promise<void>((resolve, reject) => {
-      let out = '';
-      const onData = (c: Buffer): void => {
-        out += c.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-    });
+    return ready;
   }
 
   private async create(): Promise<void> {

@@ -23,6 +23,28 @@ export function haveRedis(): boolean {
   return haveProgram(REDIS_SERVER);
 }
 
+/**
+ * A redis-server on loopback `port` without persistence (and `extraArgs`): its process at
+ * once (for the caller to kill by pid), and `ready` once it accepts connections (rejected
+ * with its output if it exits first).
+ */
+export function spawnRedisServer(port: number, extraArgs: string[] = []): { proc: ChildProcess; ready: Promise<void> } {
+  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    let out = '';
+    const onData = (c: Buffer): void => {
+      out += c.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+  });
+  return { proc, ready };
+}
+
 export class RedisServer {
   proc: ChildProcess | undefined;
   private readonly clients: Redis[] = [];
@@ -41,20 +63,9 @@ export class RedisServer {
 
   /** Starts (again) on the same port and waits until it accepts connections. */
   async run(): Promise<void> {
-    const proc = spawn(REDIS_SERVER, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const { proc, ready } = spawnRedisServer(this.port, this.extraArgs);
     this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const onData = (c: Buffer): void => {
-        out += c.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      };
-      proc.stdout!.on('data', onData);
-      proc.stderr!.on('data', onData);
-      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-    });
+    await ready;
   }
 
   /** Kills the server by its pid and waits for it to be gone. */
