@@ -47,10 +47,11 @@ describe.skipIf(!haveRedis() || !haveFaketime())('cluster with a node clock skew
     for (const [sub, topic, payload] of [[onN1, 'e/t', 'from-behind'], [onAhead, 'f/t', 'from-n1']] as const) {
       const m = await sub.waitFor<IPublishPacket>(isMsg(topic), 8000);
       expect(String(m.payload)).toBe(payload);
-      // The minute left, not an hour more or less.
+      // The minute left, not an hour more or less. Each node knows Redis's clock to within
+      // half a TIME round trip, so on a loaded machine a second or so either way.
       const left = m.properties?.messageExpiryInterval ?? 0;
       expect(left).toBeGreaterThan(50);
-      expect(left).toBeLessThanOrEqual(60);
+      expect(left).toBeLessThanOrEqual(65);
     }
 
     // Over more than three leases (3 s each) nobody is declared dead.
