@@ -29,6 +29,29 @@ export function encodeBulk(v: string | Buffer): Buffer {
 
 const CRLF_BUF = Buffer.from('\r\n');
 
+/** The commands of a RESP buffer as written by RespQueue: name and arguments of each. */
+export function readCommands(b: Buffer): [string, Buffer[]][] {
+  const out: [string, Buffer[]][] = [];
+  let p = 0;
+  const num = (): number => {
+    const e = b.indexOf(13, p);
+    const v = Number(b.toString('latin1', p + 1, e));
+    p = e + 2;
+    return v;
+  };
+  while (p < b.length) {
+    const argc = num();
+    const args: Buffer[] = [];
+    for (let j = 0; j < argc; j++) {
+      const len = num();
+      args.push(b.subarray(p, p + len));
+      p += len + 2;
+    }
+    if (args.length > 0) out.push([args[0].toString(), args.slice(1)]);
+  }
+  return out;
+}
+
 export class RespQueue {
   private buf: Buffer = Buffer.allocUnsafe(CHUNK);
   /** Start of the bytes not yet sealed. */

@@ -5,6 +5,7 @@
  * line. The chunks are views of the write buffer, which is never written to again.
  */
 import { OWN_SCRIPTS } from './own-scripts.js';
+import { readCommands } from './resp-queue.js';
 
 export class SentLog {
   private chunks: Buffer[] = [];
@@ -59,25 +60,9 @@ const SCRIPT_NAMES = new Map(Object.entries(OWN_SCRIPTS).map(([name, text]) => [
  * the own script it runs with EVAL. Only read for error replies.
  */
 export function commandName(b: Buffer, k: number): string {
-  let p = 0;
-  const num = (): number => {
-    const e = b.indexOf(13, p);
-    const v = Number(b.toString('latin1', p + 1, e));
-    p = e + 2;
-    return v;
-  };
-  const bulk = (): Buffer => {
-    const len = num();
-    const v = b.subarray(p, p + len);
-    p += len + 2;
-    return v;
-  };
-  for (let i = 0; i < k; i++) {
-    const argc = num();
-    for (let j = 0; j < argc; j++) bulk();
-  }
-  const argc = num();
-  const name = bulk().toString();
-  if (name.toUpperCase() === 'EVAL' && argc > 1) return SCRIPT_NAMES.get(bulk().toString()) ?? name;
+  const cmd = readCommands(b)[k];
+  if (cmd === undefined) return '?';
+  const [name, args] = cmd;
+  if (name.toUpperCase() === 'EVAL' && args.length > 0) return SCRIPT_NAMES.get(args[0].toString()) ?? name;
   return name;
 }
