@@ -4,7 +4,8 @@
  * messages an entry), in send order, and every field survives the trip; the promise a
  * send returns settles only when Redis answered that entry's XADD (PUBACK/PUBREC wait on
  * it); what waits for Redis is bounded: QoS 0 beyond MAX_PENDING is dropped and counted,
- * QoS 1/2 is held up to MAX_HELD. No Redis: a stand-in records the XADDs.
+ * QoS 1/2 is never dropped: at the held bound its publishers are paused (StreamOut.pause).
+ * No Redis: a stand-in records the XADDs.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -94,7 +95,7 @@ describe('cluster stream batches', () => {
     expect(out.pending).toBe(0);
   });
 
-  it('while Redis does not answer: QoS 0 beyond MAX_PENDING is dropped and counted, QoS 1 held up to MAX_HELD', async () => {
+  it('while Redis does not answer: QoS 0 beyond MAX_PENDING is dropped and counted, QoS 1 is never dropped', async () => {
     const { cmd, xadds } = standIn();
     const lines: string[] = [];
     const out = new StreamOut(cmd, new Log(0xffff, [{ write: (_t: number, l: string) => lines.push(l) }]));
@@ -102,16 +103,53 @@ describe('cluster stream batches', () => {
     const m1 = new Message('a', Buffer.from('x'), 1, false, undefined, undefined, undefined);
     for (let i = 0; i < MAX_PENDING + 10; i++) void out.send('b', m0, 'd');
     expect(out.dropped).toBe(10);
-    for (let i = 0; i < MAX_HELD - MAX_PENDING + 5; i++) void out.send('b', m1, 'd');
-    expect(out.dropped).toBe(15);
-    expect(out.pending).toBe(MAX_HELD);
+    for (let i = 0; i < MAX_HELD + 5; i++) void out.send('b', m1, 'd');
+    expect(out.dropped).toBe(10);
+    expect(out.held).toBe(MAX_HELD + 5);
+    expect(out.full()).toBe(true);
     expect(lines.filter((l) => l.includes('Cluster: Redis is not taking messages')).length).toBe(1);
     expect(lines.find((l) => l.includes('Cluster: Redis is not taking messages'))).toMatch(
-      /Warning: Cluster: Redis is not taking messages for other nodes; beyond 50000 waiting \(QoS 0\) or 200000 \(QoS 1 and 2\) they are dropped and counted\.$/,
+      /Warning: Cluster: Redis is not taking messages for other nodes; beyond 50000 waiting, QoS 0 ones are dropped and counted\.$/,
     );
     await turn();
     for (const x of xadds) x.answer();
     await turn();
     expect(out.pending).toBe(0);
+    expect(out.held).toBe(0);
+  });
+
+  it('a publisher paused at the held bound reads again once the held count is down to half; the log says each once', async () => {
+    const { cmd, xadds } = standIn();
+    const lines: string[] = [];
+    const out = new StreamOut(cmd, new Log(0xffff, [{ write: (_t: number, l: string) => lines.push(l) }]), 4);
+    const state: string[] = [];
+    const conn = { pause: () => state.push('pause'), resume: () => state.push('resume') };
+    const m1 = new Message('a', Buffer.from('x'), 1, false, undefined, undefined, undefined);
+    for (let i = 0; i < 4; i++) {
+      void out.send('b', m1, 'd');
+      await turn();
+    }
+    expect(out.full()).toBe(true);
+    out.pause('pub', conn);
+    out.pause('pub', conn);
+    expect(lines.filter((l) => l.includes('messages are held')).length).toBe(1);
+    expect(lines.find((l) => l.includes('messages are held'))).toMatch(
+      /Warning: Cluster: Redis is not taking messages for other nodes; 4 QoS 1 and 2 messages are held, their publishers are paused until it does\.$/,
+    );
+    xadds[0].answer();
+    await turn();
+    expect(out.held).toBe(3);
+    expect(state).toEqual(['pause', 'pause']);
+    xadds[1].answer();
+    await turn();
+    expect(out.held).toBe(2);
+    expect(state).toEqual(['pause', 'pause', 'resume']);
+    expect(lines.filter((l) => l.includes('paused publisher resumed')).length).toBe(1);
+    expect(lines.find((l) => l.includes('paused publisher resumed'))).toMatch(/Cluster: Redis takes messages for other nodes again; 1 paused publisher resumed\.$/);
+    xadds[2].answer();
+    xadds[3].answer();
+    await turn();
+    expect(state).toEqual(['pause', 'pause', 'resume']);
+    expect(out.held).toBe(0);
   });
 });

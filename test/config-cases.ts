@@ -354,7 +354,7 @@ const REFUSED = new Set(['auth_plugin', 'plugin', 'tls_engine', 'tls_engine_kpas
 
 /** Every option Mosquitto knows, given without a value: globally, in a listener, in a bridge. */
 // Our own extensions (redis_*, cluster*, response_topic_prefix, reason_strings) have no Mosquitto wording to match.
-const EXTENSIONS = new Set(['response_topic_prefix', 'reason_strings', 'cluster', 'cluster_node_name', 'cluster_lease']);
+const EXTENSIONS = new Set(['response_topic_prefix', 'reason_strings', 'cluster', 'cluster_node_name', 'cluster_lease', 'cluster_max_held_messages']);
 const MOSQUITTO_OPTIONS = KNOWN_OPTIONS.filter((o) => !o.startsWith('redis_') && !EXTENSIONS.has(o) && !REFUSED.has(o));
 
 export const EMPTY_VALUE_CASES: ConfigCase[] = [

@@ -87,7 +87,7 @@ export class Forwarder {
     const wait = this.forward(msg, msg.retain);
     this.early.set(msg, this.elsewhere ?? null);
     this.elsewhere = undefined;
-    if (wait !== undefined) this.broker.ackWait = wait;
+    if (wait !== undefined) this.held(msg, wait);
   }
 
   onPublish(msg: Message): boolean {
@@ -106,8 +106,19 @@ export class Forwarder {
     const retained = this.retaining === msg;
     this.retaining = undefined;
     const wait = this.forward(msg, retained);
-    if (wait !== undefined) this.broker.ackWait = wait;
+    if (wait !== undefined) this.held(msg, wait);
     return this.matched;
+  }
+
+  /**
+   * The publisher's acknowledgement waits for Redis; when the QoS 1/2 messages held are at
+   * the bound, the publisher is paused too (StreamOut.pause): nothing held is dropped.
+   */
+  private held(msg: Message, wait: Promise<unknown>): void {
+    this.broker.ackWait = wait;
+    if (!this.out.full() || msg.from === undefined) return;
+    const client = this.broker.sessions.get(msg.from)?.client;
+    if (client != null) this.out.pause(msg.from, client.conn);
   }
 
   /**

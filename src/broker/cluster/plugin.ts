@@ -173,7 +173,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       sub = open();
       reader = open();
       for (const c of [cmd, sub, reader]) c.on('error', () => {});
-      out = new StreamOut(cmd, log);
+      out = new StreamOut(cmd, log, config.maxHeld);
       mirror = new SessionMirror(b, cmd, name);
       routes = new Routes(cmd, name, (filter, qos) =>
         members.announce(qos === null ? { op: 'unroute', node: name, filter } : { op: 'route', node: name, filter, qos }),

@@ -25,7 +25,11 @@ export const BATCH_MAX = 256;
 const BATCH_BYTES = 64 * 1024;
 /** Messages waiting for Redis's answer beyond which QoS 0 ones are dropped and counted. */
 export const MAX_PENDING = 50_000;
-/** ... and QoS 1/2 ones (held until then: their publishers' acknowledgements wait). */
+/**
+ * QoS 1/2 messages held for Redis (their publishers' acknowledgements wait) at which the
+ * publishers that add more are paused (cluster_max_held_messages's default); they read
+ * again once the held count is down to half.
+ */
 export const MAX_HELD = 4 * MAX_PENDING;
 const EMPTY = Buffer.alloc(0);
 const READ_COUNT = 64;
@@ -38,6 +42,8 @@ class Batch {
   buf = Buffer.allocUnsafe(4096);
   len = 0;
   count = 0;
+  /** Of `count`, the QoS 1/2 messages. */
+  held = 0;
   readonly done: Promise<void>;
   settle!: () => void;
   constructor(readonly node: string) {
@@ -63,8 +69,13 @@ class Batch {
 export class StreamOut {
   /** Messages sent (or being sent) and not yet answered. */
   pending = 0;
+  /** Of `pending`, the QoS 1/2 ones: never dropped; at `maxHeld`, their publishers are paused. */
+  held = 0;
   dropped = 0;
   private warned = false;
+  private heldWarned = false;
+  /** The publishers paused while `held` is at the bound, by client id (a reconnect replaces). */
+  private readonly paused = new Map<string, Pausable>();
   private readonly open = new Map<string, Batch>();
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
@@ -72,15 +83,36 @@ export class StreamOut {
   constructor(
     private readonly cmd: RedisClient,
     private readonly log: Log,
+    readonly maxHeld: number = MAX_HELD,
   ) {}
+
+  /** Whether the QoS 1/2 messages held have reached the bound (publishers adding more are paused). */
+  full(): boolean {
+    return this.held >= this.maxHeld;
+  }
+
+  /**
+   * Stops reading from a publisher that added a held message while full(), until the held
+   * count is down to half: what it already sent is still taken (and held: at most the rest
+   * of one socket read per publisher beyond the bound), nothing is dropped.
+   */
+  pause(id: string, c: Pausable): void {
+    if (!this.heldWarned) {
+      this.heldWarned = true;
+      this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; ${this.held} QoS 1 and 2 messages are held, their publishers are paused until it does.`);
+    }
+    this.paused.set(id, c);
+    c.pause();
+  }
 
   /** Appends `msg` to `node`'s stream; the promise settles when Redis has it (or it was dropped). */
   send(node: string, msg: Message, mode: Mode, groups?: string): Promise<void> {
-    if (this.pending >= (msg.qos === 0 ? MAX_PENDING : MAX_HELD)) {
+    // QoS 1/2 is never dropped here: its publisher's acknowledgement waits for Redis's answer.
+    if (msg.qos === 0 && this.pending >= MAX_PENDING) {
       this.dropped++;
       if (!this.warned) {
         this.warned = true;
-        this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; beyond ${MAX_PENDING} waiting (QoS 0) or ${MAX_HELD} (QoS 1 and 2) they are dropped and counted.`);
+        this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; beyond ${MAX_PENDING} waiting, QoS 0 ones are dropped and counted.`);
       }
       return RESOLVED;
     }
@@ -95,6 +127,10 @@ export class StreamOut {
       }
     }
     encodeMessage(b, msg, mode, groups);
+    if (msg.qos > 0) {
+      b.held++;
+      this.held++;
+    }
     if (b.count >= BATCH_MAX || b.len >= BATCH_BYTES) {
       this.open.delete(node);
       this.write(b);
@@ -113,11 +149,26 @@ export class StreamOut {
     const n = b.count;
     const end = (): void => {
       this.pending -= n;
+      this.held -= b.held;
       if (this.pending === 0) this.warned = false;
+      if (this.paused.size > 0 && this.held <= this.maxHeld >> 1) this.resumeAll();
       b.settle();
     };
     this.cmd.xadd(streamKey(b.node), 'MAXLEN', '~', STREAM_MAXLEN, '*', 'b', b.buf.subarray(0, b.len)).then(end, end);
   }
+
+  private resumeAll(): void {
+    this.heldWarned = false;
+    this.log.notice(`Cluster: Redis takes messages for other nodes again; ${this.paused.size} paused publisher${this.paused.size === 1 ? '' : 's'} resumed.`);
+    for (const c of this.paused.values()) c.resume();
+    this.paused.clear();
+  }
+}
+
+/** A publisher's connection, as far as holding it back goes. */
+export interface Pausable {
+  pause(): void;
+  resume(): void;
 }
 
 const RESOLVED = Promise.resolve();

@@ -173,7 +173,7 @@ export function createDefaultConfig(): BrokerConfig {
     userSet: false,
     bridges: [],
     redis: createRedisConfig(),
-    cluster: { enabled: false, nodeName: null, lease: 10 },
+    cluster: { enabled: false, nodeName: null, lease: 10, maxHeld: 200_000 },
     daemon: false,
     verbose: false,
   };

@@ -168,4 +168,9 @@ export const clusterOptions: OptionTable = {
     if (v < 1 || v > 3600) throw new OptionError(`Error: Invalid cluster_lease value (${v}).`);
     st.config.cluster.lease = v;
   },
+  cluster_max_held_messages: (st, t, name) => {
+    const v = parseInt32(t, name);
+    if (v < 1) throw new OptionError(`Error: Invalid cluster_max_held_messages value (${v}).`);
+    st.config.cluster.maxHeld = v;
+  },
 };

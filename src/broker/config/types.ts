@@ -235,6 +235,8 @@ export interface ClusterConfig {
   nodeName: string | null;
   /** Seconds a node's lease lives without renewal before the others declare it dead. */
   lease: number;
+  /** QoS 1/2 messages held for Redis at which their publishers are paused (cluster_max_held_messages). */
+  maxHeld: number;
 }
 
 export interface BrokerConfig extends TopLevelConfigOptions {

@@ -1,0 +1,85 @@
+/**
+ * Issue 15, "nothing acknowledged is lost" and "bound every queue" on the cross-node path:
+ * while Redis does not answer, the QoS 1/2 messages held for other nodes stop growing at
+ * cluster_max_held_messages because their publishers are paused (nothing is dropped, no
+ * PUBACK goes out before Redis has the message), and once Redis answers every message
+ * reaches the remote subscriber exactly once.
+ * Two broker processes on a real redis-server, stopped with SIGSTOP.
+ */
+import { describe, expect, it } from 'vitest';
+import type { IPublishPacket } from 'mqtt-packet';
+import { haveRedis } from './helpers/redis-server.js';
+import { clusterPerTest, reaches, until, type Node } from './helpers/cluster.js';
+import { runProgram, stopPrograms } from './helpers/conf-program.js';
+
+const BOUND = 5;
+const TOTAL = 30;
+
+/** The retained payloads a new subscriber on `node` gets for `topic`. */
+async function retainedOn(node: Node, topic: string): Promise<string[]> {
+  const c = await node.connect();
+  await c.subscribe(topic, 0);
+  const got = (await c.sync()).filter((p) => p.cmd === 'publish') as IPublishPacket[];
+  c.destroy();
+  return got.filter((p) => p.retain).map((p) => String(p.payload));
+}
+
+describe('cluster_max_held_messages', () => {
+  it('refuses a bound below 1', async () => {
+    try {
+      const p = await runProgram('ts', ['cluster_max_held_messages 0'], { readyNow: true });
+      await p.waitForLine(/Error/, 30000);
+      const code = await new Promise<number | null>((r) => (p.proc.exitCode !== null ? r(p.proc.exitCode) : p.proc.once('exit', r)));
+      expect(code).not.toBe(0);
+      expect(p.lines.join('\n')).toContain('Error: Invalid cluster_max_held_messages value (0).');
+    } finally {
+      await stopPrograms();
+    }
+  });
+});
+
+describe.skipIf(!haveRedis())('cluster: held messages bounded by pausing publishers', { timeout: 90000 }, () => {
+  const fx = clusterPerTest();
+
+  it('pauses a publisher at cluster_max_held_messages while Redis is stopped, acks nothing early, and delivers every message once after', async () => {
+    const a = await fx.node('n1', [`cluster_max_held_messages ${BOUND}`]);
+    const b = await fx.node('n2');
+    const sub = await b.connect({ clientId: 'sub' });
+    await sub.subscribe('held/t', 1);
+    const pub = await a.connect({ clientId: 'pub' });
+    const other = await a.connect({ clientId: 'other' });
+    await reaches(pub, sub, 'held/t');
+    const received = (): number => a.proc.lines.filter((l) => l.includes('Received PUBLISH from pub (d0, q1')).length;
+    fx.redis.proc!.kill('SIGSTOP');
+    try {
+      // One at a time up to the bound (each its own socket read), then the rest at once.
+      for (let i = 1; i <= BOUND; i++) {
+        pub.publish('held/t', `m${i}`, { qos: 1, messageId: i });
+        await until(received, (n) => n >= i);
+      }
+      await a.proc.waitForLine(/Warning: Cluster: Redis is not taking messages for other nodes; 5 QoS 1 and 2 messages are held, their publishers are paused until it does\./, 8000);
+      for (let i = BOUND + 1; i <= TOTAL; i++) pub.publish('held/t', `m${i}`, { qos: 1, messageId: i });
+      // Node A still serves its other clients, but reads nothing more from the publisher.
+      await other.sync();
+      await new Promise((r) => setTimeout(r, 300));
+      await other.sync();
+      expect(received()).toBe(BOUND);
+      expect(pub.inbox.map((p) => p.cmd)).toEqual([]);
+      expect(a.proc.lines.some((l) => l.includes('Sending PUBACK to pub'))).toBe(false);
+    } finally {
+      fx.redis.proc!.kill('SIGCONT');
+    }
+    for (let i = 1; i <= TOTAL; i++) expect((await pub.next('puback', 15000)).messageId).toBe(i);
+    await a.proc.waitForLine(/Cluster: Redis takes messages for other nodes again; 1 paused publisher resumed\./, 8000);
+    const got: string[] = [];
+    while (got.length < TOTAL) {
+      const m = await sub.waitFor<IPublishPacket>((p) => p.cmd === 'publish' && (p as IPublishPacket).topic === 'held/t', 15000);
+      got.push(String(m.payload));
+      sub.send({ cmd: 'puback', messageId: m.messageId });
+    }
+    expect(got).toEqual(Array.from({ length: TOTAL }, (_, i) => `m${i + 1}`));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await sub.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
+    expect(a.proc.lines.some((l) => l.includes('dropped'))).toBe(false);
+  });
+});
