@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { haveRedis } from './helpers/redis-server.js';
-import { BACKENDS, clusterPerTest, reaches, until, type ClusterFixture, type RedisBackend } from './helpers/cluster.js';
+import { BACKENDS, clusterPerTest, reaches, settle, until, type ClusterFixture, type RedisBackend } from './helpers/cluster.js';
 import type { RawClient } from './helpers/raw-client.js';
 
 const isMsg = (topic: string) => (p: { cmd: string }) => p.cmd === 'publish' && (p as IPublishPacket).topic === topic && String((p as IPublishPacket).payload) !== '__probe__';
@@ -87,6 +87,8 @@ describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
     await until(() => r.hget('mqtt:route:n2', 'only/b'), (v) => v === '1');
     const pub = await a.connect({ clientId: 'pub' });
     await reaches(pub, sub, 'only/b');
+    // Probes still on their way would add entries to B's stream after toB is read.
+    await settle(pub, sub, 'only/b');
     const toC = await added(fx, 'n3');
     const toB = await added(fx, 'n2');
     for (let i = 0; i < 20; i++) pub.publish('only/b', `m${i}`, { qos: 0 });
@@ -99,11 +101,12 @@ describe.skipIf(!haveRedis())('cluster routing', { timeout: 60000 }, () => {
     expect(await added(fx, 'n3')).toBe(toC);
 
     sub.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['only/b'] });
-    await sub.next('unsuback');
+    await sub.waitFor((p) => p.cmd === 'unsuback', 3000, 'unsuback'); // probes may precede it
     expect(await until(() => r.hexists('mqtt:route:n2', 'only/b'), (v) => v === 0)).toBe(0);
     // The others hear it on the channel: a marker route on B proves the unroute arrived before it.
     await sub.subscribe('marker', 0);
     await reaches(pub, sub, 'marker');
+    await settle(pub, sub, 'marker'); // a marker probe still on its way would be an entry after `before`
     const before = await added(fx, 'n2');
     pub.publish('only/b', 'late', { qos: 1, messageId: 3 });
     await pub.next('puback');
