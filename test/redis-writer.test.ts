@@ -192,7 +192,9 @@ describe.skipIf(!haveRedis())('the Redis write connection', () => {
 
   const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-  it('pipelines writes in order, binary arguments intact', async () => {
+  // 75 MB through one connection: on a loaded machine this takes well over the usual
+  // few seconds, so it waits for the last write (polling, up to a minute) rather than a short deadline.
+  it('pipelines writes in order, binary arguments intact', { timeout: 90_000 }, async () => {
     const s = await server();
     const { link: l } = link({ port: s.port });
     await l.connect(2000);
@@ -200,7 +202,7 @@ describe.skipIf(!haveRedis())('the Redis write connection', () => {
     for (let i = 0; i < 3000; i++) l.send(['RPUSH', 'list', payloads[i % payloads.length]]);
     l.send(['SET', 'done', 1]);
     const r = s.client();
-    await eventually(() => r.get('done'), (v) => v === '1');
+    expect(await eventually(() => r.get('done'), (v) => v === '1', 60_000)).toBe('1');
     const got = await r.lrangeBuffer('list', 0, -1);
     expect(got).toHaveLength(3000);
     for (let i = 0; i < 3000; i++) expect(got[i].equals(payloads[i % payloads.length])).toBe(true);
