@@ -3,7 +3,8 @@
  * while Redis does not answer, the QoS 1/2 messages held for other nodes stop growing at
  * cluster_max_held_messages because their publishers are paused (nothing is dropped, no
  * PUBACK goes out before Redis has the message), and once Redis answers every message
- * reaches the remote subscriber exactly once.
+ * reaches the remote subscriber exactly once. A retained QoS 2 message changes the
+ * retained store of every node at its PUBREL, so a PUBREL that never comes changes none.
  * Two broker processes on a real redis-server, stopped with SIGSTOP.
  */
 import { describe, expect, it } from 'vitest';
@@ -38,7 +39,7 @@ describe('cluster_max_held_messages', () => {
   });
 });
 
-describe.skipIf(!haveRedis())('cluster: held messages bounded by pausing publishers', { timeout: 90000 }, () => {
+describe.skipIf(!haveRedis())('cluster: held messages bounded by pausing publishers; retained QoS 2 at PUBREL', { timeout: 90000 }, () => {
   const fx = clusterPerTest();
 
   it('pauses a publisher at cluster_max_held_messages while Redis is stopped, acks nothing early, and delivers every message once after', async () => {
@@ -81,5 +82,38 @@ describe.skipIf(!haveRedis())('cluster: held messages bounded by pausing publish
     await new Promise((r) => setTimeout(r, 300));
     expect((await sub.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
     expect(a.proc.lines.some((l) => l.includes('dropped'))).toBe(false);
+  });
+
+  it('a retained QoS 2 message whose PUBREL never comes changes no node; with its PUBREL, every node', async () => {
+    const [a, b] = await fx.nodes(2);
+    const pub = await a.connect({ clientId: 'pub' });
+    const complete = async (payload: string, mid: number): Promise<void> => {
+      pub.publish('keep/t', payload, { qos: 2, retain: true, messageId: mid });
+      expect((await pub.next('pubrec')).messageId).toBe(mid);
+      pub.send({ cmd: 'pubrel', messageId: mid });
+      expect((await pub.next('pubcomp')).messageId).toBe(mid);
+    };
+    await complete('old', 1);
+    expect(await until(() => retainedOn(b, 'keep/t'), (r) => r.length === 1)).toEqual(['old']);
+
+    pub.publish('keep/t', 'half', { qos: 2, retain: true, messageId: 2 });
+    expect((await pub.next('pubrec')).messageId).toBe(2);
+    pub.destroy();
+    await pub.closed;
+    // A later retained change from node A: once node B has it, it has read everything before it.
+    const late = await a.connect({ clientId: 'late' });
+    late.publish('barrier/t', 'x', { qos: 1, retain: true, messageId: 3 });
+    expect((await late.next('puback')).messageId).toBe(3);
+    expect(await until(() => retainedOn(b, 'barrier/t'), (r) => r.length === 1)).toEqual(['x']);
+    expect(await retainedOn(a, 'keep/t')).toEqual(['old']);
+    expect(await retainedOn(b, 'keep/t')).toEqual(['old']);
+
+    const again = await a.connect({ clientId: 'pub2' });
+    again.publish('keep/t', 'new', { qos: 2, retain: true, messageId: 4 });
+    expect((await again.next('pubrec')).messageId).toBe(4);
+    again.send({ cmd: 'pubrel', messageId: 4 });
+    expect((await again.next('pubcomp')).messageId).toBe(4);
+    expect(await retainedOn(a, 'keep/t')).toEqual(['new']);
+    expect(await until(() => retainedOn(b, 'keep/t'), (r) => r[0] === 'new')).toEqual(['new']);
   });
 });

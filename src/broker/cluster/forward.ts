@@ -78,13 +78,16 @@ export class Forwarder {
    * before the PUBREC (issue 15), the PUBREC waits for it (BrokerCore.ackWait); onPublish
    * at PUBREL then sends nothing more. Remote subscribers may so get it before the PUBREL,
    * which MQTT allows (the "store packet identifier, deliver now" method of QoS 2).
+   * A retained one is not stored anywhere yet: its early copies are live copies (mode d,
+   * retain flag clear), and the retained stores of the other nodes change at its PUBREL,
+   * with this node's (onPublish), so that a PUBREL that never comes changes none.
    */
   onQos2Received(msg: Message): void {
     this.elsewhere = undefined;
     if (this.injecting) return;
     const topic = msg.topic;
     if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$SYS')) return;
-    const wait = this.forward(msg, msg.retain);
+    const wait = this.forward(msg, false);
     this.early.set(msg, this.elsewhere ?? null);
     this.elsewhere = undefined;
     if (wait !== undefined) this.held(msg, wait);
@@ -97,7 +100,11 @@ export class Forwarder {
     if (early !== undefined) {
       // Forwarded when it arrived: the shared groups another node serves stay theirs.
       this.early.delete(msg);
-      this.retaining = undefined;
+      if (this.retaining === msg) {
+        // Its PUBREL: the other nodes' retained stores change now, as this node's did.
+        this.retaining = undefined;
+        for (const n of this.live()) if (n !== this.self) this.out.send(n, msg, 'r');
+      }
       if (early !== null) this.elsewhere = early;
       return false;
     }
