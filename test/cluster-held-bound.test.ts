@@ -96,8 +96,21 @@ describe.skipIf(!haveRedis())('cluster: held messages bounded by pausing publish
     await complete('old', 1);
     expect(await until(() => retainedOn(b, 'keep/t'), (r) => r.length === 1)).toEqual(['old']);
 
+    // Live subscribers on node B get it before the PUBREL, retain flag as a live copy.
+    const rap = await b.connect({ clientId: 'rap', version: 5 });
+    rap.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'keep/t', qos: 1, rap: true }] });
+    await rap.next('suback');
+    expect((await rap.next<IPublishPacket>('publish')).retain).toBe(true); // 'old', as retained
+    const plain = await b.connect({ clientId: 'plain' });
+    await plain.subscribe('keep/#', 1);
+    expect(String((await plain.next<IPublishPacket>('publish')).payload)).toBe('old');
+    await reaches(pub, plain, 'keep/probe');
     pub.publish('keep/t', 'half', { qos: 2, retain: true, messageId: 2 });
     expect((await pub.next('pubrec')).messageId).toBe(2);
+    const r = await rap.next<IPublishPacket>('publish', 8000);
+    expect([String(r.payload), r.retain]).toEqual(['half', true]);
+    const l = await plain.waitFor<IPublishPacket>((p) => p.cmd === 'publish' && (p as IPublishPacket).topic === 'keep/t', 8000);
+    expect([String(l.payload), l.retain]).toEqual(['half', false]);
     pub.destroy();
     await pub.closed;
     // A later retained change from node A: once node B has it, it has read everything before it.

@@ -147,9 +147,9 @@ export class Broker implements BrokerCore {
    * whether any subscription matched the topic, as Mosquitto counts subscribers for
    * PUBACK 0x10: one that no_local or the ACL then skips still counts.
    */
-  publish(msg: Message, publisherId: string | undefined): boolean {
+  publish(msg: Message, publisherId: string | undefined, store = true): boolean {
     this.ackWait = undefined;
-    if (msg.retain) {
+    if (msg.retain && store) {
       this.retained.set(msg);
       for (const p of this.plugins) p.onRetain?.(msg);
     }

@@ -362,9 +362,11 @@ export interface BrokerCore {
   /** Routes a message to every matching subscription, and stores it if retained. */
   /**
    * Routes a message; false when no subscription matched its topic (no_local and ACL
-   * filtering at delivery aside), for an MQTT 5 PUBACK 0x10 as Mosquitto sends.
+   * filtering at delivery aside), for an MQTT 5 PUBACK 0x10 as Mosquitto sends. `store`
+   * false: a retained message's live copies only, not stored (the cluster's early copies
+   * of a retained QoS 2 message, stored at its PUBREL).
    */
-  publish(msg: Message, publisherId: string | undefined): boolean;
+  publish(msg: Message, publisherId: string | undefined, store?: boolean): boolean;
   /**
    * Set by a plugin's onPublish (or onQos2Received) when the publisher's acknowledgement
    * (PUBACK, PUBCOMP; PUBREC) must wait: the cluster holds it until a remote QoS>0

@@ -61,7 +61,7 @@ export class Forwarder {
     this.injecting = true;
     this.assigned = e.groups !== undefined ? new Set(e.groups.split('\t')) : undefined;
     try {
-      this.broker.publish(e.msg, e.msg.from);
+      this.broker.publish(e.msg, e.msg.from, e.mode !== 'dl');
     } finally {
       this.injecting = false;
       this.assigned = undefined;
@@ -78,8 +78,8 @@ export class Forwarder {
    * before the PUBREC (issue 15), the PUBREC waits for it (BrokerCore.ackWait); onPublish
    * at PUBREL then sends nothing more. Remote subscribers may so get it before the PUBREL,
    * which MQTT allows (the "store packet identifier, deliver now" method of QoS 2).
-   * A retained one is not stored anywhere yet: its early copies are live copies (mode d,
-   * retain flag clear), and the retained stores of the other nodes change at its PUBREL,
+   * A retained one is not stored anywhere yet: its early copies are live copies (mode dl:
+   * retain flag set, for retain-as-published subscriptions, not stored), and the retained stores of the other nodes change at its PUBREL,
    * with this node's (onPublish), so that a PUBREL that never comes changes none.
    */
   onQos2Received(msg: Message): void {
@@ -87,7 +87,7 @@ export class Forwarder {
     if (this.injecting) return;
     const topic = msg.topic;
     if (topic.charCodeAt(0) === 0x24 /* $ */ && topic.startsWith('$SYS')) return;
-    const wait = this.forward(msg, false);
+    const wait = this.forward(msg, false, msg.retain);
     this.early.set(msg, this.elsewhere ?? null);
     this.elsewhere = undefined;
     if (wait !== undefined) this.held(msg, wait);
@@ -130,13 +130,13 @@ export class Forwarder {
 
   /**
    * Appends `msg` to the streams of the nodes whose routes match (and, when `retained`, of
-   * every other live node); the promise, when the publisher's acknowledgement must wait.
+   * every other live node; `live`: a retained message's live copies, not stored); the promise, when the publisher's acknowledgement must wait.
    */
-  private forward(msg: Message, retained: boolean): Promise<unknown> | undefined {
+  private forward(msg: Message, retained: boolean, live = false): Promise<unknown> | undefined {
     const { deliveries, shared } = this.routes.match(msg.topic);
     this.matched = deliveries.length > 0 || shared.length > 0;
     if (!this.matched && !retained) return undefined;
-    const mode = retained ? 'dr' : 'd';
+    const mode = retained ? 'dr' : live ? 'dl' : 'd';
     let groupsFor: Map<string, string> | undefined;
     let groupQos = 0;
     for (let i = 0; i < shared.length; i++) {

@@ -33,7 +33,8 @@ export const MAX_PENDING = 50_000;
 export const MAX_HELD = 4 * MAX_PENDING;
 const EMPTY = Buffer.alloc(0);
 const READ_COUNT = 64;
-const MODES = ['d', 'r', 'dr'] as const;
+/** d deliver, r store as retained, dr both, dl deliver with the retain flag set, not stored. */
+const MODES = ['d', 'r', 'dr', 'dl'] as const;
 
 export type Mode = (typeof MODES)[number];
 
@@ -174,7 +175,7 @@ export interface Pausable {
 const RESOLVED = Promise.resolve();
 
 /**
- * One message of an entry: mode (0 d, 1 r, 2 dr), QoS, expiry (unix ms on Redis's clock, 0 none, a double),
+ * One message of an entry: mode (0 d, 1 r, 2 dr, 3 dl), QoS, expiry (unix ms on Redis's clock, 0 none, a double),
  * then topic, payload, publisher, its username, MQTT 5 property bytes and the shared
  * groups this node serves ("group\nfilter" keys, '\t' between), each a 32-bit length
  * and its bytes.
@@ -191,7 +192,7 @@ function encodeMessage(b: Batch, msg: Message, mode: Mode, groups: string | unde
   b.room(10 + 24 + tl + msg.payload.length + fl + ul + props.length + gl);
   const buf = b.buf;
   let o = b.len;
-  buf[o++] = mode === 'd' ? 0 : mode === 'r' ? 1 : 2;
+  buf[o++] = mode === 'd' ? 0 : mode === 'r' ? 1 : mode === 'dr' ? 2 : 3;
   buf[o++] = msg.qos;
   o = buf.writeDoubleLE(toShared(msg.expiresAt), o);
   o = buf.writeUInt32LE(tl, o);
