@@ -169,13 +169,17 @@ let settles = 0;
 
 /**
  * After reaches(): probes sent before the one that arrived may still be on their way
- * (forwarded, not yet delivered) on a loaded machine. Publishes one more message on
- * `topic` and waits for it at `sub`: as order per publisher and topic holds, every probe
- * forwarded before it is then in the subscriber's node's stream and in `sub`'s inbox
- * (where probes stay, as after reaches()). The marker itself is taken from the inbox.
+ * (forwarded, not yet delivered) on a loaded machine, to land in the subscriber's node's
+ * stream and in `sub`'s inbox later. Publishes one more message on `topic` and waits for
+ * it at `sub`: as order per publisher and topic holds, every probe forwarded before it
+ * has then arrived; it and the probes on `topic` are taken from `sub`'s inbox.
  */
 export async function settle(pub: RawClient, sub: RawClient, topic: string, timeoutMs = 8000): Promise<void> {
   const marker = `__settle__${++settles}`;
   pub.publish(topic, marker);
   await sub.waitFor((p) => p.cmd === 'publish' && p.topic === topic && String(p.payload) === marker, timeoutMs, marker);
+  for (let i = sub.inbox.length - 1; i >= 0; i--) {
+    const p = sub.inbox[i];
+    if (p.cmd === 'publish' && p.topic === topic && String(p.payload) === '__probe__') sub.inbox.splice(i, 1);
+  }
 }
