@@ -17,16 +17,17 @@ interface Xadd {
   key: string;
   fields: Buffer[];
   answer: () => void;
+  refuse: (msg: string) => void;
 }
 
 function standIn(): { cmd: Redis; xadds: Xadd[] } {
   const xadds: Xadd[] = [];
   const cmd = {
     xadd: (key: string, ...args: (string | number | Buffer)[]) =>
-      new Promise<string>((resolve) => {
+      new Promise<string>((resolve, reject) => {
         // MAXLEN ~ N * then field/value pairs.
         const fields = args.slice(4).map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(String(a))));
-        xadds.push({ key, fields, answer: () => resolve('1-0') });
+        xadds.push({ key, fields, answer: () => resolve('1-0'), refuse: (m) => reject(new Error(m)) });
       }),
   } as unknown as Redis;
   return { cmd, xadds };
@@ -34,6 +35,11 @@ function standIn(): { cmd: Redis; xadds: Xadd[] } {
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const silent = (): Log => new Log(0, []);
+/** Waits (real timers: a refused entry is written again after a pause) until `ok` holds. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(ok()).toBe(true);
+}
 
 function decoded(x: Xadd): Entry[] {
   const out: Entry[] = [];
@@ -150,6 +156,60 @@ describe('cluster stream batches', () => {
     xadds[3].answer();
     await turn();
     expect(state).toEqual(['pause', 'pause', 'resume']);
+    expect(out.held).toBe(0);
+  });
+
+  it('an entry Redis refuses is written again, the node\'s later entries behind it in order; its sends settle only once Redis has it', async () => {
+    const { cmd, xadds } = standIn();
+    const lines: string[] = [];
+    const out = new StreamOut(cmd, new Log(0xffff, [{ write: (_t: number, l: string) => lines.push(l) }]));
+    const settled: string[] = [];
+    const send = (p: string): void => void out.send('b', new Message('t', Buffer.from(p), 1, false, undefined, undefined, undefined), 'd').then(() => settled.push(p));
+    send('one');
+    await turn();
+    xadds[0].refuse('OOM command not allowed when used memory > maxmemory');
+    await turn();
+    send('two'); // written while 'one' waits: queued behind it
+    await turn();
+    expect(xadds.length).toBe(1);
+    expect(settled).toEqual([]);
+    expect(out.held).toBe(2);
+    await until(() => xadds.length === 2);
+    expect(decoded(xadds[1]).map((e) => String(e.msg.payload))).toEqual(['one']);
+    xadds[1].refuse('OOM command not allowed when used memory > maxmemory');
+    await until(() => xadds.length === 3);
+    expect(decoded(xadds[2]).map((e) => String(e.msg.payload))).toEqual(['one']);
+    xadds[2].answer();
+    await until(() => xadds.length === 4);
+    expect(decoded(xadds[3]).map((e) => String(e.msg.payload))).toEqual(['two']);
+    expect(settled).toEqual(['one']);
+    xadds[3].answer();
+    await until(() => settled.length === 2);
+    expect(settled).toEqual(['one', 'two']);
+    expect(out.held).toBe(0);
+    expect(lines.filter((l) => l.includes('Redis refused')).length).toBe(1);
+    expect(lines.find((l) => l.includes('Redis refused'))).toMatch(
+      /Warning: Cluster: Redis refused messages for node b \(OOM command not allowed when used memory > maxmemory\); they are held and sent again\.$/,
+    );
+    // Once taken, a new entry goes directly.
+    send('three');
+    await turn();
+    expect(xadds.length).toBe(5);
+    xadds[4].answer();
+  });
+
+  it('a stopping node gives up what Redis refuses (its clients are gone)', async () => {
+    const { cmd, xadds } = standIn();
+    const out = new StreamOut(cmd, silent());
+    let settled = false;
+    void out.send('b', new Message('t', Buffer.from('x'), 1, false, undefined, undefined, undefined), 'd').then(() => (settled = true));
+    await turn();
+    xadds[0].refuse('Connection is closed.');
+    await turn();
+    expect(settled).toBe(false);
+    out.close();
+    await turn();
+    expect(settled).toBe(true);
     expect(out.held).toBe(0);
   });
 });

@@ -237,6 +237,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       input?.stop();
       // This turn's messages for other nodes go before the leave (same connection, in order).
       out?.flush();
+      // What Redis still refuses then is given up with the node (its clients are gone).
+      out?.close();
       if (cmd?.status === 'ready') {
         await Promise.all([cmd.del(routeKey(name)), cmd.del(willKey(name))]).catch(() => {});
         await Promise.all(routes.localFilters().map((filter) => members.announce({ op: 'unroute', node: name, filter })));

@@ -33,6 +33,8 @@ export const MAX_PENDING = 50_000;
 export const MAX_HELD = 4 * MAX_PENDING;
 const EMPTY = Buffer.alloc(0);
 const READ_COUNT = 64;
+/** Between two attempts of an entry Redis refused. */
+const RETRY_MS = 200;
 /** d deliver, r store as retained, dr both, dl deliver with the retain flag set, not stored. */
 const MODES = ['d', 'r', 'dr', 'dl'] as const;
 
@@ -45,6 +47,8 @@ class Batch {
   count = 0;
   /** Of `count`, the QoS 1/2 messages. */
   held = 0;
+  /** Redis refused it once (StreamOut.refuse). */
+  refusedOnce = false;
   readonly done: Promise<void>;
   settle!: () => void;
   constructor(readonly node: string) {
@@ -65,7 +69,10 @@ class Batch {
  * auto-pipelined commands connection (setImmediate: after every socket's data of the
  * turn was handled), so Redis sees one XADD per node per turn (per BATCH_MAX messages)
  * instead of one per message. Order is the order of `send` calls, per node. The promise
- * `send` returns is the entry's: it settles when Redis answered the XADD.
+ * `send` returns is the entry's: it settles when Redis has the entry. An XADD Redis
+ * refuses (an error reply: out of memory, read-only, ...) is written again every
+ * RETRY_MS, the node's later entries queued behind it, until Redis takes it or the node
+ * stops: an acknowledgement waiting for it never goes out for a message Redis lacks.
  */
 export class StreamOut {
   /** Messages sent (or being sent) and not yet answered. */
@@ -78,6 +85,10 @@ export class StreamOut {
   /** The publishers paused while `held` is at the bound, by client id (a reconnect replaces). */
   private readonly paused = new Map<string, Pausable>();
   private readonly open = new Map<string, Batch>();
+  /** Per node, the entries Redis refused and those behind them, in order. */
+  private readonly refused = new Map<string, Batch[]>();
+  private refusedWarned = false;
+  private closed = false;
   private scheduled = false;
   private readonly flushNow = (): void => this.flush();
 
@@ -146,16 +157,77 @@ export class StreamOut {
     this.open.clear();
   }
 
+  /** The node stops: what Redis refuses from now on is given up (its clients are gone). */
+  close(): void {
+    this.closed = true;
+    for (const q of this.refused.values()) for (const b of q) this.end(b);
+    this.refused.clear();
+  }
+
   private write(b: Batch): void {
-    const n = b.count;
-    const end = (): void => {
-      this.pending -= n;
-      this.held -= b.held;
-      if (this.pending === 0) this.warned = false;
-      if (this.paused.size > 0 && this.held <= this.maxHeld >> 1) this.resumeAll();
-      b.settle();
-    };
-    this.cmd.xadd(streamKey(b.node), 'MAXLEN', '~', STREAM_MAXLEN, '*', 'b', b.buf.subarray(0, b.len)).then(end, end);
+    const q = this.refused.get(b.node);
+    if (q !== undefined) {
+      q.push(b);
+      return;
+    }
+    this.xadd(b).then(
+      () => this.end(b),
+      (err: Error) => this.refuse(b, err),
+    );
+  }
+
+  private xadd(b: Batch): Promise<unknown> {
+    return this.cmd.xadd(streamKey(b.node), 'MAXLEN', '~', STREAM_MAXLEN, '*', 'b', b.buf.subarray(0, b.len));
+  }
+
+  private end(b: Batch): void {
+    this.pending -= b.count;
+    this.held -= b.held;
+    if (this.pending === 0) this.warned = false;
+    if (this.paused.size > 0 && this.held <= this.maxHeld >> 1) this.resumeAll();
+    b.settle();
+  }
+
+  private refuse(b: Batch, err: Error): void {
+    if (this.closed) {
+      this.end(b);
+      return;
+    }
+    if (!this.refusedWarned) {
+      this.refusedWarned = true;
+      this.log.warning(`Warning: Cluster: Redis refused messages for node ${b.node} (${err.message}); they are held and sent again.`);
+    }
+    const q = this.refused.get(b.node);
+    if (q !== undefined) {
+      // Refused after an earlier one of the same node: it goes right behind the refused ones.
+      const i = q.findIndex((x) => !x.refusedOnce);
+      q.splice(i === -1 ? q.length : i, 0, b);
+    } else {
+      this.refused.set(b.node, [b]);
+      setTimeout(() => void this.retry(b.node), RETRY_MS).unref();
+    }
+    b.refusedOnce = true;
+  }
+
+  /** Writes a node's refused entries again, in order, then lets its new ones go directly. */
+  private async retry(node: string): Promise<void> {
+    const q = this.refused.get(node);
+    while (q !== undefined && q.length > 0 && !this.closed) {
+      const b = q[0];
+      try {
+        await this.xadd(b);
+      } catch {
+        if (this.closed) break;
+        setTimeout(() => void this.retry(node), RETRY_MS).unref();
+        return;
+      }
+      // close() gave the queue up meanwhile (and settled it).
+      if (this.closed) return;
+      q.shift();
+      this.end(b);
+    }
+    if (this.refused.get(node) === q) this.refused.delete(node);
+    if (this.refused.size === 0) this.refusedWarned = false;
   }
 
   private resumeAll(): void {
