@@ -3,7 +3,8 @@
  * while Redis does not answer, the QoS 1/2 messages held for other nodes stop growing at
  * cluster_max_held_messages because their publishers are paused (nothing is dropped, no
  * PUBACK goes out before Redis has the message), and once Redis answers every message
- * reaches the remote subscriber exactly once. A retained QoS 2 message changes the
+ * reaches the remote subscriber exactly once; an entry Redis refuses (out of memory) is
+ * held and written again, its PUBACK waiting for it. A retained QoS 2 message changes the
  * retained store of every node at its PUBREL, so a PUBREL that never comes changes none.
  * Two broker processes on a real redis-server, stopped with SIGSTOP.
  */
@@ -129,5 +130,31 @@ describe.skipIf(!haveRedis())('cluster: held messages bounded by pausing publish
     expect((await again.next('pubcomp')).messageId).toBe(4);
     expect(await retainedOn(a, 'keep/t')).toEqual(['new']);
     expect(await until(() => retainedOn(b, 'keep/t'), (r) => r[0] === 'new')).toEqual(['new']);
+  });
+
+  it('sends no PUBACK for a message Redis refuses (out of memory) and delivers it once Redis takes it', async () => {
+    const [a, b] = await fx.nodes(2);
+    const sub = await b.connect({ clientId: 'sub' });
+    await sub.subscribe('oom/t', 1);
+    const pub = await a.connect({ clientId: 'pub' });
+    const other = await a.connect({ clientId: 'other' });
+    await reaches(pub, sub, 'oom/t');
+    const r = fx.redis.client();
+    await r.config('SET', 'maxmemory-policy', 'noeviction');
+    await r.config('SET', 'maxmemory', '1');
+    try {
+      pub.publish('oom/t', 'kept', { qos: 1, messageId: 5 });
+      await a.proc.waitForLine(/Warning: Cluster: Redis refused messages for node n2 \(OOM .*\); they are held and sent again\./, 8000);
+      await other.sync();
+      expect(pub.inbox.filter((p) => p.cmd === 'puback')).toEqual([]);
+    } finally {
+      await r.config('SET', 'maxmemory', '0');
+    }
+    expect((await pub.next('puback', 8000)).messageId).toBe(5);
+    const m = await sub.waitFor<IPublishPacket>((p) => p.cmd === 'publish' && (p as IPublishPacket).topic === 'oom/t', 8000);
+    expect(String(m.payload)).toBe('kept');
+    sub.send({ cmd: 'puback', messageId: m.messageId });
+    await new Promise((res) => setTimeout(res, 300));
+    expect((await sub.sync()).filter((p) => p.cmd === 'publish')).toEqual([]);
   });
 });
