@@ -3,13 +3,13 @@
  * them with bridges parsed from mosquitto.conf text, every log line captured. stopAll() in
  * afterEach closes them all.
  */
-import net from 'node:net';
 import { Broker, Log, LOG_ALL } from '../src/index.js';
 import type { BrokerOptions } from '../src/index.js';
 import { parseConfigText } from '../src/broker/config/index.js';
 import { createBridgePlugin, type BridgePlugin } from '../src/broker/bridge/plugin.js';
 import { RawClient } from './helpers/raw-client.js';
 import { LogLines } from './helpers/log-lines.js';
+import { freePort } from './helpers/mosquitto.js';
 import type { IPublishPacket } from 'mqtt-packet';
 
 /** The host name the bridge tests parse with: remote client ids are "testhost.<name>". */
@@ -69,16 +69,7 @@ export async function stopAll(): Promise<void> {
   await Promise.all(running.splice(0).map((b) => b.broker.close()));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort };
 
 /** A raw client subscribed to `filters`; closed by stopAll(). */
 export async function subscriber(port: number, filters: string[], qos: 0 | 1 | 2 = 1, version: 4 | 5 = 4): Promise<RawClient> {
