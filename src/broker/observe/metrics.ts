@@ -64,30 +64,35 @@ export class BrokerMetrics {
     this.defineIntegrations();
   }
 
-  private gauge(name: string, help: string, labelNames: string[], read: (emit: Emit) => void): void {
-    new Gauge({
+  /**
+   * What a family read from the broker when scraped is built with: its values reset, then
+   * `write` for each value `read` emits (a gauge's set, a counter's inc).
+   */
+  private collected<M extends Gauge | Counter>(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (emit: Emit) => void,
+    write: (metric: M, value: number, labels: LabelValues<string> | undefined) => void,
+  ) {
+    return {
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect() {
+      collect(this: M): void {
         this.reset();
-        read((v, labels) => (labels === undefined ? this.set(v) : this.set(labels, v)));
+        read((v, labels) => write(this, v, labels));
       },
-    });
+    };
+  }
+
+  private gauge(name: string, help: string, labelNames: string[], read: (emit: Emit) => void): void {
+    new Gauge(this.collected<Gauge>(name, help, labelNames, read, (g, v, labels) => (labels === undefined ? g.set(v) : g.set(labels, v))));
   }
 
   private counter(name: string, help: string, labelNames: string[], read: (emit: Emit) => void): void {
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        read((v, labels) => (labels === undefined ? this.inc(v) : this.inc(labels, v)));
-      },
-    });
+    new Counter(this.collected<Counter>(name, help, labelNames, read, (c, v, labels) => (labels === undefined ? c.inc(v) : c.inc(labels, v))));
   }
 
   private defineBroker(): void {
