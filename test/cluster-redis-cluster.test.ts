@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
-import { clusterPerTest, reaches, until, type Node } from './helpers/cluster.js';
+import { clusterPerTest, outageClients, reaches, until, type Node } from './helpers/cluster.js';
 import { runProgram, stopPrograms } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
 import { get } from './helpers/observe.js';
@@ -121,12 +121,7 @@ describe.skipIf(!haveRedisCluster())('cluster over a Redis Cluster', { timeout: 
     const [a, b] = await Promise.all([fx.node('n1', [`listener ${http} 127.0.0.1`, 'protocol http']), fx.node('n2')]);
     const health = async (): Promise<number> => (await get(http, '/healthz')).status;
     expect(await until(health, (s) => s === 200, 20000), 'healthy once joined').toBe(200);
-    const sub = await b.connect({ clientId: 'sub' });
-    await sub.subscribe('x/#', 1);
-    const pub = await a.connect({ clientId: 'pub' });
-    const localSub = await a.connect({ clientId: 'local-sub' });
-    await localSub.subscribe('l/#', 0);
-    await reaches(pub, sub, 'x/probe');
+    const { sub, pub, localSub } = await outageClients(a, b);
     await fx.redis.stop();
     expect(await until(health, (s) => s === 503, 20000), '503 while the Redis Cluster is away').toBe(503);
     pub.publish('l/t', 'local', { qos: 0 });

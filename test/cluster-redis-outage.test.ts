@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
 import { haveRedis } from './helpers/redis-server.js';
-import { clusterPerTest, nodeConf, reaches, until } from './helpers/cluster.js';
+import { clusterPerTest, nodeConf, outageClients, until } from './helpers/cluster.js';
 import { runProgram } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
 import { get } from './helpers/observe.js';
@@ -29,12 +29,7 @@ describe.skipIf(!haveRedis())('cluster and Redis outages', { timeout: 90000 }, (
 
   it('Redis lost and back: local traffic goes on, a cross-node QoS 1 message is held and then delivered', async () => {
     const [a, b] = await fx.nodes(2);
-    const sub = await b.connect({ clientId: 'sub' });
-    await sub.subscribe('x/#', 1);
-    const pub = await a.connect({ clientId: 'pub' });
-    const localSub = await a.connect({ clientId: 'local-sub' });
-    await localSub.subscribe('l/#', 0);
-    await reaches(pub, sub, 'x/probe');
+    const { sub, pub, localSub } = await outageClients(a, b);
     await fx.redis.stop();
     await a.proc.waitForLine(/Warning: Lost connection to Redis/, 10000);
     pub.publish('l/t', 'local', { qos: 0 });

@@ -165,6 +165,21 @@ export async function reaches(pub: RawClient, sub: RawClient, topic: string): Pr
   throw new Error(`no route for ${topic}`);
 }
 
+/**
+ * The clients of a "Redis lost and back" test: `sub` on node `b` subscribed to x/# at
+ * QoS 1, `pub` on node `a` whose messages reach it (the route is in place), and
+ * `localSub` on `a` subscribed to l/# at QoS 0, for the traffic that stays local.
+ */
+export async function outageClients(a: Node, b: Node): Promise<{ sub: RawClient; pub: RawClient; localSub: RawClient }> {
+  const sub = await b.connect({ clientId: 'sub' });
+  await sub.subscribe('x/#', 1);
+  const pub = await a.connect({ clientId: 'pub' });
+  const localSub = await a.connect({ clientId: 'local-sub' });
+  await localSub.subscribe('l/#', 0);
+  await reaches(pub, sub, 'x/probe');
+  return { sub, pub, localSub };
+}
+
 let settles = 0;
 
 /**
