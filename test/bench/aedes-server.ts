@@ -1,5 +1,5 @@
 // Aedes over a plain net server, as a child process of the benchmark:
-//   node dist-bench/aedes-server.js PORT nodelay|delay [BCRYPT_PASSWORD_FILE]
+//   node dist-bench/bench/aedes-server.js PORT nodelay|delay [BCRYPT_PASSWORD_FILE]
 // The optional password file holds `user:$2b$...` lines checked with bcryptjs.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';

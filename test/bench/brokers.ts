@@ -6,6 +6,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../shared/free-port.js';
 import { stopChild, track } from './children.js';
 
 /** `net`: no broker, Node's bare `net` server, run only where a scenario measures the floor (issue 17). */
@@ -18,8 +19,8 @@ export const BROKER_LABEL: Record<BrokerName, string> = {
   net: 'bare net server (floor)',
 };
 
-/** The repository root: dist-bench/ is one level below it. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root: compiled, this file is in dist-bench/bench/, two levels below it. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface BrokerOptions {
   persistenceDir?: string;
@@ -56,21 +57,11 @@ export function unavailableReason(name: BrokerName): string | undefined {
     case 'aedes':
       return existsSync(path.join(ROOT, 'node_modules/aedes/package.json')) ? undefined : 'aedes not installed';
     case 'net':
-      return existsSync(path.join(ROOT, 'dist-bench/net-floor-server.js')) ? undefined : 'dist-bench/net-floor-server.js not built';
+      return existsSync(path.join(ROOT, 'dist-bench/bench/net-floor-server.js')) ? undefined : 'dist-bench/bench/net-floor-server.js not built';
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port === 1883 ? freePort().then(resolve, reject) : resolve(port)));
-    });
-  });
-}
+export { freePort };
 
 function mosquittoConf(port: number, opts: BrokerOptions): string {
   const lines = [`listener ${port} 127.0.0.1`];
@@ -99,10 +90,10 @@ export async function startBroker(name: BrokerName, dir: string, opts: BrokerOpt
   let args: string[];
   if (name === 'net') {
     cmd = process.execPath;
-    args = [path.join(ROOT, 'dist-bench/net-floor-server.js'), String(port)];
+    args = [path.join(ROOT, 'dist-bench/bench/net-floor-server.js'), String(port)];
   } else if (name === 'aedes') {
     cmd = process.execPath;
-    args = [path.join(ROOT, 'dist-bench/aedes-server.js'), String(port), opts.tcpNoDelay ? 'nodelay' : 'delay'];
+    args = [path.join(ROOT, 'dist-bench/bench/aedes-server.js'), String(port), opts.tcpNoDelay ? 'nodelay' : 'delay'];
     if (opts.passwordFile) args.push(opts.passwordFile);
   } else {
     writeFileSync(conf, mosquittoConf(port, opts));

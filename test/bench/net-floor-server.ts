@@ -1,7 +1,7 @@
 // Node's own floor per idle connection (issue 17): a bare `net` server that answers
 // CONNECT with CONNACK and PINGREQ with PINGRESP and keeps nothing else, so that the
 // fleet scenarios measure what one socket costs any Node program with the same load:
-//   node dist-bench/net-floor-server.js PORT
+//   node dist-bench/bench/net-floor-server.js PORT
 // One listener per socket, as few as a program that reads its sockets can have.
 import net from 'node:net';
 

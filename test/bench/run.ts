@@ -29,7 +29,7 @@ import { type BrokerRun, type PubCliTiming, cpuMicrosPerUnit, renderPubCli, rend
 import { type RedisSample, type RunningRedis, listLength, sampleRedis, startRedis, stopRedis } from './redis-server.js';
 import { type Fixtures, SCENARIOS, type Scenario, type Services, type Sizes, sizes } from './scenarios.js';
 
-const GENERATOR = path.join(ROOT, 'dist-bench/loadgen/main.js');
+const GENERATOR = path.join(ROOT, 'dist-bench/bench/loadgen/main.js');
 
 function fdLimits(): { soft: number; hard: number } {
   const read = (flag: string): number => {

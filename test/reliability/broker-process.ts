@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { ProbeSample } from './probe.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** The repository: dist-reliability/.. when compiled, test/reliability/../.. under vitest. */
-export const ROOT = existsSync(path.join(HERE, '../package.json')) ? path.resolve(HERE, '..') : path.resolve(HERE, '../..');
+/** The repository: two levels up, compiled (dist-reliability/reliability/) or under vitest (test/reliability/). */
+export const ROOT = path.resolve(HERE, '../..');
 const BROKER_BIN = path.join(ROOT, 'bin/ts-mosquitto.js');
 // Compiled, the probe sits beside this file; under vitest (sources only) brokers run without it.
 const PROBE = path.join(HERE, 'probe.js');
@@ -23,17 +23,7 @@ export interface RunningBroker {
   exited: Promise<number | null>;
 }
 
-/** A free loopback port: bind 0, read it, let it go. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../shared/free-port.js';
 
 /** Writes `conf` (a listener line for `port` is added) and starts the broker on it. */
 export async function startBroker(dir: string, port: number, conf: string, logName = 'broker.log'): Promise<RunningBroker> {
