@@ -328,7 +328,10 @@ export class Broker implements BrokerCore {
         }
       } else if (client.state === ClientState.Active && client.keepalive > 0) {
         // MQTT-3.1.2-24: 1.5 times the keep alive without a packet closes the connection.
-        if (now - client.conn.lastReceived > client.keepalive * 1500) {
+        // Not while the broker does not read the socket (PauseOwner: the cluster holding a
+        // publisher, an AUTH step): the client's PINGREQs wait unread, the wait is ours, and
+        // its keep alive counts again from the resume.
+        if (now - client.conn.lastReceived > client.keepalive * 1500 && !client.conn.paused) {
           if (this.log.connectionMessages) this.log.notice(`Client ${client.id} has exceeded timeout, disconnecting.`);
           client.disconnect('keepalive', 0x8d);
         }

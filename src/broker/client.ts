@@ -4,7 +4,7 @@
  */
 import type { Connection, ConnectionHandler } from '../net/index.js';
 import { PACKET_ID_MISSING, ReasonCode, type Packet, type ProtocolVersion } from '../protocol/index.js';
-import { ClientState, type BrokerCore, type ClientContext, type CloseCause, type ListenerRuntime, type Session } from './core.js';
+import { ClientState, PauseOwner, type BrokerCore, type ClientContext, type CloseCause, type ListenerRuntime, type Session } from './core.js';
 import { LogType } from './log.js';
 import type { Message } from './message.js';
 import { handleConnect, handleBadProtocolVersion } from './handlers/connect.js';
@@ -125,12 +125,12 @@ export class Client implements ConnectionHandler, ClientContext {
           return;
         }
         (this.pending ??= []).push(packet);
-        // While a password is verified (the wait is ours, and the verdict resumes the
-        // socket), a client that keeps sending is stopped after a few packets. Not paused
+        // While a password is verified or plugins prepare (the wait is ours, and its end
+        // resumes the socket: connect.ts), a client that keeps sending is stopped after a few packets. Not paused
         // at once: most clients send nothing before their CONNACK, and a pause and resume
         // cost two system calls per connect. An MQTT 5 AUTH exchange waits on the client,
         // whose AUTH must still be read.
-        if (this.pending.length === PENDING_BEFORE_PAUSE && this.authMethod === undefined) this.conn.pause();
+        if (this.pending.length === PENDING_BEFORE_PAUSE && this.authMethod === undefined) this.conn.pause(PauseOwner.Connecting);
         return;
       default:
         return;

@@ -30,6 +30,20 @@ export const enum ClientState {
   Closed,
 }
 
+/**
+ * Why the broker stopped reading a client's socket (Connection.pause's owner bits): each
+ * reason resumes only its own pause, so that the socket is read again once none holds it,
+ * and keepalive is not counted while any does (the wait is the broker's, not the client's).
+ */
+export const enum PauseOwner {
+  /** CONNECT in progress: packets piled up while the password is verified, plugins preparing (connect.ts). */
+  Connecting = 1,
+  /** An MQTT 5 AUTH step waits for the enhanced authenticator (auth.ts). */
+  AuthStep = 2,
+  /** The cluster holds the publisher's QoS 1/2 messages for Redis at the bound (cluster/stream.ts). */
+  Held = 4,
+}
+
 /** Why a client went away, which decides the log line and whether the will is sent. */
 export type CloseCause =
   | 'disconnect'

@@ -108,7 +108,8 @@ export class Connection extends FrameReader<ConnectionHandler> {
   private firstChunk: Buffer | undefined;
   private streamError: Error | undefined;
   private drainHooked = false;
-  private paused = false;
+  /** Who stopped reading (owner bits, see pause()); the socket is read while none is set. */
+  private pausedBy = 0;
 
   constructor(stream: ByteStream) {
     super(noopHandler);
@@ -233,18 +234,32 @@ export class Connection extends FrameReader<ConnectionHandler> {
     this.stream.destroy();
   }
 
-  /** Stop reading from the socket until resume() (a stream's pause and resume each cost a system call). */
-  pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.stream.pause();
+  /**
+   * Stop reading from the socket until every owner that paused it has resumed it (a
+   * stream's pause and resume each cost a system call). `owner` is one bit naming why
+   * (the broker's PauseOwner): one reason's resume never undoes another's pause.
+   */
+  pause(owner = 1): void {
+    if (this.pausedBy === 0) this.stream.pause();
+    this.pausedBy |= owner;
   }
 
-  /** Read again after pause(); nothing to do if not paused. */
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
+  /**
+   * Undo `owner`'s pause(); the socket is read again once no owner holds it. The peer's
+   * silence is then counted from now (lastReceived): what it sent while we did not read,
+   * its PINGREQs too, is only read now, and the wait was ours.
+   */
+  resume(owner = 1): void {
+    if ((this.pausedBy & owner) === 0) return;
+    this.pausedBy &= ~owner;
+    if (this.pausedBy !== 0) return;
+    this.lastReceived = Date.now();
     this.stream.resume();
+  }
+
+  /** Whether some owner has stopped reading from the socket (keepalive is not counted then). */
+  get paused(): boolean {
+    return this.pausedBy !== 0;
   }
 
   /**

@@ -15,6 +15,7 @@
 import type { RedisClient } from '../redis/link-options.js';
 import type { Log } from '../log.js';
 import type { Message } from '../message.js';
+import { PauseOwner } from '../core.js';
 import { GROUP, streamKey } from './keys.js';
 import { decodeEntry, encodeMessage, type Entry, type EntryBuffer, type Mode } from './codec.js';
 
@@ -111,7 +112,7 @@ export class StreamOut {
       this.log.warning(`Warning: Cluster: Redis is not taking messages for other nodes; ${this.held} QoS 1 and 2 messages are held, their publishers are paused until it does.`);
     }
     this.paused.set(id, c);
-    c.pause();
+    c.pause(PauseOwner.Held);
   }
 
   /** Appends `msg` to `node`'s stream; the promise settles when Redis has it (or it was dropped). */
@@ -230,15 +231,16 @@ export class StreamOut {
   private resumeAll(): void {
     this.heldWarned = false;
     this.log.notice(`Cluster: Redis takes messages for other nodes again; ${this.paused.size} paused publisher${this.paused.size === 1 ? '' : 's'} resumed.`);
-    for (const c of this.paused.values()) c.resume();
+    // Only this pause is undone: a socket paused for another reason as well stays paused.
+    for (const c of this.paused.values()) c.resume(PauseOwner.Held);
     this.paused.clear();
   }
 }
 
-/** A publisher's connection, as far as holding it back goes. */
+/** A publisher's connection, as far as holding it back goes (Connection: pauses are owned). */
 export interface Pausable {
-  pause(): void;
-  resume(): void;
+  pause(owner: number): void;
+  resume(owner: number): void;
 }
 
 const RESOLVED = Promise.resolve();

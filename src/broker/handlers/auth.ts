@@ -6,7 +6,7 @@
 import { ReasonCode, type AuthPacket } from '../../protocol/index.js';
 import { LogType } from '../log.js';
 import { sendAuth } from '../send/packets.js';
-import { type BrokerCore, type ClientContext, ClientState } from '../core.js';
+import { type BrokerCore, type ClientContext, ClientState, PauseOwner } from '../core.js';
 
 /** First step, from CONNECT's Authentication Method and Data. */
 export function startEnhancedAuth(broker: BrokerCore, client: ClientContext, method: string, data: Buffer | undefined): void {
@@ -45,10 +45,10 @@ export function handleAuth(broker: BrokerCore, client: ClientContext, packet: Au
 function runStep(broker: BrokerCore, client: ClientContext, method: string, data: Buffer | undefined, reauth: boolean): void {
   const auth = broker.enhancedAuth!;
   const step = client.authStep++;
-  client.conn.pause();
+  client.conn.pause(PauseOwner.AuthStep);
   auth.step(method, data, { clientId: client.clientId, username: client.username, step, reauth }).then(
     (result) => {
-      client.conn.resume();
+      client.conn.resume(PauseOwner.AuthStep);
       if (client.state === ClientState.Closed) return;
       if (!result.done) {
         sendAuth(client, ReasonCode.ContinueAuthentication, method, result.data);
@@ -57,7 +57,7 @@ function runStep(broker: BrokerCore, client: ClientContext, method: string, data
       finishStep(broker, client, method, result.ok, result.data, reauth);
     },
     () => {
-      client.conn.resume();
+      client.conn.resume(PauseOwner.AuthStep);
       finishStep(broker, client, method, false, undefined, reauth);
     },
   );

@@ -17,7 +17,7 @@ import { LogType } from '../log.js';
 import { Message } from '../message.js';
 import { startEnhancedAuth } from './auth.js';
 import { peerIdentity } from '../../net/peer-identity.js';
-import { ClientState, type BrokerCore, type ClientContext } from '../core.js';
+import { ClientState, PauseOwner, type BrokerCore, type ClientContext } from '../core.js';
 import { sendConnack } from '../send/packets.js';
 import { acceptConnect } from './connect-accept.js';
 
@@ -292,11 +292,11 @@ function authenticate(
     authenticator.authenticate({ clientId, username: packet.username, password: packet.password, address: client.address }),
   ).then(
     (ok) => {
-      client.conn.resume();
+      client.conn.resume(PauseOwner.Connecting);
       finish(ok);
     },
     () => {
-      client.conn.resume();
+      client.conn.resume(PauseOwner.Connecting);
       finish(false);
     },
   );
@@ -335,9 +335,9 @@ function finishConnect(
     acceptConnect(broker, client, packet, packet.clean !== false, assignedId, serverKeepalive);
     return;
   }
-  client.conn.pause();
+  client.conn.pause(PauseOwner.Connecting);
   Promise.allSettled(waits).then(() => {
-    client.conn.resume();
+    client.conn.resume(PauseOwner.Connecting);
     if (client.state === ClientState.Authenticating) acceptConnect(broker, client, packet, packet.clean !== false, assignedId, serverKeepalive);
   });
 }
