@@ -6,7 +6,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import { freePort, haveProgram } from './mosquitto.js';
 import { RedisServer } from './redis-server.js';
-import { RedisClusterServer } from './redis-cluster.js';
+import { RedisClusterServer, type RedisClusterOptions } from './redis-cluster.js';
 import { runProgram, stopPrograms, type RunningProgram } from './conf-program.js';
 import { RawClient, type ConnectOptions } from './raw-client.js';
 
@@ -55,18 +55,23 @@ export function nodeConf(name: string, port: number, redis: number | string[], e
   ];
 }
 
-/** For a describe block: a fresh Redis (a redis-server, or with 'redis-cluster' a Redis Cluster) before each test, and nodes on it. */
+/**
+ * For a describe block: a fresh Redis (a redis-server, or with 'redis-cluster' a Redis
+ * Cluster, started with `opts`: replicas, node timeout) before each test, and nodes on it.
+ */
 export function clusterPerTest(): ClusterFixture<RedisServer>;
-export function clusterPerTest(kind: 'redis-cluster'): ClusterFixture<RedisClusterServer>;
+export function clusterPerTest(kind: 'redis-cluster', opts?: RedisClusterOptions): ClusterFixture<RedisClusterServer>;
 export function clusterPerTest(kind: 'redis' | 'redis-cluster'): ClusterFixture<RedisBackend>;
-export function clusterPerTest(kind: 'redis' | 'redis-cluster' = 'redis'): ClusterFixture<RedisBackend> {
+export function clusterPerTest(kind: 'redis' | 'redis-cluster' = 'redis', opts: RedisClusterOptions = {}): ClusterFixture<RedisBackend> {
   let redis: RedisBackend | undefined;
   const clients: RawClient[] = [];
   beforeEach(async () => {
-    redis = kind === 'redis-cluster' ? await RedisClusterServer.start() : await RedisServer.start();
+    redis = kind === 'redis-cluster' ? await RedisClusterServer.start(opts) : await RedisServer.start();
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.destroy();
+    // A test that stopped Redis (SIGSTOP) and failed before resuming it: the nodes' shutdown needs it.
+    redis?.signal('SIGCONT');
     await stopPrograms();
     await redis?.close();
   });

@@ -83,6 +83,22 @@ export class RedisServer {
     return [`redis_port ${this.port}`];
   }
 
+  /** Sends `signal` to the server by its pid (SIGSTOP: it answers nothing; SIGCONT). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+  }
+
+  /** CONFIG SET on the server (as RedisClusterServer.configSet does on every node). */
+  async configSet(name: string, value: string): Promise<void> {
+    const c = new Redis({ port: this.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    c.on('error', () => {});
+    try {
+      await c.config('SET', name, value);
+    } finally {
+      c.disconnect();
+    }
+  }
+
   /** A plain client for the test's own reads and writes. */
   client(db = 0, password?: string): Redis {
     const c = new Redis({ port: this.port, host: '127.0.0.1', db, password, lazyConnect: false, maxRetriesPerRequest: 1 });
