@@ -17,8 +17,33 @@ export function acceptConnect(
   assignedId: boolean,
   serverKeepalive: number | undefined,
 ): void {
-  const clientId = client.clientId;
+  const sessionPresent = attachSession(broker, client, clean);
+  const session = client.session!;
+  logConnected(broker, client, clean, sessionPresent);
+  // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
+  for (const p of broker.plugins) p.onClientConnected?.(client);
   const version = client.protocolVersion;
+  if (version === 5) {
+    if (!sendConnackV5(broker, client, packet, sessionPresent, assignedId, serverKeepalive)) return;
+  } else {
+    // MQTT 3.1 has no Session Present flag (it came with 3.1.1, MQTT-3.2.2-1): Mosquitto
+    // sends 0 to a 3.1 client whatever it resumed.
+    sendConnackAccepted(client, sessionPresent && version !== 3);
+  }
+  if (sessionPresent) {
+    resendInflight(broker, session, client);
+    pumpQueue(broker, session);
+  }
+  client.drainPending();
+}
+
+/**
+ * The client's session: an existing connection with its id taken over (MQTT-3.1.4-2), its
+ * session resumed or a new one started; the client is then active and counted. Returns
+ * Session Present: whether an existing session was resumed.
+ */
+function attachSession(broker: BrokerCore, client: ClientContext, clean: boolean): boolean {
+  const clientId = client.clientId;
   let session = broker.sessions.get(clientId);
   if (session !== undefined && session.client !== null) {
     // MQTT-3.1.4-2: the existing connection is closed. As in Mosquitto, its will is sent
@@ -49,7 +74,7 @@ export function acceptConnect(
     sessionPresent = true;
     session.clean = clean;
   }
-  if (version === 5) {
+  if (client.protocolVersion === 5) {
     session.expiryInterval = client.sessionExpiry;
     // MQTT 5 has no "clean session": clean start plus a zero expiry behaves like it.
     session.clean = client.sessionExpiry === 0;
@@ -63,8 +88,14 @@ export function acceptConnect(
   stats.clientsConnected++;
   stats.connectionsTotal++;
   if (stats.clientsConnected > stats.clientsMaximum) stats.clientsMaximum = stats.clientsConnected;
+  return sessionPresent;
+}
 
+/** Mosquitto's lines for an accepted connection: the connect line, the will, the CONNACK. */
+function logConnected(broker: BrokerCore, client: ClientContext, clean: boolean, sessionPresent: boolean): void {
   const log = broker.log;
+  const clientId = client.clientId;
+  const version = client.protocolVersion;
   // connection_messages false hides the connect line and the will lines, as Mosquitto.
   if (log.connectionEnabled(LogType.Notice)) {
     const p = version === 3 ? 1 : version === 4 ? 2 : 5;
@@ -84,40 +115,39 @@ export function acceptConnect(
   if (log.enabled(LogType.Debug)) {
     log.debug(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
   }
-  // Session attached, CONNACK not yet queued: plugins may subscribe the client here.
-  for (const p of broker.plugins) p.onClientConnected?.(client);
-  if (version === 5) {
-    // In Mosquitto's order (its test suite compares the bytes): Topic Alias Maximum first,
-    // then Assigned Client Identifier, Server Keep Alive, ..., Receive Maximum.
-    const props: Record<string, unknown> = {};
-    if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
-    if (assignedId) props.assignedClientIdentifier = clientId;
-    if (serverKeepalive !== undefined) props.serverKeepAlive = serverKeepalive;
-    if (!broker.options.retainAvailable) props.retainAvailable = false;
-    if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
-    if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
-    const maxQos = client.listener.settings.maxQos ?? 2;
-    if (maxQos !== 2) props.maximumQoS = maxQos;
-    if (client.authMethod !== undefined) {
-      props.authenticationMethod = client.authMethod;
-      if (client.authData !== undefined) props.authenticationData = client.authData;
-      client.authData = undefined;
-    }
-    const connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
-    // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: Response Information only when asked for (never
-    // otherwise); the sending side leaves it out rather than exceed the Maximum Packet Size.
-    const optional = packet.properties?.requestResponseInformation === true ? { responseInformation: responseInformation(broker, clientId) } : undefined;
-    if (!sendConnack(client, connack, undefined, optional)) return;
-  } else {
-    // MQTT 3.1 has no Session Present flag (it came with 3.1.1, MQTT-3.2.2-1): Mosquitto
-    // sends 0 to a 3.1 client whatever it resumed.
-    sendConnackAccepted(client, sessionPresent && version !== 3);
+}
+
+/** An MQTT 5 CONNACK accepting the connection, with its properties; false if it could not be sent. */
+function sendConnackV5(
+  broker: BrokerCore,
+  client: ClientContext,
+  packet: ConnectPacket,
+  sessionPresent: boolean,
+  assignedId: boolean,
+  serverKeepalive: number | undefined,
+): boolean {
+  const clientId = client.clientId;
+  // In Mosquitto's order (its test suite compares the bytes): Topic Alias Maximum first,
+  // then Assigned Client Identifier, Server Keep Alive, ..., Receive Maximum.
+  const props: Record<string, unknown> = {};
+  if (broker.options.maxTopicAlias > 0) props.topicAliasMaximum = broker.options.maxTopicAlias;
+  if (assignedId) props.assignedClientIdentifier = clientId;
+  if (serverKeepalive !== undefined) props.serverKeepAlive = serverKeepalive;
+  if (!broker.options.retainAvailable) props.retainAvailable = false;
+  if (broker.options.maxPacketSize > 0) props.maximumPacketSize = broker.options.maxPacketSize;
+  if (broker.options.maxInflightMessages > 0) props.receiveMaximum = broker.options.maxInflightMessages;
+  const maxQos = client.listener.settings.maxQos ?? 2;
+  if (maxQos !== 2) props.maximumQoS = maxQos;
+  if (client.authMethod !== undefined) {
+    props.authenticationMethod = client.authMethod;
+    if (client.authData !== undefined) props.authenticationData = client.authData;
+    client.authData = undefined;
   }
-  if (sessionPresent) {
-    resendInflight(broker, session, client);
-    pumpQueue(broker, session);
-  }
-  client.drainPending();
+  const connack = { cmd: 'connack', sessionPresent, reasonCode: 0, properties: props } as const;
+  // MQTT 5 3.1.2.11.6 / 3.2.2.3.15: Response Information only when asked for (never
+  // otherwise); the sending side leaves it out rather than exceed the Maximum Packet Size.
+  const optional = packet.properties?.requestResponseInformation === true ? { responseInformation: responseInformation(broker, clientId) } : undefined;
+  return sendConnack(client, connack, undefined, optional);
 }
 
 /**
