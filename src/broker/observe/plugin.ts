@@ -125,7 +125,9 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     },
 
     onPublish(): void {
-      sampler!.onPublish();
+      // A plugin initialised before this one may publish during its init (the cluster's
+      // $SYS/broker/cluster/nodes when another node joins meanwhile): nothing to sample yet.
+      sampler?.onPublish();
     },
 
     beforeFlush(): void {
