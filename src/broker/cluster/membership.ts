@@ -5,6 +5,12 @@
  * stops renewing it (kill -9, a lost network); the surviving nodes look every half lease,
  * and the one whose SREM removes the dead name handles its remains (its routes, its
  * clients' wills) and tells the others. Redis keeps the time, so no node's clock matters.
+ *
+ * When Redis could not renew anyone's lease for a while (a Redis Cluster failover of the
+ * master that holds the leases, an outage), leases may have lapsed although every node
+ * lives: a node judges nobody until a lease has passed since its own renewals went through
+ * again (every live node's renewal lands meanwhile), nor while its own lease is gone; and a
+ * node whose renewal finds its lease lapsed says so and joins again (lapsed()).
  */
 import type { RedisClient } from '../redis/link-options.js';
 import type { Log } from '../log.js';
@@ -18,6 +24,10 @@ export class Membership {
   private renewTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private joined = false;
+  /** Date.now() of the last renewal Redis took. */
+  private renewedAt = 0;
+  /** No lease is judged before this (Date.now()): Redis had not renewed leases for a while. */
+  private judgeAfter = 0;
 
   constructor(
     private readonly cmd: RedisClient,
@@ -29,6 +39,8 @@ export class Membership {
     private readonly changed: (node: string, how: 'join' | 'leave' | 'dead') => void,
     /** This node claimed a dead node's remains. */
     private readonly claimDead: (node: string) => Promise<void>,
+    /** This node's lease had lapsed and was taken again: its routes may have been removed as a dead node's. */
+    private readonly lapsed: () => void = () => {},
   ) {}
 
   /**
@@ -51,6 +63,7 @@ export class Membership {
     const alive = await this.aliveOf(members);
     for (const n of alive) this.live.add(n);
     this.live.add(this.name);
+    this.renewed();
     if (!this.joined) {
       this.joined = true;
       this.log.notice(`Cluster: joined as ${this.name} (${this.live.size} node${this.live.size === 1 ? '' : 's'} live: ${[...this.live].sort().join(' ')}).`);
@@ -84,7 +97,29 @@ export class Membership {
 
   private renew(): void {
     const key = nodeKey(this.name);
-    this.cmd.multi().hset(key, LEASE_FIELD, this.token).pexpire(key, this.leaseMs).sadd(nodesKey(), this.name).exec().catch(() => {});
+    this.cmd
+      .multi()
+      .hset(key, LEASE_FIELD, this.token)
+      .pexpire(key, this.leaseMs)
+      .sadd(nodesKey(), this.name)
+      .exec()
+      .then((res) => {
+        this.renewed();
+        // HSET made the field: the lease had lapsed (and another node may have declared this one dead).
+        if (res?.[0]?.[0] == null && res?.[0]?.[1] === 1) {
+          this.log.warning(`Warning: Cluster: the lease of ${this.name} had lapsed (Redis could not renew it for ${this.leaseMs / 1000} s); taken again.`);
+          this.announce({ op: 'join', node: this.name });
+          this.lapsed();
+        }
+      })
+      .catch(() => {});
+  }
+
+  /** A renewal went through: after a gap longer than two renewals, leases are not judged for a lease. */
+  private renewed(): void {
+    const now = Date.now();
+    if (this.renewedAt !== 0 && now - this.renewedAt > (this.leaseMs * 2) / 3 + 100) this.judgeAfter = now + this.leaseMs;
+    this.renewedAt = now;
   }
 
   private async aliveOf(members: string[]): Promise<string[]> {
@@ -106,6 +141,8 @@ export class Membership {
           if (n !== this.name && !this.live.has(n)) this.heard({ op: 'join', node: n });
           continue;
         }
+        // Leases lapsed while Redis could not renew them (this node's own too): not judged yet.
+        if (!alive.has(this.name) || Date.now() < this.judgeAfter) return;
         if ((await this.cmd.srem(nodesKey(), n)) === 1) {
           this.heard({ op: 'dead', node: n });
           this.announce({ op: 'dead', node: n });

@@ -192,7 +192,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
             .catch(() => {});
         }
         publishNodes();
-      }, claimDead);
+      }, claimDead, () => void routes.rewrite().catch(() => {}));
       sub.on('message', (_ch: string, m: string) => onEvent(m));
       const connected = Promise.race([
         Promise.all([cmd.connect(), sub.connect(), reader.connect()]),
