@@ -15,7 +15,7 @@ export interface Spawned {
   stderr(): string;
   /** stdout and stderr together, as they arrived. */
   all(): string;
-  /** The exit code, once the process has exited. */
+  /** The exit code, once the process has exited and its output has all been read. */
   exited: Promise<number | null>;
 }
 
@@ -49,7 +49,8 @@ export function spawnProgram(program: string, args: string[]): Spawned {
     err += d.toString();
     all += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the exit can come before the last of the output has been read.
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   return { proc, stdout: () => out, stderr: () => err, all: () => all, exited };
 }
 
