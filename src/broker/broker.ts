@@ -54,6 +54,8 @@ export class Broker implements BrokerCore {
   persistHooks: BrokerPlugin[] = [];
   /** Plugins that run before each batch of socket writes (the persistence journal). */
   private flushHooks: BrokerPlugin[] = [];
+  /** Plugins that see every message routed (onPublish): the loop in publish() skips the others. */
+  private publishHooks: BrokerPlugin[] = [];
   /** MQTT 5 enhanced authentication (AUTH packets); undefined refuses an authentication method. */
   enhancedAuth: EnhancedAuthenticator | undefined;
   /** See BrokerCore.ackWait. */
@@ -82,6 +84,7 @@ export class Broker implements BrokerCore {
     this.deliveredHooks = this.plugins.filter((p) => p.onDelivered !== undefined);
     this.persistHooks = this.plugins.filter((p) => p.onOutgoing !== undefined || p.onIncoming !== undefined);
     this.flushHooks = this.plugins.filter((p) => p.beforeFlush !== undefined);
+    this.publishHooks = this.plugins.filter((p) => p.onPublish !== undefined);
     for (let settings of this.options.listeners) {
       if (settings.bindInterface !== undefined && settings.unixPath === undefined) {
         try {
@@ -153,9 +156,9 @@ export class Broker implements BrokerCore {
       this.retained.set(msg);
       for (const p of this.plugins) p.onRetain?.(msg);
     }
-    const plugins = this.plugins;
+    const hooks = this.publishHooks;
     let matched = false;
-    for (let i = 0; i < plugins.length; i++) if (plugins[i].onPublish?.(msg) === true) matched = true;
+    for (let i = 0; i < hooks.length; i++) if (hooks[i].onPublish!(msg) === true) matched = true;
     const { deliveries, shared } = this.router.match(msg.topic);
     for (let i = 0; i < deliveries.length; i++) {
       const d = deliveries[i];

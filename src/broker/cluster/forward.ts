@@ -93,10 +93,21 @@ export class Forwarder {
     if (wait !== undefined) this.held(msg, wait);
   }
 
+  /**
+   * Kept small (the broker inlines it into its publish loop): local traffic, a message
+   * that no other node's route can match and that changes no retained store, ends here.
+   */
   onPublish(msg: Message): boolean {
     this.elsewhere = undefined;
     if (this.injecting) return false;
-    const early = this.early.get(msg);
+    // Only QoS 2 messages are forwarded early (onQos2Received, see published); a message's
+    // QoS never changes; onRetain has set `retaining` for a retained message.
+    if (msg.qos !== 2 && this.retaining === undefined && !this.routes.mayMatch(msg.topic)) return false;
+    return this.published(msg);
+  }
+
+  private published(msg: Message): boolean {
+    const early = msg.qos === 2 ? this.early.get(msg) : undefined;
     if (early !== undefined) {
       // Forwarded when it arrived: the shared groups another node serves stay theirs.
       this.early.delete(msg);

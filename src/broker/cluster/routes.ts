@@ -20,6 +20,9 @@ export interface NodeRef {
 
 const NONE: MatchResult<NodeRef> = { deliveries: [], shared: [] };
 
+/** Up to this many distinct first levels, mayMatch() compares a topic's first level with each. */
+const LEVEL_SCAN = 16;
+
 export class Routes {
   /** Tree filter -> "clientid\nfilter" -> QoS, for the local subscriptions. */
   private readonly local = new Map<string, Map<string, QoS>>();
@@ -27,6 +30,17 @@ export class Routes {
   private readonly byClient = new Map<string, Map<string, string>>();
   private readonly remote = new Router<NodeRef>();
   private readonly nodes = new Map<string, { ref: NodeRef; filters: Set<string> }>();
+  /**
+   * The first levels of the other nodes' tree filters ('+' and '#' as themselves), with the
+   * number of (node, filter) routes that start with each, for mayMatch().
+   */
+  private readonly firstLevels = new Map<string, number>();
+  /** A route of another node starts with '+' or '#': every topic may match. */
+  private wild = false;
+  /** Per ASCII code, the number of firstLevels that start with it ('' with '/', the topic's first character then). */
+  private readonly firstChars = new Int32Array(128);
+  /** firstLevels' keys for mayMatch()'s comparison; null when there are too many to compare one by one. */
+  private scan: string[] | null = [];
 
   constructor(
     private readonly cmd: RedisClient,
@@ -39,8 +53,32 @@ export class Routes {
    * and the shared groups of other nodes that match it, with the nodes that have members.
    */
   match(topic: string): MatchResult<NodeRef> {
-    if (this.nodes.size === 0) return NONE;
-    return this.remote.match(topic);
+    return this.mayMatch(topic) ? this.remote.match(topic) : NONE;
+  }
+
+  /**
+   * False when no route of another node can match `topic`: none starts with the topic's
+   * first level nor with a wildcard (a filter matches only topics with its first level,
+   * MQTT 4.7). Local traffic so costs a comparison or two per publish instead of a lookup
+   * in the tree's cache (a Map keyed by the topic string, which hashes and compares it).
+   */
+  mayMatch(topic: string): boolean {
+    if (this.wild) return true;
+    const c = topic.charCodeAt(0);
+    if (c < 128 && this.firstChars[c] === 0) return false;
+    const scan = this.scan;
+    if (scan === null) return true;
+    const len = topic.length;
+    for (let i = 0; i < scan.length; i++) {
+      const level = scan[i];
+      const n = level.length;
+      if (len !== n && (len < n || topic.charCodeAt(n) !== 0x2f) /* / */) continue;
+      // Compared by hand: startsWith with a search string that is not a constant is a builtin call.
+      let j = 0;
+      while (j < n && topic.charCodeAt(j) === level.charCodeAt(j)) j++;
+      if (j === n) return true;
+    }
+    return false;
   }
 
   /** Whether this node has members of shared group `group` on tree filter `filter`. */
@@ -129,7 +167,10 @@ export class Routes {
     if (node === this.self) return;
     let n = this.nodes.get(node);
     if (n === undefined) this.nodes.set(node, (n = { ref: { clientId: node }, filters: new Set() }));
-    n.filters.add(filter);
+    if (!n.filters.has(filter)) {
+      n.filters.add(filter);
+      this.countLevel(filter, 1);
+    }
     const q = (qos === 1 || qos === 2 ? qos : 0) as QoS;
     const options: SubscriptionOptions = { qos: q, noLocal: false, retainAsPublished: false, retainHandling: 0, identifier: 0 };
     const shared = parseSharedFilter(filter);
@@ -140,6 +181,7 @@ export class Routes {
   remoteUnroute(node: string, filter: string): void {
     const n = this.nodes.get(node);
     if (n === undefined || !n.filters.delete(filter)) return;
+    this.countLevel(filter, -1);
     this.unsubscribe(n.ref, filter);
     if (n.filters.size === 0) this.nodes.delete(node);
   }
@@ -148,8 +190,30 @@ export class Routes {
   dropNode(node: string): void {
     const n = this.nodes.get(node);
     if (n === undefined) return;
-    for (const f of n.filters) this.unsubscribe(n.ref, f);
+    for (const f of n.filters) {
+      this.countLevel(f, -1);
+      this.unsubscribe(n.ref, f);
+    }
     this.nodes.delete(node);
+  }
+
+  /** A route of another node came (+1) or went (-1): the count of its tree filter's first level. */
+  private countLevel(filter: string, delta: 1 | -1): void {
+    const shared = parseSharedFilter(filter);
+    const tree = shared !== null ? shared.filter : filter;
+    const slash = tree.indexOf('/');
+    const level = slash < 0 ? tree : tree.slice(0, slash);
+    const count = (this.firstLevels.get(level) ?? 0) + delta;
+    if (count > 0) this.firstLevels.set(level, count);
+    else this.firstLevels.delete(level);
+    // The set of levels changes when a level's first route comes or its last one goes.
+    if (count === (delta === 1 ? 1 : 0)) {
+      const c = level.length > 0 ? level.charCodeAt(0) : 0x2f;
+      if (c < 128) this.firstChars[c] += delta;
+      const levels = this.firstLevels;
+      this.wild = levels.has('+') || levels.has('#');
+      this.scan = levels.size > LEVEL_SCAN ? null : [...levels.keys()];
+    }
   }
 
   private unsubscribe(ref: NodeRef, filter: string): void {
