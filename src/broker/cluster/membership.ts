@@ -130,6 +130,16 @@ export class Membership {
     return members.filter((_, i) => res[i]?.[1] === 1);
   }
 
+  /**
+   * The membership as Redis has it now, when the channel was subscribed again after a gap
+   * (joins announced meanwhile were not heard). Nobody is judged here: a node gone
+   * meanwhile is the next watch()'s, and its routes went with it (mqtt:route:<node>).
+   */
+  async refresh(): Promise<void> {
+    const members = await this.cmd.smembers(nodesKey());
+    for (const n of await this.aliveOf(members)) if (n !== this.name && !this.live.has(n)) this.heard({ op: 'join', node: n });
+  }
+
   /** Every half lease: names listed whose lease expired are dead; one survivor claims each. */
   private async watch(): Promise<void> {
     if (this.cmd.status !== 'ready') return;

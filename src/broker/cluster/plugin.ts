@@ -3,7 +3,8 @@
  * Each node keeps its own clients, sessions and subscription tree; Redis holds what they
  * share: the leases (membership.ts), the route table (routes.ts), a stream per node for
  * messages (stream.ts), and the channel for membership, routes and session takeovers
- * (handover.ts). Retained messages are the Redis plugin's (mqtt:retain:*), loaded at
+ * (handover.ts), at-most-once: after a gap in its subscription the node reads back from
+ * Redis what the channel carries (channel.ts, resync()). Retained messages are the Redis plugin's (mqtt:retain:*), loaded at
  * start; their changes travel to every node through the streams.
  *
  * The message path: onPublish looks up the cached route tree (one Map lookup once a
@@ -18,9 +19,10 @@ import type { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { BrokerCore, BrokerPlugin, ClientContext, Outgoing, OutgoingEvent, Session } from '../core.js';
 import { describeRedis, ioredisOptions, openClient, type RedisClient } from '../redis/link-options.js';
-import { useHashTag } from '../redis/keys.js';
+import { clientKey, useHashTag } from '../redis/keys.js';
 import { adopt, giveUp } from './handover.js';
-import { CHANNEL, claimKey, routeKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
+import { ChannelSub } from './channel.js';
+import { claimKey, nodeKey, routeKey, sessionKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
 import { measureClock } from './clock.js';
 import { Membership } from './membership.js';
 import { Routes } from './routes.js';
@@ -64,7 +66,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     openClient(link, pipelined ? { ...ro, enableAutoPipelining: true } : ro);
   let broker!: BrokerCore;
   let cmd!: RedisClient;
-  let sub!: RedisClient;
+  let sub!: ChannelSub;
   let reader!: RedisClient;
   let members!: Membership;
   let routes!: Routes;
@@ -74,6 +76,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
   let mirror!: SessionMirror;
   /** The lease is held over the current connection (joined since the last loss of Redis). */
   let linked = false;
+  /** The channel was subscribed again before the node rejoined: reload once it has. */
+  let resyncAfterJoin = false;
   const handed = new WeakMap<ClientContext, HandedSession>();
   const waiting = new Map<string, { left: Set<string>; done: () => void; session: HandedSession | null }>();
 
@@ -96,10 +100,10 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         members.heard(e);
         return;
       case 'route':
-        routes.remoteRoute(e.node, e.filter, e.qos);
+        routes.heardRoute(e.node, e.filter, e.qos);
         return;
       case 'unroute':
-        routes.remoteUnroute(e.node, e.filter);
+        routes.heardRoute(e.node, e.filter, null);
         return;
       case 'takeover': {
         if (e.to !== name && e.to !== '*') return;
@@ -156,6 +160,67 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     }
   };
 
+  /**
+   * The channel was subscribed again after a gap (channel.ts): what it announced meanwhile
+   * was lost, so what Redis keeps of it is read again, the routes after the membership.
+   */
+  const resync = async (): Promise<void> => {
+    // Redis itself was lost: once the node has rejoined (the commands connection's 'ready').
+    if (!linked) {
+      resyncAfterJoin = true;
+      return;
+    }
+    broker.log.info(`Cluster: channel subscribed again; reloading membership, routes and takeovers from Redis.`);
+    try {
+      await members.refresh();
+      await routes.load(members.live);
+      await missedTakeovers();
+    } catch {
+      // Redis went away again: the next subscription or the rejoin reloads.
+    }
+  };
+
+  /** Client ids whose session went to another node by a takeover this node missed: their mirror is that node's now. */
+  const lostTo = new Set<string>();
+
+  /**
+   * Takeovers announced while the channel was down: a client connected here that Redis's
+   * presence (the Redis plugin's mqtt:client:<id>, written when a client connects) says
+   * is connected on another live node, whose presence hash lists it too (a client that
+   * moved here from there was removed from it before its CONNACK here). Its connection here is closed as the takeover would have closed it
+   * (MQTT 5: 0x8E); the session here is forgotten (the other node already answered its
+   * CONNACK, so nothing can be handed to it any more).
+   */
+  const missedTakeovers = async (): Promise<void> => {
+    const here: string[] = [];
+    for (const s of broker.sessions.values()) if (s.client !== null) here.push(s.clientId);
+    for (let i = 0; i < here.length; i += 1000) {
+      const ids = here.slice(i, i + 1000);
+      const p = cmd.pipeline();
+      for (const id of ids) p.hmget(clientKey(id), 'node', 'state').hget(sessionKey(id), 'node');
+      const res = (await p.exec()) ?? [];
+      const check = cmd.pipeline();
+      const suspects: { id: string; node: string; keep: boolean }[] = [];
+      ids.forEach((id, k) => {
+        const [node, state] = (res[2 * k]?.[1] as (string | null)[] | undefined) ?? [];
+        if (node == null || node === name || state !== '1' || !members.live.has(node)) return;
+        suspects.push({ id, node, keep: res[2 * k + 1]?.[1] === node });
+        check.hexists(nodeKey(node), id);
+      });
+      if (suspects.length === 0) continue;
+      const there = (await check.exec()) ?? [];
+      suspects.forEach(({ id, node, keep }, k) => {
+        if (there[k]?.[1] !== 1) return;
+        const s = broker.sessions.get(id);
+        if (s === undefined || s.client === null) return;
+        broker.log.notice(`Cluster: client ${id} was taken over by node ${node} while the channel was down.`);
+        if (!s.clean) lostTo.add(id);
+        giveUp(broker, broker.log, id, keep, node);
+        lostTo.delete(id);
+      });
+    }
+  };
+
   const plugin: ClusterPlugin = {
     name,
     stats: {
@@ -163,16 +228,20 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       forwarded: () => fwd?.forwarded ?? 0,
       received: () => fwd?.received ?? 0,
       nodes: () => [...(members?.live ?? [])].sort(),
-      connected: () => linked && cmd?.status === 'ready' && sub?.status === 'ready',
+      connected: () => linked && cmd?.status === 'ready' && sub?.up() === true,
     },
 
     async init(b: BrokerCore): Promise<void> {
       broker = b;
       const log = b.log;
       cmd = open(true);
-      sub = open();
       reader = open();
-      for (const c of [cmd, sub, reader]) c.on('error', () => {});
+      for (const c of [cmd, reader]) c.on('error', () => {});
+      // Named, so that an operator (and the tests) can tell it in CLIENT LIST.
+      const subName = `tsm-cluster-sub:${name}`.replace(/[^!-~]/g, '_');
+      const single = redis.clusterNodes === null ? openClient(link, { ...ro, connectionName: subName }) : null;
+      single?.on('error', () => {});
+      sub = new ChannelSub(single, single === null ? { cmd, seeds: redis.clusterNodes!, options: { ...ro, connectionName: subName } } : null, onEvent, () => void resync(), subName);
       out = new StreamOut(cmd, log, config.maxHeld);
       mirror = new SessionMirror(b, cmd, name);
       routes = new Routes(cmd, name, (filter, qos) =>
@@ -193,9 +262,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         }
         publishNodes();
       }, claimDead, () => void routes.rewrite().catch(() => {}));
-      sub.on('message', (_ch: string, m: string) => onEvent(m));
       const connected = Promise.race([
-        Promise.all([cmd.connect(), sub.connect(), reader.connect()]),
+        Promise.all([cmd.connect(), sub.start(), reader.connect()]),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), START_WAIT_MS).unref()),
       ]);
       try {
@@ -204,7 +272,6 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         const where = redis.clusterNodes !== null ? describeRedis(link) : redis.url !== null ? 'redis_url' : `${redis.host}:${redis.port}`;
         throw new Error(`Cluster: unable to reach Redis at ${where}.`);
       }
-      await sub.subscribe(CHANNEL);
       await measureClock(cmd);
       await members.join();
       linked = true;
@@ -224,9 +291,13 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
             return routes.rewrite();
           })
           .then(() => routes.load(members.live))
+          .then(() => {
+            if (!resyncAfterJoin) return;
+            resyncAfterJoin = false;
+            return resync();
+          })
           .catch(() => {});
       });
-      sub.on('ready', () => void sub.subscribe(CHANNEL).catch(() => {}));
     },
 
     start(): void {
@@ -244,7 +315,8 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         await Promise.all(routes.localFilters().map((filter) => members.announce({ op: 'unroute', node: name, filter })));
       }
       await members?.leave();
-      for (const c of [cmd, sub, reader]) c?.disconnect();
+      sub?.stop();
+      for (const c of [cmd, reader]) c?.disconnect();
     },
 
     onClientConnecting(client: ClientContext): Promise<void> | void {
@@ -297,7 +369,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
 
     onSessionDestroyed(session: Session): void {
       routes.sessionGone(session.clientId);
-      if (!session.clean) mirror.destroyed(session);
+      if (!session.clean) mirror.destroyed(session, lostTo.has(session.clientId));
     },
 
     onOutgoing(session: Session, o: Outgoing, event: OutgoingEvent): void {

@@ -153,14 +153,48 @@ export class Routes {
     await m.exec();
   }
 
-  /** Loads the routes of the given nodes. */
+  /**
+   * Loads the routes of the given nodes (at join, when a node joins, and after the channel
+   * was subscribed again following a gap). What the channel says of a node while its hash
+   * is read is applied at once and again, in order, on top of what was read: a change
+   * announced after the read is never undone by it.
+   */
   async load(nodes: Iterable<string>): Promise<void> {
-    for (const n of nodes) {
+    for (const n of [...nodes]) {
       if (n === this.self) continue;
-      const h = await this.cmd.hgetall(routeKey(n));
+      const heard: [string, number | null][] = [];
+      let rec = this.loading.get(n);
+      if (rec === undefined) this.loading.set(n, (rec = new Set()));
+      rec.add(heard);
+      let h: Record<string, string>;
+      try {
+        h = await this.cmd.hgetall(routeKey(n));
+      } finally {
+        rec.delete(heard);
+        if (rec.size === 0) this.loading.delete(n);
+      }
       this.dropNode(n);
       for (const [f, q] of Object.entries(h)) this.remoteRoute(n, f, Number(q));
+      for (const [f, q] of heard) {
+        if (q === null) this.remoteUnroute(n, f);
+        else this.remoteRoute(n, f, q);
+      }
     }
+  }
+
+  /** The channel's route changes of a node whose hash is being read (load()). */
+  private readonly loading = new Map<string, Set<[string, number | null][]>>();
+
+  private heardWhileLoading(node: string, filter: string, qos: number | null): void {
+    const rec = this.loading.get(node);
+    if (rec !== undefined) for (const heard of rec) heard.push([filter, qos]);
+  }
+
+  /** A route change the channel announced. */
+  heardRoute(node: string, filter: string, qos: number | null): void {
+    this.heardWhileLoading(node, filter, qos);
+    if (qos === null) this.remoteUnroute(node, filter);
+    else this.remoteRoute(node, filter, qos);
   }
 
   remoteRoute(node: string, filter: string, qos: number): void {

@@ -49,8 +49,13 @@ export class SessionMirror {
     this.cmd.multi().sadd(sessionsKey(this.self), id).hset(sessionKey(id), 'node', this.self, 'expiry', session.expiryInterval).exec().catch(() => {});
   }
 
-  destroyed(session: Session): void {
+  /** `moved`: the session lives on another node now (a takeover heard late): only this node's listing goes. */
+  destroyed(session: Session, moved = false): void {
     const id = session.clientId;
+    if (moved) {
+      this.cmd.srem(sessionsKey(this.self), id).catch(() => {});
+      return;
+    }
     this.cmd.multi().srem(sessionsKey(this.self), id).del(sessionKey(id)).del(queueKey(id)).exec().catch(() => {});
   }
 
