@@ -9,7 +9,7 @@
  *   mqtt:route:<node>         hash    tree filter -> highest QoS of the node's local subscribers
  *   mqtt:stream:<node>        stream  messages for the node (consumer group "cluster")
  *   mqtt:cluster:will:<node>  hash    clientid -> the will of a client connected to the node
- *   mqtt:cluster              channel membership, route changes and session takeovers (JSON)
+ *   mqtt:cluster              channel membership, route changes (and 'routes': rewritten) and session takeovers (JSON)
  *
  * With a Redis Cluster (redis_cluster_nodes) the keys used in one transaction share a
  * slot: mqtt:node:*, mqtt:cluster:nodes and the session mirror's keys (sessions.ts) start
@@ -36,6 +36,8 @@ export const willKey = (node: string): string => 'mqtt:cluster:will:' + node;
 /** What travels on the channel. */
 export type ClusterEvent =
   | { op: 'join' | 'leave' | 'dead'; node: string }
+  /** The node rewrote mqtt:route:<node> (it rejoined Redis): read it again. */
+  | { op: 'routes'; node: string }
   | { op: 'route'; node: string; filter: string; qos: number }
   | { op: 'unroute'; node: string; filter: string }
   /** `from` takes over client `id`: its node closes the connection and hands the session on. */

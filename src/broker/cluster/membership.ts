@@ -115,6 +115,14 @@ export class Membership {
       .catch(() => {});
   }
 
+  /**
+   * The commands connection to Redis was made again: Redis may have restarted empty (every
+   * node's lease and listing gone until each rejoins), so leases are not judged for a lease.
+   */
+  reconnected(): void {
+    this.judgeAfter = Math.max(this.judgeAfter, Date.now() + this.leaseMs);
+  }
+
   /** A renewal went through: after a gap longer than two renewals, leases are not judged for a lease. */
   private renewed(): void {
     const now = Date.now();
@@ -159,6 +167,9 @@ export class Membership {
           await this.claimDead(n);
         }
       }
+      // A node no longer listed was claimed by another (whose 'dead' this one missed), unless
+      // Redis lost the listing meanwhile: not judged yet then either.
+      if (!alive.has(this.name) || Date.now() < this.judgeAfter) return;
       for (const n of [...this.live]) if (n !== this.name && !members.includes(n)) this.heard({ op: 'dead', node: n });
     } catch {
       // Redis is away: the lease cannot be judged now; the next round will.

@@ -99,6 +99,11 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       case 'dead':
         members.heard(e);
         return;
+      case 'routes':
+        // The node rewrote its routes (it rejoined Redis): read them again, after the rewrite.
+        if (!members.live.has(e.node)) members.heard({ op: 'join', node: e.node });
+        else void routes.load([e.node]).catch(() => {});
+        return;
       case 'route':
         routes.heardRoute(e.node, e.filter, e.qos);
         return;
@@ -221,6 +226,16 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     }
   };
 
+  /**
+   * After this node took its lease again (Redis came back, possibly empty, or the lease had
+   * lapsed): its routes are written again, then announced, so that a node that read them
+   * before the rewrite (and found none) reads them again.
+   */
+  const rewriteRoutes = async (): Promise<void> => {
+    await routes.rewrite();
+    await members.announce({ op: 'routes', node: name });
+  };
+
   const plugin: ClusterPlugin = {
     name,
     stats: {
@@ -261,7 +276,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
             .catch(() => {});
         }
         publishNodes();
-      }, claimDead, () => void routes.rewrite().catch(() => {}));
+      }, claimDead, () => void rewriteRoutes().catch(() => {}));
       const connected = Promise.race([
         Promise.all([cmd.connect(), sub.start(), reader.connect()]),
         new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), START_WAIT_MS).unref()),
@@ -284,11 +299,13 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
         linked = false;
       });
       cmd.on('ready', () => {
+        // The membership set may have been lost with Redis's data: nobody is judged for a lease.
+        members.reconnected();
         void measureClock(cmd)
           .then(() => members.join())
           .then(() => {
             linked = true;
-            return routes.rewrite();
+            return rewriteRoutes();
           })
           .then(() => routes.load(members.live))
           .then(() => {

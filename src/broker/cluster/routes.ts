@@ -11,7 +11,7 @@ import type { RedisClient } from '../redis/link-options.js';
 import type { QoS } from '../../protocol/index.js';
 import { parseSharedFilter } from '../../protocol/index.js';
 import { Router, type MatchResult, type SubscriptionOptions } from '../router.js';
-import { routeKey } from './keys.js';
+import { LEASE_FIELD, nodeKey, routeKey } from './keys.js';
 
 /** A node as the route tree's subscriber. */
 export interface NodeRef {
@@ -154,10 +154,11 @@ export class Routes {
   }
 
   /**
-   * Loads the routes of the given nodes (at join, when a node joins, and after the channel
-   * was subscribed again following a gap). What the channel says of a node while its hash
-   * is read is applied at once and again, in order, on top of what was read: a change
-   * announced after the read is never undone by it.
+   * Loads the routes of the given nodes (at join, when a node joins or says it rewrote its
+   * routes, after this node rejoined Redis, and after the channel was subscribed again
+   * following a gap). What the channel says of a node while its hash is read is applied
+   * at once and again, in order, on top of what was read: a change announced after the
+   * read is never undone by it.
    */
   async load(nodes: Iterable<string>): Promise<void> {
     for (const n of [...nodes]) {
@@ -167,13 +168,20 @@ export class Routes {
       if (rec === undefined) this.loading.set(n, (rec = new Set()));
       rec.add(heard);
       let h: Record<string, string>;
+      let keep = false;
       try {
         h = await this.cmd.hgetall(routeKey(n));
+        // Nothing in Redis for a node whose routes are cached, and (read after) no lease:
+        // Redis lost its data (restarted empty) and the node has not joined again yet, so
+        // it has not rewritten them (it says 'routes' once it has, and is loaded again).
+        // Its routes are kept meanwhile: messages for it go on to its stream, which it
+        // reads once it is back; a node that died instead is the lease watch's.
+        if (Object.keys(h).length === 0 && this.nodes.has(n)) keep = (await this.cmd.hexists(nodeKey(n), LEASE_FIELD)) === 0;
       } finally {
         rec.delete(heard);
         if (rec.size === 0) this.loading.delete(n);
       }
-      this.dropNode(n);
+      if (!keep) this.dropNode(n);
       for (const [f, q] of Object.entries(h)) this.remoteRoute(n, f, Number(q));
       for (const [f, q] of heard) {
         if (q === null) this.remoteUnroute(n, f);
