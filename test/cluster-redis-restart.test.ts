@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { IPublishPacket } from 'mqtt-packet';
-import { Redis as IORedis } from 'ioredis';
+import net from 'node:net';
 import { BACKENDS, clusterPerTest, reaches, settle, tagOf, until, type Node } from './helpers/cluster.js';
 import { RedisClusterServer } from './helpers/redis-cluster.js';
 
@@ -45,7 +45,7 @@ for (const backend of BACKENDS) {
       };
       const routeKey = 'mqtt:route:n2';
       const port = fx.redis instanceof RedisClusterServer ? fx.redis.masterOf(routeKey)! : fx.redis.port;
-      let monitor: IORedis | undefined;
+      let monitor: net.Socket | undefined;
       let heard: { op: string; node: string }[] = [];
       try {
         pause(a);
@@ -54,13 +54,27 @@ for (const backend of BACKENDS) {
         await fx.redis.run();
         // Redis is empty now. Node B's route reads by node A, seen from the Redis that holds them.
         const reads: string[] = [];
-        const conn = new IORedis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-        conn.on('error', () => {});
-        monitor = await conn.monitor();
-        conn.disconnect();
-        monitor.on('monitor', (_t: string, args: string[]) => {
-          if (args[0]?.toLowerCase() === 'hgetall' && args[1] === routeKey) reads.push(routeKey);
+        // MONITOR on a plain socket (ioredis's monitor mode can mistake a monitored line for
+        // a reply: 'Command queue state error'); each line is +<time> [db addr] "cmd" "arg"...
+        const mon = net.connect(port, '127.0.0.1');
+        monitor = mon;
+        mon.on('error', () => {});
+        const wanted = new RegExp(`"hgetall" "${routeKey}"`, 'i');
+        let pending = '';
+        const monitoring = new Promise<void>((resolve) => {
+          mon.on('data', (d: Buffer) => {
+            pending += d.toString('latin1');
+            let nl: number;
+            while ((nl = pending.indexOf('\r\n')) !== -1) {
+              const line = pending.slice(0, nl);
+              pending = pending.slice(nl + 2);
+              if (line === '+OK') resolve();
+              else if (wanted.test(line)) reads.push(routeKey);
+            }
+          });
         });
+        mon.write('MONITOR\r\n');
+        await monitoring;
         expect(await fx.redis.client().exists(routeKey)).toBe(0);
         resume(a);
         // Its rejoin's read and its channel's resync read, both before B is back.
@@ -80,7 +94,7 @@ for (const backend of BACKENDS) {
         resume(b);
         expect(await until(() => fx.redis.client().hexists(routeKey, 'x/#'), (v) => v === 1, 30000)).toBe(1);
       } finally {
-        monitor?.disconnect();
+        monitor?.destroy();
         for (const n of [...stopped]) resume(n);
       }
 
