@@ -20,8 +20,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Conn, USER_LINE, measuredInstructions, pkt, sleep, startUnderCallgrind, str, waitForBroker } from './callgrind-mqtt.mjs';
 
 const [mode, nArg] = process.argv.slice(2);
 if (!['off', 'redis', 'on'].includes(mode)) {
@@ -32,8 +33,6 @@ const root = process.env.BROKER_ROOT ?? path.resolve(path.dirname(fileURLToPath(
 const port = Number(process.env.PORT ?? 27100);
 const N = Number(nArg ?? 20000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cluster-cost-'));
-const out = path.join(dir, 'callgrind.out');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = [];
 
 function freePort() {
@@ -59,8 +58,7 @@ async function waitPort(p, what) {
   }
 }
 
-// As root the broker would drop to the mosquitto user, which callgrind_control cannot reach.
-const user = process.getuid?.() === 0 ? 'user root\n' : '';
+const user = USER_LINE;
 let brokerConf = `listener ${port} 127.0.0.1\nallow_anonymous true\n${user}`;
 let peerPort;
 try {
@@ -84,53 +82,12 @@ try {
   }
   const conf = path.join(dir, 'broker.conf');
   fs.writeFileSync(conf, brokerConf);
-  const nodeArgs = ['--single-threaded', ...(process.env.PERFMAP ? ['--perf-basic-prof'] : [])];
-  const broker = spawn(
-    'valgrind',
-    ['--tool=callgrind', '--smc-check=all-non-file', '--dump-instr=yes', `--callgrind-out-file=${out}`, process.execPath, ...nodeArgs, path.join(root, 'bin/ts-mosquitto.js'), '-c', conf],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const { broker, control, stderr } = startUnderCallgrind(root, dir, conf, {
+    nodeArgs: process.env.PERFMAP ? ['--perf-basic-prof'] : [],
+    valgrindArgs: ['--dump-instr=yes'],
+  });
   children.push(broker);
-  let stderr = '';
-  broker.stderr.on('data', (d) => (stderr += d));
-  const control = (...args) => execFileSync('callgrind_control', [...args, String(broker.pid)], { stdio: 'ignore' });
-
-  const remLen = (n) => { const b = []; do { let d = n % 128; n = Math.floor(n / 128); if (n > 0) d |= 128; b.push(d); } while (n > 0); return Buffer.from(b); };
-  const pkt = (h, body) => Buffer.concat([Buffer.from([h]), remLen(body.length), body]);
-  const str = (s) => { const b = Buffer.from(s); const l = Buffer.alloc(2); l.writeUInt16BE(b.length); return Buffer.concat([l, b]); };
   const PUBLISH = pkt(0x30, Buffer.concat([str('bench/p/0'), Buffer.alloc(64, 0x61)]));
-
-  class Conn {
-    constructor(sock) { this.sock = sock; this.buf = Buffer.alloc(0); this.waiters = []; this.onPacket = null; sock.on('data', (d) => this.data(d)); }
-    static open(id) {
-      return new Promise((resolve, reject) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          const c = new Conn(s);
-          c.expect(0x20).then(() => resolve(c));
-          s.write(pkt(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 2, 0, 60]), str(id)])));
-        });
-        s.on('error', reject);
-      });
-    }
-    data(d) {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      let off = 0;
-      for (;;) {
-        if (this.buf.length - off < 2) break;
-        let mul = 1, len = 0, i = off + 1, b;
-        do { if (i >= this.buf.length) { len = -1; break; } b = this.buf[i++]; len += (b & 127) * mul; mul *= 128; } while (b & 128);
-        if (len < 0 || this.buf.length - i < len) break;
-        const type = this.buf[off] & 0xf0;
-        off = i + len;
-        this.onPacket?.(type);
-        const w = this.waiters.findIndex((x) => x.type === type);
-        if (w >= 0) this.waiters.splice(w, 1)[0].resolve();
-      }
-      this.buf = off === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(off);
-    }
-    expect(type) { return new Promise((resolve) => this.waiters.push({ type, resolve })); }
-    async subscribe(topic) { const p = this.expect(0x90); this.sock.write(pkt(0x82, Buffer.concat([Buffer.from([0, 1]), str(topic), Buffer.from([0])]))); await p; }
-  }
 
   let lost = 0;
   async function round(pub, sub, chunkSize) {
@@ -146,12 +103,10 @@ try {
     }
   }
 
-  for (let i = 0; ; i++) {
-    try { (await Conn.open('probe')).sock.destroy(); break; } catch { if (i > 3600) throw new Error(`broker did not start: ${stderr}`); await sleep(500); }
-  }
-  const sub = await Conn.open('sub');
+  await waitForBroker(port, stderr);
+  const sub = await Conn.open(port, 'sub');
   await sub.subscribe('bench/p/0');
-  const pub = await Conn.open('pub');
+  const pub = await Conn.open(port, 'pub');
   for (let i = 0; i < 3; i++) await round(pub, sub, 100);
   await sleep(300);
   control('-z');
@@ -160,11 +115,9 @@ try {
   control('-d', 'measured');
   const wallMs = Date.now() - t0;
   await sleep(500);
-  const dump = fs.readdirSync(dir).find((f) => f.startsWith('callgrind.out.') && /^desc: Trigger: .*measured/m.test(fs.readFileSync(path.join(dir, f), 'utf8')));
-  const text = fs.readFileSync(path.join(dir, dump), 'utf8');
-  const ir = Number((/^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text))[1]);
+  const { ir, file } = measuredInstructions(dir);
   const units = 3 * N;
-  console.log(`cluster-cost ${mode}: ${ir} instructions, ${Math.round(ir / units)} per message (${units} messages, ${wallMs} ms${lost ? `, ${lost} lost` : ''}) ${path.join(dir, dump)}${process.env.PERFMAP ? ` /tmp/perf-${broker.pid}.map?` : ''}`);
+  console.log(`cluster-cost ${mode}: ${ir} instructions, ${Math.round(ir / units)} per message (${units} messages, ${wallMs} ms${lost ? `, ${lost} lost` : ''}) ${file}${process.env.PERFMAP ? ` /tmp/perf-${broker.pid}.map?` : ''}`);
 } finally {
   // Last started first: the broker, the second node, then redis-server; each by its pid.
   for (const c of children.reverse()) {
