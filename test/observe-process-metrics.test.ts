@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { collectProcessMetrics, openFileDescriptors, perScrape } from '../src/broker/observe/process-metrics.js';
+import { collectGcDurations, collectProcessMetrics, openFileDescriptors, perScrape, refreshedEvery } from '../src/broker/observe/process-metrics.js';
 
 const FAMILIES = [
   'process_open_fds',
@@ -19,7 +19,9 @@ const FAMILIES = [
 ];
 
 const open: net.Server[] = [];
+const stops: (() => void)[] = [];
 afterEach(async () => {
+  for (const stop of stops.splice(0)) stop();
   for (const s of open.splice(0)) await new Promise((r) => s.close(r));
 });
 
@@ -39,7 +41,8 @@ describe('process metrics', () => {
       open.push(s);
     }
     const ours = new Registry();
-    collectProcessMetrics(ours);
+    // Counts listed at every scrape, to be compared with prom-client's of the same moment.
+    stops.push(collectProcessMetrics(ours, 0));
     const theirs = new Registry();
     collectDefaultMetrics({ register: theirs });
     // One after the other, each once the other's pass is over (each pass queues an
@@ -86,5 +89,87 @@ describe('process metrics', () => {
     await Promise.resolve();
     expect(read()).toBe(2);
     expect(calls).toBe(2);
+  });
+
+  it('lists handles again only once the counts are as old as allowed', async () => {
+    const ours = new Registry();
+    stops.push(collectProcessMetrics(ours, 60_000));
+    const handles = async () => Number(/^nodejs_active_handles_total (\d+)$/m.exec(await ours.metrics())![1]);
+    const before = await handles();
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    open.push(s);
+    expect(await handles()).toBe(before);
+    let calls = 0;
+    const read = refreshedEvery(40, () => ++calls);
+    expect([read(), read()]).toEqual([1, 1]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(read()).toBe(2);
+  });
+
+  it('has every family of prom-client\'s collectDefaultMetrics, with its type', async () => {
+    const ours = new Registry();
+    stops.push(collectProcessMetrics(ours));
+    const theirs = new Registry();
+    collectDefaultMetrics({ register: theirs });
+    const types = async (r: Registry) =>
+      (await r.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('# TYPE '))
+        .sort();
+    expect(await types(ours)).toEqual(await types(theirs));
+  });
+});
+
+/** Allocates short-lived objects until `until()` holds: scavenges happen meanwhile. */
+async function churn(until: () => boolean): Promise<void> {
+  let keep: object[] = [];
+  while (!until()) {
+    for (let i = 0; i < 200_000; i++) {
+      const o = { i, s: `x${i}` };
+      if (i % 1000 === 0) keep.push(o);
+    }
+    if (keep.length > 1000) keep = [];
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function gcCount(r: Registry, kind: string): Promise<number> {
+  const m = new RegExp(`^nodejs_gc_duration_seconds_count\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(await r.metrics());
+  return m === null ? 0 : Number(m[1]);
+}
+
+describe('nodejs_gc_duration_seconds, sampled', () => {
+  it('times collections only during its windows, each counted period/sample times', async () => {
+    const r = new Registry();
+    const stop = collectGcDurations(r, 300, 300_000);
+    stops.push(stop);
+    // The first window is open from the start; its collections are counted once it closes.
+    const t0 = Date.now();
+    await churn(() => Date.now() - t0 > 450);
+    const counted = await gcCount(r, 'minor');
+    expect(counted).toBeGreaterThan(0);
+    expect(counted % 1000).toBe(0);
+    expect(await r.metrics()).toMatch(/^nodejs_gc_duration_seconds_sum\{kind="minor"\} [0-9.e-]+$/m);
+    // Between windows nothing is timed, however much is collected.
+    const t1 = Date.now();
+    await churn(() => Date.now() - t1 > 300);
+    expect(await gcCount(r, 'minor')).toBe(counted);
+  });
+
+  it('opens the next window after the period, and stops for good when told', async () => {
+    const r = new Registry();
+    const stop = collectGcDurations(r, 100, 200);
+    stops.push(stop);
+    const t0 = Date.now();
+    // Windows at 0-100, 200-300, 400-500 ms: each one closed adds its collections, twice.
+    await churn(() => Date.now() - t0 > 650);
+    const counted = await gcCount(r, 'minor');
+    expect(counted).toBeGreaterThan(0);
+    expect(counted % 2).toBe(0);
+    stop();
+    const t1 = Date.now();
+    await churn(() => Date.now() - t1 > 400);
+    expect(await gcCount(r, 'minor')).toBe(counted);
   });
 });

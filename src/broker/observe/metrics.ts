@@ -7,7 +7,7 @@
  * Names follow Prometheus conventions: tsmosquitto_ prefix, _total for counters, base
  * units (_bytes, _seconds). Process and Node.js runtime families (CPU, memory, event-loop
  * lag, GC pauses) are prom-client's defaults under their usual names (process_*, nodejs_*),
- * five of them computed more cheaply in process-metrics.ts.
+ * six of them computed more cheaply in process-metrics.ts (GC pauses sampled).
  */
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import { ReasonCode } from '../../protocol/index.js';
@@ -44,6 +44,8 @@ export function listenerLabel(port: number | undefined, unixPath: string | undef
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly latency: Histogram;
+  /** Stops the process families' sampling (the GC profiler). */
+  readonly close: () => void;
 
   constructor(
     private readonly broker: ObservedBroker,
@@ -51,7 +53,7 @@ export class BrokerMetrics {
     private readonly connectionTotals: ConnectionTotals,
   ) {
     const r = this.registry;
-    collectProcessMetrics(r);
+    this.close = collectProcessMetrics(r);
     this.latency = new Histogram({
       name: 'tsmosquitto_publish_delivery_seconds',
       help: 'Sampled time from routing a PUBLISH to writing its copies to the subscribers\' sockets.',

@@ -11,9 +11,15 @@
  * stat, falling back to listing it where that size is 0; each list is built once per
  * scrape and read by both of its families (a registry collects every family in one
  * synchronous pass, so the list is dropped at the next microtask).
+ *
+ * nodejs_gc_duration_seconds is sampled (collectGcDurations below): prom-client's `gc`
+ * PerformanceObserver alone cost 5-8% of the broker's CPU per message. The collectors
+ * kept are called one by one (KEPT_COLLECTORS), so that the observer is never installed.
  */
 import fs from 'node:fs';
-import { Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import v8 from 'node:v8';
+import { Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 
 type Counts = Record<string, number>;
 
@@ -33,6 +39,33 @@ export function perScrape<T>(fn: () => T): () => T {
     return value as T;
   };
 }
+
+/**
+ * fn's result, computed again only once it is maxAgeMs old (0: at every scrape, as
+ * perScrape). For values whose computing grows with the number of connections.
+ */
+export function refreshedEvery<T>(maxAgeMs: number, fn: () => T): () => T {
+  if (maxAgeMs <= 0) return perScrape(fn);
+  let value: T | undefined;
+  let at = -Infinity;
+  return () => {
+    const now = performance.now();
+    if (now - at >= maxAgeMs) {
+      value = fn();
+      at = now;
+    }
+    return value as T;
+  };
+}
+
+/**
+ * How old the counts of Node's active handles and resources (nodejs_active_handles and
+ * nodejs_active_resources, with their _total) may be when scraped. Node only lists them
+ * one object or string per handle: with 9,000 connections a list takes 3-20 ms of CPU,
+ * which scraped every second put 3-4% on each connect of `idle` (measured side by side,
+ * scripts/metrics-paired.mjs). Listed at most once in this time, they cost a tenth of it.
+ */
+export const HANDLE_COUNTS_MAX_AGE_MS = 10_000;
 
 /** Open descriptors of this process, not counting one opened to count them. */
 export function openFileDescriptors(): number {
@@ -88,7 +121,76 @@ function total(name: string, help: string, registry: Registry, read: () => numbe
   });
 }
 
+/** v8.GCProfiler's gcType, as prom-client names the kinds (perf_hooks' NODE_PERFORMANCE_GC_*). */
+const GC_KIND: Record<string, string> = {
+  Scavenge: 'minor',
+  MinorMarkSweep: 'minor',
+  MinorMarkCompact: 'minor',
+  MarkSweepCompact: 'major',
+  IncrementalMarking: 'incremental',
+  ProcessWeakCallbacks: 'weakcb',
+};
+
+/**
+ * GC pauses are timed during one window of GC_SAMPLE_MS in every GC_PERIOD_MS, and each
+ * collection timed counts GC_PERIOD_MS / GC_SAMPLE_MS times: any GC hook in Node (a `gc`
+ * PerformanceObserver as prom-client installs, or v8.GCProfiler) makes every collection
+ * slower while it is installed, by 5-8% of the broker's CPU per message in `qos0`
+ * measured side by side (scripts/metrics-paired.mjs). Sampled, that is a tenth of it, and
+ * the histogram's count and sum stay estimates of the whole (rate(..._sum) is still the
+ * share of time spent in GC).
+ */
+export const GC_SAMPLE_MS = 1_000;
+export const GC_PERIOD_MS = 10_000;
+
+/**
+ * nodejs_gc_duration_seconds as prom-client defines it (name, kind label, buckets), fed by
+ * v8.GCProfiler windows (above) instead of a `gc` PerformanceObserver, which also costs a
+ * call into JavaScript for every collection (and of which prom-client counted only the
+ * first of each batch delivered). Returns a function that stops the sampling.
+ */
+export function collectGcDurations(registry: Registry, sampleMs = GC_SAMPLE_MS, periodMs = GC_PERIOD_MS): () => void {
+  const weight = Math.max(1, Math.round(periodMs / sampleMs));
+  const histogram = new Histogram({
+    name: 'nodejs_gc_duration_seconds',
+    help: `Garbage collection duration by kind, one of major, minor, incremental or weakcb (sampled: timed ${sampleMs} ms in every ${periodMs} ms, each timed collection counted ${weight} times).`,
+    labelNames: ['kind'],
+    buckets: [0.001, 0.01, 0.1, 1, 2, 5],
+    registers: [registry],
+  });
+  let profiler: v8.GCProfiler | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const open = (): void => {
+    if (stopped) return;
+    profiler = new v8.GCProfiler();
+    profiler.start();
+    timer = setTimeout(close, sampleMs);
+    timer.unref();
+  };
+  const close = (): void => {
+    const record = profiler?.stop();
+    profiler = undefined;
+    for (const s of record?.statistics ?? []) {
+      const kind = GC_KIND[s.gcType];
+      if (kind === undefined) continue;
+      for (let i = 0; i < weight; i++) histogram.observe({ kind }, s.cost / 1e6);
+    }
+    if (stopped) return;
+    timer = setTimeout(open, Math.max(0, periodMs - sampleMs));
+    timer.unref();
+  };
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    profiler?.stop();
+    profiler = undefined;
+  };
+}
+
 const REPLACED = [
+  'nodejs_gc_duration_seconds',
   'process_open_fds',
   'nodejs_active_handles',
   'nodejs_active_handles_total',
@@ -96,11 +198,53 @@ const REPLACED = [
   'nodejs_active_resources_total',
 ];
 
-export function collectProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
-  for (const name of REPLACED) {
-    if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
+/**
+ * prom-client's default collectors kept as they are (its lib/metrics/<name>.js, each
+ * `(registry, config) => void`, which collectDefaultMetrics calls in turn): all but gc,
+ * processOpenFileDescriptors, processHandles and processResources, replaced here.
+ */
+export const KEPT_COLLECTORS = [
+  'processCpuTotal',
+  'processStartTime',
+  'osMemoryHeap',
+  'processMaxFileDescriptors',
+  'eventLoopLag',
+  'processRequests',
+  'heapSizeAndUsed',
+  'heapSpacesSizeAndUsed',
+  'version',
+];
+
+type DefaultCollector = (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void;
+
+/** The kept collectors, or undefined where prom-client's files are laid out otherwise. */
+function keptCollectors(): DefaultCollector[] | undefined {
+  const require = createRequire(import.meta.url);
+  try {
+    return KEPT_COLLECTORS.map((name) => require(`prom-client/lib/metrics/${name}`) as DefaultCollector);
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * Registers the process and Node.js families; returns a function that stops their
+ * sampling. handleCountsMaxAgeMs: how old the handle and resource counts may be (above).
+ */
+export function collectProcessMetrics(registry: Registry, handleCountsMaxAgeMs = HANDLE_COUNTS_MAX_AGE_MS): () => void {
+  const kept = keptCollectors();
+  if (kept !== undefined) {
+    // collectDefaultMetrics' own default precision (ms) for the event-loop delay monitor.
+    for (const collect of kept) collect(registry, { eventLoopMonitoringPrecision: 10 });
+  } else {
+    // Another layout of prom-client: all of its collectors (its gc observer included,
+    // which only costs), then the replaced families taken out.
+    collectDefaultMetrics({ register: registry });
+    for (const name of REPLACED) {
+      if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
+    }
+  }
+  const stopGc = collectGcDurations(registry);
   if (process.platform === 'linux') {
     new Gauge({
       name: 'process_open_fds',
@@ -117,7 +261,7 @@ export function collectProcessMetrics(registry: Registry): void {
   }
   const p = process as unknown as { _getActiveHandles?: () => unknown[] };
   if (typeof p._getActiveHandles === 'function') {
-    const handles = perScrape(() => {
+    const handles = refreshedEvery(handleCountsMaxAgeMs, () => {
       const list = p._getActiveHandles!();
       return { types: countBy(handleTypes(list)), length: list.length };
     });
@@ -127,13 +271,17 @@ export function collectProcessMetrics(registry: Registry): void {
     total('nodejs_active_handles_total', 'Total number of active handles.', registry, () => handles().length);
   }
   if (typeof process.getActiveResourcesInfo === 'function') {
-    const resources = perScrape(() => process.getActiveResourcesInfo());
+    const resources = refreshedEvery(handleCountsMaxAgeMs, () => {
+      const list = process.getActiveResourcesInfo();
+      return { types: countBy(list), length: list.length };
+    });
     byType(
       'nodejs_active_resources',
       'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.',
       registry,
-      () => countBy(resources()),
+      () => resources().types,
     );
     total('nodejs_active_resources_total', 'Total number of active resources.', registry, () => resources().length);
   }
+  return stopGc;
 }
