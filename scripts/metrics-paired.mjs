@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// The cost of the metrics listener (issue 18) end to end, free running, with the machine's
+// load cancelled out: two brokers built from dist/ run side by side, one without metrics
+// ("off") and one with a `protocol http` listener whose /metrics is scraped once a second
+// ("on", as in the bench's metrics-* scenarios), and one driver gives both the same work in
+// small interleaved steps, alternating which goes first. Whatever the machine does (other
+// processes, CPU frequency, cache) falls on both within milliseconds of each other, and
+// every step gives both the same batches (lock-step: the next chunk once every copy of the
+// last arrived). Each broker's CPU (all threads, /proc/PID/task/*/schedstat) is read
+// around each round; a round's ratio is on's CPU per unit over off's.
+//
+//   node scripts/metrics-paired.mjs qos0|fanout|idle [ROUNDS] [SECONDS]
+//
+// qos0: 1:1, chunks of 1,000 messages of 64 bytes; fanout: 1 publisher, 100 subscribers,
+// chunks of 10 messages (1,000 deliveries); idle: chunks of 100 connects (keep alive 60,
+// clean session) up to 9,000 held connections per broker, which are then closed (two
+// brokers' 9,000 and the driver's 18,000 sockets fit a file limit of 20,000). Each round
+// starts its own two brokers and runs a window to warm them up before the counted one;
+// round 0 is not counted. AA=1 runs two brokers without metrics, as a check of the
+// method. PORT (default 27100) to PORT+2 are used.
+import net from 'node:net';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Conn, pkt, sleep, str } from './callgrind-mqtt.mjs';
+
+const [scenario, roundsArg, secondsArg] = process.argv.slice(2);
+if (!['qos0', 'fanout', 'idle'].includes(scenario)) {
+  console.error('usage: node scripts/metrics-paired.mjs qos0|fanout|idle [ROUNDS] [SECONDS]');
+  process.exit(2);
+}
+const ROUNDS = Number(roundsArg ?? 5);
+const SECONDS = Number(secondsArg ?? 10);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const base = Number(process.env.PORT ?? 27100);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'metrics-paired-'));
+const user = process.getuid?.() === 0 ? 'user root\n' : '';
+
+function startBroker(name, port, metricsPort) {
+  const conf = path.join(dir, `${name}.conf`);
+  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n${user}` +
+    (metricsPort ? `listener ${metricsPort} 127.0.0.1\nprotocol http\n` : ''));
+  // ON_ARGS: node options for the "on" broker only (e.g. --require of a file to try).
+  const nodeArgs = name === 'on' && process.env.ON_ARGS ? process.env.ON_ARGS.split(' ') : [];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/ts-mosquitto.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  return { name, port, child, err: () => err };
+}
+
+/**
+ * Seconds of CPU the process's threads have run (the scheduler's own count, in ns, per
+ * thread): [all threads, the main thread alone].
+ */
+const cpu = (pid) => {
+  let ns = 0, main = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const v = Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+      ns += v;
+      if (t === String(pid)) main = v;
+    } catch { /* a thread that ended */ }
+  }
+  return [ns / 1e9, main / 1e9];
+};
+
+async function ready(port, err) {
+  for (let i = 0; ; i++) {
+    try { (await Conn.open(port, 'probe')).sock.destroy(); return; } catch { if (i > 100) throw new Error(`broker did not start: ${err()}`); await sleep(100); }
+  }
+}
+
+async function openMany(port, n, prefix, at = 0) {
+  const all = [];
+  for (let i = 0; i < n; i += 100) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 100); j++) batch.push(Conn.open(port, `${prefix}${at + j}`));
+    all.push(...(await Promise.all(batch)));
+  }
+  return all;
+}
+
+/** One lock-step chunk: write `chunk` on pub, resolve once `want` copies reached subs. */
+function chunkOnce(pub, subs, chunk, want) {
+  return new Promise((resolve) => {
+    let got = 0;
+    for (const s of subs) s.onPacket = (t) => { if (t === 0x30 && ++got === want) resolve(); };
+    pub.sock.write(chunk);
+  });
+}
+
+// AA=1: both without metrics (and nothing scraped), to see what the pairing itself resolves.
+const AA = process.env.AA === '1';
+let scraped = 0, scrapeFailed = 0;
+// SCRAPE=0: the listener on, never scraped.
+const scrapeTimer = AA || process.env.SCRAPE === '0' ? undefined : setInterval(() => {
+  http.get({ host: '127.0.0.1', port: base + 2, path: '/metrics', agent: false, timeout: 5000 }, (r) => {
+    r.resume(); r.on('end', () => (r.statusCode === 200 ? scraped++ : scrapeFailed++));
+  }).on('error', () => scrapeFailed++);
+}, 1000);
+
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+let pair = [];
+
+async function stopPair() {
+  for (const b of pair) for (const c of b.conns ?? []) c.sock.destroy();
+  for (const b of pair) b.child.kill('SIGTERM');
+  await Promise.all(pair.map((b) => new Promise((r) => (b.child.exitCode !== null || b.child.signalCode !== null ? r() : b.child.once('exit', r)))));
+  pair = [];
+}
+
+/** Work of one window on both brokers, interleaved; returns the units each got. */
+async function window(off, on, r) {
+  if (scenario === 'idle') {
+    const N = 9000;
+    for (const b of pair) { for (const c of b.conns ?? []) c.sock.destroy(); b.conns = []; }
+    await sleep(1000);
+    const c0 = pair.map((b) => cpu(b.child.pid));
+    for (let i = 0; i < N; i += 100) {
+      const order = (i / 100) % 2 ? [on, off] : [off, on];
+      for (const b of order) b.conns.push(...(await openMany(b.port, 100, `r${r}-`, i)));
+    }
+    return { c0, units: N };
+  }
+  const nSubs = scenario === 'qos0' ? 1 : 100;
+  const perChunk = scenario === 'qos0' ? 1000 : 10;
+  const chunk = Buffer.concat(Array.from({ length: perChunk }, () => pkt(0x30, Buffer.concat([str('bench/t'), Buffer.alloc(64, 0x61)]))));
+  const want = perChunk * nSubs;
+  const c0 = pair.map((b) => cpu(b.child.pid));
+  const end = Date.now() + SECONDS * 1000;
+  let steps = 0;
+  while (Date.now() < end) {
+    const order = steps % 2 ? [on, off] : [off, on];
+    for (const b of order) await chunkOnce(b.pub, b.subs, chunk, want);
+    steps++;
+  }
+  return { c0, units: steps * want };
+}
+
+try {
+  const results = [];
+  // Each round has brokers of its own: V8 compiles each process's hot functions its own way
+  // (a call inlined in one process and not in the other moves a run by 10%), so a pair of
+  // processes is one sample of that, and the rounds average over it. Which of the two
+  // starts first alternates too.
+  for (let r = 0; r <= ROUNDS; r++) {
+    const [off, on] = r % 2
+      ? [startBroker('off', base), startBroker('on', base + 1, AA ? undefined : base + 2)]
+      : [startBroker('on', base + 1, AA ? undefined : base + 2), startBroker('off', base)].reverse();
+    pair = r % 2 ? [on, off] : [off, on];
+    await ready(off.port, off.err);
+    await ready(on.port, on.err);
+    if (scenario !== 'idle') {
+      const nSubs = scenario === 'qos0' ? 1 : 100;
+      for (const b of pair) {
+        b.subs = await openMany(b.port, nSubs, 's');
+        for (const s of b.subs) await s.subscribe('bench/t');
+        [b.pub] = await openMany(b.port, 1, 'pub');
+        b.conns = [...b.subs, b.pub];
+      }
+    }
+    await window(off, on, `w${r}`); // warm-up: V8 compiles, not counted
+    const { c0, units } = await window(off, on, r);
+    const c1 = pair.map((b) => cpu(b.child.pid));
+    const d = (i, k) => c1[i][k] - c0[i][k];
+    const [iOff, iOn] = pair[0] === off ? [0, 1] : [1, 0];
+    const [dOff, dOn, mOff, mOn] = [d(iOff, 0), d(iOn, 0), d(iOff, 1), d(iOn, 1)];
+    await stopPair();
+    // Round 0 is a warm-up of the machine (and its files), not counted.
+    if (r > 0) results.push({ units, off: dOff / units, on: dOn / units, mainOff: mOff / units, mainOn: mOn / units });
+  }
+  const unit = { qos0: 'message', fanout: 'delivery', idle: 'connect' }[scenario];
+  for (const [i, x] of results.entries()) {
+    console.log(`round ${i + 1}: ${x.units} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} each; off ${(x.off * 1e6).toFixed(3)} µs, on ${(x.on * 1e6).toFixed(3)} µs of CPU per ${unit}; on/off ${(x.on / x.off).toFixed(3)}; main thread alone on/off ${(x.mainOn / x.mainOff).toFixed(3)}`);
+  }
+  const ratios = results.map((x) => x.on / x.off);
+  const sumOn = results.reduce((a, x) => a + x.on * x.units, 0), sumOff = results.reduce((a, x) => a + x.off * x.units, 0);
+  const mainRatios = results.map((x) => x.mainOn / x.mainOff);
+  console.log(`${scenario}: on/off CPU per ${unit}: median ${median(ratios).toFixed(3)}, all rounds together ${(sumOn / sumOff).toFixed(3)}; main thread alone: median ${median(mainRatios).toFixed(3)} (${ROUNDS} rounds; ${scraped} scrapes answered, ${scrapeFailed} failed; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+} finally {
+  clearInterval(scrapeTimer);
+  await stopPair();
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
