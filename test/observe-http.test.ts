@@ -5,6 +5,7 @@
  * program configured with `listener PORT ADDRESS` + `protocol http`.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +175,28 @@ describe('ts-mosquitto with protocol http', () => {
       }),
     ).rejects.toThrow(/ECONNREFUSED/);
     expect(await p.stop()).toBe(0);
+  });
+
+  it('exits on SIGTERM while a scraper keeps its connection alive between scrapes', async () => {
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    const p = await runProgram('ts', [`listener ${mqttPort} 127.0.0.1`, 'allow_anonymous true', `listener ${httpPort} 127.0.0.1`, 'protocol http']);
+    await p.waitForLine(new RegExp(`Opening http listen socket on port ${httpPort}\\.`));
+    // As Prometheus scrapes: one connection, kept open from one scrape to the next.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const scrape = () =>
+        new Promise<number>((resolve, reject) => {
+          http.get({ host: '127.0.0.1', port: httpPort, path: '/metrics', agent }, (res) => (res.resume(), res.on('end', () => resolve(res.statusCode!)))).on('error', reject);
+        });
+      expect(await scrape()).toBe(200);
+      expect(await scrape()).toBe(200);
+      const t0 = Date.now();
+      // keepAliveTimeout is 5 s: an exit held by the idle connection would come only after it.
+      expect(await p.stop()).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(4000);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('is refused by the configuration parser for an unknown protocol, as before', async () => {

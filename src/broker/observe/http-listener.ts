@@ -11,6 +11,7 @@
  * open: load balancers probe it without credentials, and it tells only up or down.
  */
 import http from 'node:http';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { listenRaw, type Listener } from '../../net/listener.js';
 import { wrapServerSocket } from '../../net/listen-tls.js';
@@ -91,7 +92,10 @@ export function openHttpListener(settings: ListenerSettings, log: Log, handler: 
   log.info(`Opening http listen socket on port ${settings.port}.`);
   const server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, handler);
   server.keepAliveTimeout = 5_000;
-  let open = 0;
+  // The connections, to close at shutdown: the http server is handed sockets and never
+  // listens itself, so its own closeAllConnections knows none of them, and a scraper's
+  // kept-alive connection (Prometheus keeps one) would hold the broker's exit.
+  const open = new Set<net.Socket>();
   const max = settings.maxConnections ?? -1;
   const hooks = {
     identity: undefined,
@@ -103,19 +107,19 @@ export function openHttpListener(settings: ListenerSettings, log: Log, handler: 
     listenRaw(
       { port: settings.port, host: settings.host, unixPath: settings.unixPath, family: settings.family },
       (raw) => {
-        if (max >= 0 && open >= max) {
+        if (max >= 0 && open.size >= max) {
           raw.destroy();
           return;
         }
-        open++;
-        raw.once('close', () => open--);
+        open.add(raw);
+        raw.once('close', () => open.delete(raw));
         raw.on('error', () => {});
         server.emit('connection', context !== undefined ? wrapServerSocket(raw, context.current, hooks) : raw);
       },
       (err, listener) => (err !== null ? reject(err) : resolve({ listener: listener!, tls: context })),
       () => {
         server.close();
-        server.closeAllConnections();
+        for (const socket of open) socket.destroy();
       },
     );
   });
