@@ -4,19 +4,22 @@
 // ("off") and one with a `protocol http` listener whose /metrics is scraped once a second
 // ("on", as in the bench's metrics-* scenarios), and one driver gives both the same work in
 // small interleaved steps, alternating which goes first. Whatever the machine does (other
-// processes, CPU frequency, cache) falls on both within milliseconds of each other, and
+// processes, CPU frequency, cache) falls on both at the same moments, and
 // every step gives both the same batches (lock-step: the next chunk once every copy of the
 // last arrived). Each broker's CPU (all threads, /proc/PID/task/*/schedstat) is read
 // around each round; a round's ratio is on's CPU per unit over off's.
 //
-//   node scripts/metrics-paired.mjs qos0|fanout|idle [ROUNDS] [SECONDS]
+//   node scripts/metrics-paired.mjs qos0|fanout|idle|tick [ROUNDS] [SECONDS]
 //
 // qos0: 1:1, chunks of 1,000 messages of 64 bytes; fanout: 1 publisher, 100 subscribers,
 // chunks of 10 messages (1,000 deliveries); idle: chunks of 100 connects (keep alive 60,
 // clean session) up to 9,000 held connections per broker, which are then closed (two
 // brokers' 9,000 and the driver's 18,000 sockets fit a file limit of 20,000). Each round
 // starts its own two brokers and runs a window to warm them up before the counted one;
-// round 0 is not counted. AA=1 runs two brokers without metrics, as a check of the
+// round 0 is not counted. tick: both brokers hold CONNS (default 100) idle connections
+// and do nothing else: the CPU per second that metrics add whatever the traffic (the
+// scrape, the event-loop delay monitor, the GC sampling). The other three pay that per
+// second of their window, which lock-step makes longer per unit than a flat-out run. AA=1 runs two brokers without metrics, as a check of the
 // method. PORT (default 27100) to PORT+2 are used.
 import net from 'node:net';
 import http from 'node:http';
@@ -28,8 +31,8 @@ import { fileURLToPath } from 'node:url';
 import { Conn, pkt, sleep, str } from './callgrind-mqtt.mjs';
 
 const [scenario, roundsArg, secondsArg] = process.argv.slice(2);
-if (!['qos0', 'fanout', 'idle'].includes(scenario)) {
-  console.error('usage: node scripts/metrics-paired.mjs qos0|fanout|idle [ROUNDS] [SECONDS]');
+if (!['qos0', 'fanout', 'idle', 'tick'].includes(scenario)) {
+  console.error('usage: node scripts/metrics-paired.mjs qos0|fanout|idle|tick [ROUNDS] [SECONDS]');
   process.exit(2);
 }
 const ROUNDS = Number(roundsArg ?? 5);
@@ -92,12 +95,19 @@ function chunkOnce(pub, subs, chunk, want) {
   });
 }
 
+// Both brokers get each step at once (they run on the two cores side by side, busier and
+// closer to a flat-out run, so that the per-second costs weigh as they do there);
+// SERIAL=1 gives the step to one and then the other.
+const SERIAL = process.env.SERIAL === '1';
 // AA=1: both without metrics (and nothing scraped), to see what the pairing itself resolves.
 const AA = process.env.AA === '1';
 let scraped = 0, scrapeFailed = 0;
+// As Prometheus scrapes: one connection kept alive from scrape to scrape (KEEPALIVE=0: a
+// new connection for each scrape).
+const scrapeAgent = process.env.KEEPALIVE === '0' ? false : new http.Agent({ keepAlive: true, maxSockets: 1 });
 // SCRAPE=0: the listener on, never scraped.
 const scrapeTimer = AA || process.env.SCRAPE === '0' ? undefined : setInterval(() => {
-  http.get({ host: '127.0.0.1', port: base + 2, path: '/metrics', agent: false, timeout: 5000 }, (r) => {
+  http.get({ host: '127.0.0.1', port: base + 2, path: '/metrics', agent: scrapeAgent, timeout: 5000 }, (r) => {
     r.resume(); r.on('end', () => (r.statusCode === 200 ? scraped++ : scrapeFailed++));
   }).on('error', () => scrapeFailed++);
 }, 1000);
@@ -114,30 +124,37 @@ async function stopPair() {
 
 /** Work of one window on both brokers, interleaved; returns the units each got. */
 async function window(off, on, r) {
+  if (scenario === 'tick') {
+    const t0 = Date.now(), c0 = pair.map((b) => cpu(b.child.pid));
+    await sleep(SECONDS * 1000);
+    return { t0, c0, units: SECONDS };
+  }
   if (scenario === 'idle') {
     const N = 9000;
     for (const b of pair) { for (const c of b.conns ?? []) c.sock.destroy(); b.conns = []; }
     await sleep(1000);
-    const c0 = pair.map((b) => cpu(b.child.pid));
+    const t0 = Date.now(), c0 = pair.map((b) => cpu(b.child.pid));
     for (let i = 0; i < N; i += 100) {
       const order = (i / 100) % 2 ? [on, off] : [off, on];
-      for (const b of order) b.conns.push(...(await openMany(b.port, 100, `r${r}-`, i)));
+      if (SERIAL) for (const b of order) b.conns.push(...(await openMany(b.port, 100, `r${r}-`, i)));
+      else await Promise.all(order.map(async (b) => b.conns.push(...(await openMany(b.port, 100, `r${r}-`, i)))));
     }
-    return { c0, units: N };
+    return { t0, c0, units: N };
   }
   const nSubs = scenario === 'qos0' ? 1 : 100;
   const perChunk = scenario === 'qos0' ? 1000 : 10;
   const chunk = Buffer.concat(Array.from({ length: perChunk }, () => pkt(0x30, Buffer.concat([str('bench/t'), Buffer.alloc(64, 0x61)]))));
   const want = perChunk * nSubs;
-  const c0 = pair.map((b) => cpu(b.child.pid));
+  const t0 = Date.now(), c0 = pair.map((b) => cpu(b.child.pid));
   const end = Date.now() + SECONDS * 1000;
   let steps = 0;
   while (Date.now() < end) {
     const order = steps % 2 ? [on, off] : [off, on];
-    for (const b of order) await chunkOnce(b.pub, b.subs, chunk, want);
+    if (SERIAL) for (const b of order) await chunkOnce(b.pub, b.subs, chunk, want);
+    else await Promise.all(order.map((b) => chunkOnce(b.pub, b.subs, chunk, want)));
     steps++;
   }
-  return { c0, units: steps * want };
+  return { t0, c0, units: steps * want };
 }
 
 try {
@@ -153,7 +170,9 @@ try {
     pair = r % 2 ? [on, off] : [off, on];
     await ready(off.port, off.err);
     await ready(on.port, on.err);
-    if (scenario !== 'idle') {
+    if (scenario === 'tick') {
+      for (const b of pair) b.conns = await openMany(b.port, Number(process.env.CONNS ?? 100), 'c');
+    } else if (scenario !== 'idle') {
       const nSubs = scenario === 'qos0' ? 1 : 100;
       for (const b of pair) {
         b.subs = await openMany(b.port, nSubs, 's');
@@ -163,22 +182,28 @@ try {
       }
     }
     await window(off, on, `w${r}`); // warm-up: V8 compiles, not counted
-    const { c0, units } = await window(off, on, r);
+    const { t0, c0, units } = await window(off, on, r);
     const c1 = pair.map((b) => cpu(b.child.pid));
+    const wall = (Date.now() - t0) / 1000;
     const d = (i, k) => c1[i][k] - c0[i][k];
     const [iOff, iOn] = pair[0] === off ? [0, 1] : [1, 0];
     const [dOff, dOn, mOff, mOn] = [d(iOff, 0), d(iOn, 0), d(iOff, 1), d(iOn, 1)];
     await stopPair();
     // Round 0 is a warm-up of the machine (and its files), not counted.
-    if (r > 0) results.push({ units, off: dOff / units, on: dOn / units, mainOff: mOff / units, mainOn: mOn / units });
+    if (r > 0) results.push({ units, wall, off: dOff / units, on: dOn / units, mainOff: mOff / units, mainOn: mOn / units });
   }
-  const unit = { qos0: 'message', fanout: 'delivery', idle: 'connect' }[scenario];
+  const unit = { qos0: 'message', fanout: 'delivery', idle: 'connect', tick: 'second' }[scenario];
   for (const [i, x] of results.entries()) {
     console.log(`round ${i + 1}: ${x.units} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} each; off ${(x.off * 1e6).toFixed(3)} µs, on ${(x.on * 1e6).toFixed(3)} µs of CPU per ${unit}; on/off ${(x.on / x.off).toFixed(3)}; main thread alone on/off ${(x.mainOn / x.mainOff).toFixed(3)}`);
   }
   const ratios = results.map((x) => x.on / x.off);
   const sumOn = results.reduce((a, x) => a + x.on * x.units, 0), sumOff = results.reduce((a, x) => a + x.off * x.units, 0);
   const mainRatios = results.map((x) => x.mainOn / x.mainOff);
+  // What metrics add per second of a window, and the windows' pace: with tick's figure
+  // (metrics' cost per second whatever the work) this separates the cost per unit from
+  // the cost per second, which a flat-out run spreads over more units.
+  const wall = results.reduce((a, x) => a + x.wall, 0), units = results.reduce((a, x) => a + x.units, 0);
+  console.log(`on - off: ${(((sumOn - sumOff) / wall) * 1000).toFixed(2)} ms of CPU per second of window; ${Math.round(units / wall)} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} per second of window; off ${((sumOff / wall) * 100).toFixed(1)}% of a core`);
   console.log(`${scenario}: on/off CPU per ${unit}: median ${median(ratios).toFixed(3)}, all rounds together ${(sumOn / sumOff).toFixed(3)}; main thread alone: median ${median(mainRatios).toFixed(3)} (${ROUNDS} rounds; ${scraped} scrapes answered, ${scrapeFailed} failed; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 } finally {
   clearInterval(scrapeTimer);
