@@ -65,7 +65,6 @@ export function serveDashboardOnWebsockets(options: { listeners: ListenerSetting
 export function createObservePlugin(listeners: ListenerSettings[], sources: ObserveSources = {}): ObservePlugin {
   let broker: BrokerCore | undefined;
   let ctx: RouteContext | undefined;
-  let metricsToClose: BrokerMetrics | undefined;
   let sampler: LatencySampler | undefined;
   let stage: Stage = 'starting';
   const open: { listener: Listener; tls: ReloadableTls | undefined }[] = [];
@@ -98,7 +97,6 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     async init(b: BrokerCore): Promise<void> {
       broker = b;
       const metrics = new BrokerMetrics(b, sources, totals);
-      metricsToClose = metrics;
       const s = new LatencySampler((seconds) => {
         latency.count++;
         latency.sum += seconds;
@@ -123,7 +121,7 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
 
     async stop(): Promise<void> {
       stage = 'stopping';
-      metricsToClose?.close();
+      ctx?.metrics.close();
       await Promise.all(open.splice(0).map((o) => new Promise<void>((resolve) => o.listener.close(resolve))));
     },
 

@@ -62,8 +62,8 @@ export function refreshedEvery<T>(maxAgeMs: number, fn: () => T): () => T {
  * How old the counts of Node's active handles and resources (nodejs_active_handles and
  * nodejs_active_resources, with their _total) may be when scraped. Node only lists them
  * one object or string per handle: with 9,000 connections a list takes 3-20 ms of CPU,
- * which scraped every second put 3-4% on each connect of `idle` (measured side by side,
- * scripts/metrics-paired.mjs). Listed at most once in this time, they cost a tenth of it.
+ * which scraped every second put 1.5-2% on each connect of `idle` (measured side by
+ * side, scripts/metrics-paired.mjs). Listed at most once in this time, they cost a tenth of it.
  */
 export const HANDLE_COUNTS_MAX_AGE_MS = 10_000;
 
