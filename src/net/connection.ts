@@ -110,6 +110,8 @@ export class Connection extends FrameReader<ConnectionHandler> {
   private drainHooked = false;
   /** Who stopped reading (owner bits, see pause()); the socket is read while none is set. */
   private pausedBy = 0;
+  /** The peer's FIN came while reading was held (hold()): acted on once the held bytes are read. */
+  private endHeld = false;
 
   constructor(stream: ByteStream) {
     super(noopHandler);
@@ -295,8 +297,27 @@ export class Connection extends FrameReader<ConnectionHandler> {
     this.streamError = err;
   }
 
+  /**
+   * Reads what hold() kept, then acts on a FIN that came meanwhile: the peer's packets and
+   * its leaving are seen in the order they came.
+   */
+  override release(): boolean {
+    const read = super.release();
+    if (read) this.lastReceived = Date.now();
+    if (this.endHeld) {
+      this.endHeld = false;
+      this.onEnd();
+    }
+    return read;
+  }
+
   /** @internal the peer half-closed: MQTT has no use for it. */
   onEnd(): void {
+    if (this.holding) {
+      // Not yet: what came before the FIN is still to be read (release()).
+      this.endHeld = true;
+      return;
+    }
     this.closed = true;
     this.stream.destroy();
   }

@@ -61,6 +61,8 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
   private parts: Buffer[] | null = null;
   private partLen = 0;
   private partNeed = 0;
+  /** Set by hold(): what arrives is kept unread, in order, until release(). */
+  protected holding = false;
 
   /** Bytes of a frame that has begun to arrive and is not yet whole. */
   get partialBytes(): number {
@@ -73,6 +75,31 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
 
   /** A malformed or oversized packet: no further frame is read from this stream. */
   protected abstract protocolError(err: Error): void;
+
+  /**
+   * Stops reading after the frame being handled: the rest of its chunk, and the chunks
+   * that follow, are kept as they are (not split, not decoded, no error found in them yet)
+   * until release(). For a handler that must finish something later before the next packet
+   * may be read, without holding decoded packets aside or hearing of a bad one too early.
+   */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Reads what was kept since hold(), as if it arrived now; true if at least one whole packet was read. */
+  release(): boolean {
+    if (!this.holding) return false;
+    this.holding = false;
+    if (this.partLen === 0 || this.closed) return false;
+    // A frame still incomplete before the hold stays gathered as it was.
+    if (this.partNeed > 0 && this.partLen < this.partNeed) return false;
+    const parts = this.parts!;
+    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts, this.partLen);
+    this.parts = null;
+    this.partLen = 0;
+    this.partNeed = 0;
+    return this.frames(buf);
+  }
 
   /** Takes the next chunk of the stream; true if at least one whole packet was read. */
   protected readChunk(chunk: Buffer): boolean {
@@ -99,7 +126,7 @@ export abstract class FrameReader<H extends PacketHandler = PacketHandler> {
     const len = buf.length;
     const max = this.maxInboundPacket;
     let pos = 0;
-    while (pos < len && !this.closed) {
+    while (pos < len && !this.closed && !this.holding) {
       let b0 = buf[pos];
       if ((b0 & 0x0f) !== 0 && IGNORED_FLAGS[b0 >> 4] && this.frameType !== -1) {
         // Mosquitto 2.0.11 reads PUBACK, PUBREC, PUBCOMP and PINGREQ whatever their reserved
