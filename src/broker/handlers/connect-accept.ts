@@ -17,6 +17,51 @@ export function acceptConnect(
   assignedId: boolean,
   serverKeepalive: number | undefined,
 ): void {
+  if (resumesQueue(broker, client.clientId, clean)) {
+    // The queued messages are checked against the ACL as they go out, and a reload
+    // (SIGHUP) signalled before this CONNECT must apply to them (Mosquitto's test
+    // 09-acl-change). libuv runs the signal's handler after the socket callbacks of the
+    // poll pass that found it, so this CONNECT may be read first: the accept waits for the
+    // check phase, after that pass. Until then the client stays Authenticating and what it
+    // sent after CONNECT stays unread in its connection (hold), to be read after CONNACK and
+    // the queue as Mosquitto answers it, a bad packet or a DISCONNECT included. Only here:
+    // a session without a queue sends nothing the ACL decides at connect.
+    client.conn.hold();
+    setImmediate(acceptHeld, broker, client, packet, clean, assignedId, serverKeepalive);
+    return;
+  }
+  accept(broker, client, packet, clean, assignedId, serverKeepalive);
+}
+
+/** Whether this CONNECT resumes a session that has messages queued (see attachSession). */
+function resumesQueue(broker: BrokerCore, clientId: string, clean: boolean): boolean {
+  if (clean) return false;
+  const session = broker.sessions.get(clientId);
+  return session !== undefined && !session.clean && session.queue.length > 0;
+}
+
+/** The deferred accept of a CONNECT that resumes a queue, then what the client sent after it. */
+function acceptHeld(
+  broker: BrokerCore,
+  client: ClientContext,
+  packet: ConnectPacket,
+  clean: boolean,
+  assignedId: boolean,
+  serverKeepalive: number | undefined,
+): void {
+  // Closed meanwhile (its socket reset, the broker stopping): nothing to accept.
+  if (client.state === ClientState.Authenticating) accept(broker, client, packet, clean, assignedId, serverKeepalive);
+  client.conn.release();
+}
+
+function accept(
+  broker: BrokerCore,
+  client: ClientContext,
+  packet: ConnectPacket,
+  clean: boolean,
+  assignedId: boolean,
+  serverKeepalive: number | undefined,
+): void {
   const sessionPresent = attachSession(broker, client, clean);
   const session = client.session!;
   logConnected(broker, client, clean, sessionPresent);
