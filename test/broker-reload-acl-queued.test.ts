@@ -135,7 +135,7 @@ async function queueTwo(port: number, id: string, username?: string): Promise<vo
 async function startBlockable(dir: string, lines: string[]) {
   const port = await freePort();
   const unblockFile = path.join(dir, 'unblock');
-  const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${BLOCK_LOOP}`, BLOCK_LOOP_UNTIL: unblockFile };
+  const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require "${BLOCK_LOOP}"`, BLOCK_LOOP_UNTIL: unblockFile };
   const prog = await runProgram('ts', [`listener ${port} 127.0.0.1`, 'log_dest stderr', ...lines], { dir, env });
   const pid = prog.proc.pid!;
   return {
