@@ -8,7 +8,15 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { collectGcDurations, collectProcessMetrics, openFileDescriptors, perScrape, refreshedEvery } from '../src/broker/observe/process-metrics.js';
+import {
+  collectGcDurations,
+  collectProcessMetrics,
+  eventLoopDelays,
+  openFileDescriptors,
+  perScrape,
+  refreshedEvery,
+  sampleInWindows,
+} from '../src/broker/observe/process-metrics.js';
 
 const FAMILIES = [
   'process_open_fds',
@@ -171,5 +179,89 @@ describe('nodejs_gc_duration_seconds, sampled', () => {
     const t1 = Date.now();
     await churn(() => Date.now() - t1 > 400);
     expect(await gcCount(r, 'minor')).toBe(counted);
+  });
+});
+
+/** Keeps the event loop busy for `ms`. */
+function block(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function lagFamily(r: Registry, suffix: string): Promise<number> {
+  const m = new RegExp(`^nodejs_eventloop_lag_${suffix}_seconds ([0-9.e+-]+)$`, 'm').exec(await r.metrics());
+  return m === null ? NaN : Number(m[1]);
+}
+
+describe('runtime sampling windows', () => {
+  it('opens every sampler at once, closes them after the sample, and drops an open window when stopped', async () => {
+    const events: string[] = [];
+    const sampler = (name: string) => ({
+      open: () => events.push(`open ${name}`),
+      close: () => events.push(`close ${name}`),
+      cancel: () => events.push(`cancel ${name}`),
+    });
+    const stop = sampleInWindows([sampler('a'), sampler('b')], 60, 120);
+    stops.push(stop);
+    expect(events).toEqual(['open a', 'open b']);
+    while (events.length < 6) await sleep(10);
+    expect(events.slice(0, 6)).toEqual(['open a', 'open b', 'close a', 'close b', 'open a', 'open b']);
+    stop();
+    expect(events.slice(6)).toEqual(['cancel a', 'cancel b']);
+    await sleep(200);
+    expect(events).toHaveLength(8);
+  });
+});
+
+describe('nodejs_eventloop_lag_*, sampled', () => {
+  it('reports the delays of its latest window, and nothing of the time between windows', async () => {
+    const r = new Registry();
+    // Windows at 0-300 ms and 1,000-1,300 ms.
+    stops.push(sampleInWindows([eventLoopDelays(r, 300, 1_000)], 300, 1_000));
+    // Before any window closed: prom-client's initial value.
+    expect(await lagFamily(r, 'max')).toBe(0);
+    await sleep(80);
+    block(120);
+    // The first window closes 300 ms after it opened (later on a loaded machine).
+    while ((await lagFamily(r, 'max')) === 0) await sleep(20);
+    const max = await lagFamily(r, 'max');
+    const min = await lagFamily(r, 'min');
+    // A delay is the monitor's whole interval: about 10 ms while the loop is free, and
+    // the blocked one at least the 120 ms it was held.
+    expect(max).toBeGreaterThanOrEqual(0.12);
+    expect(min).toBeGreaterThan(0.005);
+    expect(min).toBeLessThan(0.12);
+    const mean = await lagFamily(r, 'mean');
+    expect(mean).toBeGreaterThan(min);
+    expect(mean).toBeLessThan(max);
+    expect(await lagFamily(r, 'stddev')).toBeGreaterThan(0);
+    const [p50, p90, p99] = [await lagFamily(r, 'p50'), await lagFamily(r, 'p90'), await lagFamily(r, 'p99')];
+    expect(p50).toBeGreaterThanOrEqual(min);
+    expect(p50).toBeLessThanOrEqual(p90);
+    expect(p90).toBeLessThanOrEqual(p99);
+    expect(p99).toBeLessThanOrEqual(max);
+    // Between the windows a longer block: neither shown at once (values change when a
+    // window closes) nor counted in the next window.
+    block(400);
+    expect(await lagFamily(r, 'max')).toBe(max);
+    while ((await lagFamily(r, 'max')) === max) await sleep(20);
+    const next = await lagFamily(r, 'max');
+    expect(next).toBeLessThan(0.4);
+    expect(await lagFamily(r, 'min')).toBeGreaterThan(0.005);
+  });
+
+  it('measures nodejs_eventloop_lag_seconds at each scrape, as prom-client does', async () => {
+    const r = new Registry();
+    stops.push(sampleInWindows([eventLoopDelays(r, 100, 100_000)], 100, 100_000));
+    // A scrape starts a measurement that ends at the loop's next check phase; the next
+    // scrape shows it. Held up by a block, it is at least that long.
+    await r.metrics();
+    block(60);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(Number(/^nodejs_eventloop_lag_seconds ([0-9.e+-]+)$/m.exec(await r.metrics())![1])).toBeGreaterThanOrEqual(0.06);
   });
 });

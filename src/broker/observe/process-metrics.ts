@@ -12,12 +12,15 @@
  * scrape and read by both of its families (a registry collects every family in one
  * synchronous pass, so the list is dropped at the next microtask).
  *
- * nodejs_gc_duration_seconds is sampled (collectGcDurations below): prom-client's `gc`
- * PerformanceObserver alone cost 5-8% of the broker's CPU per message. The collectors
- * kept are called one by one (KEPT_COLLECTORS), so that the observer is never installed.
+ * GC pauses (nodejs_gc_duration_seconds) and the event-loop delay monitor's families
+ * (nodejs_eventloop_lag_*) are measured in windows, one second in every ten (below):
+ * prom-client's `gc` PerformanceObserver alone cost 5-8% of the broker's CPU per message,
+ * and its delay monitor wakes the loop a hundred times a second. The collectors kept are
+ * called one by one (KEPT_COLLECTORS), so that neither is installed.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 
@@ -132,24 +135,74 @@ const GC_KIND: Record<string, string> = {
 };
 
 /**
- * GC pauses are timed during one window of GC_SAMPLE_MS in every GC_PERIOD_MS, and each
- * collection timed counts GC_PERIOD_MS / GC_SAMPLE_MS times: any GC hook in Node (a `gc`
- * PerformanceObserver as prom-client installs, or v8.GCProfiler) makes every collection
- * slower while it is installed, by 5-8% of the broker's CPU per message in `qos0`
- * measured side by side (scripts/metrics-paired.mjs). Sampled, that is a tenth of it, and
- * the histogram's count and sum stay estimates of the whole (rate(..._sum) is still the
- * share of time spent in GC).
+ * The runtime's GC pauses and event-loop delays are measured during one window of
+ * RUNTIME_SAMPLE_MS in every RUNTIME_PERIOD_MS, both in the same window:
+ * - any GC hook in Node (a `gc` PerformanceObserver as prom-client installs, or
+ *   v8.GCProfiler) makes every collection slower while it is installed, by 5-8% of the
+ *   broker's CPU per message in `qos0` measured side by side (scripts/metrics-paired.mjs);
+ * - Node's event-loop delay monitor is a timer that wakes the loop every 10 ms: measured
+ *   here, an otherwise idle process spent 7 ms of CPU a second on it (each wakeup of a
+ *   sleeping loop costs some 70 µs on this virtual machine), the largest part of what
+ *   metrics cost a quiet broker.
+ * Sampled, each costs a tenth of that.
  */
-export const GC_SAMPLE_MS = 1_000;
-export const GC_PERIOD_MS = 10_000;
+export const RUNTIME_SAMPLE_MS = 1_000;
+export const RUNTIME_PERIOD_MS = 10_000;
+
+/**
+ * A part of the runtime measured in windows: started when one opens, read when it closes,
+ * and dropped unread when the sampling stops during a window (a window cut short would
+ * weigh as a whole one).
+ */
+export interface WindowSampler {
+  open(): void;
+  close(): void;
+  cancel(): void;
+}
+
+/**
+ * Opens a window of sampleMs now and then every periodMs (one timer for all the samplers);
+ * returns a function that stops for good, an open window dropped.
+ */
+export function sampleInWindows(samplers: readonly WindowSampler[], sampleMs: number, periodMs: number): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let opened = false;
+  const open = (): void => {
+    if (stopped) return;
+    for (const s of samplers) s.open();
+    opened = true;
+    timer = setTimeout(close, sampleMs);
+    timer.unref();
+  };
+  const close = (): void => {
+    opened = false;
+    for (const s of samplers) s.close();
+    if (stopped) return;
+    timer = setTimeout(open, Math.max(0, periodMs - sampleMs));
+    timer.unref();
+  };
+  open();
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(timer);
+    if (opened) {
+      opened = false;
+      for (const s of samplers) s.cancel();
+    }
+  };
+}
 
 /**
  * nodejs_gc_duration_seconds as prom-client defines it (name, kind label, buckets), fed by
- * v8.GCProfiler windows (above) instead of a `gc` PerformanceObserver, which also costs a
- * call into JavaScript for every collection (and of which prom-client counted only the
- * first of each batch delivered). Returns a function that stops the sampling.
+ * v8.GCProfiler during the windows (above) instead of a `gc` PerformanceObserver, which
+ * also costs a call into JavaScript for every collection (and of which prom-client counted
+ * only the first of each batch delivered). Each collection timed counts `weight` times
+ * (period / sample): the histogram's count and sum stay estimates of the whole, and
+ * rate(..._sum) is still the share of time spent in GC.
  */
-export function collectGcDurations(registry: Registry, sampleMs = GC_SAMPLE_MS, periodMs = GC_PERIOD_MS): () => void {
+export function gcDurations(registry: Registry, sampleMs: number, periodMs: number): WindowSampler {
   const weight = Math.max(1, Math.round(periodMs / sampleMs));
   const histogram = new Histogram({
     name: 'nodejs_gc_duration_seconds',
@@ -159,38 +212,101 @@ export function collectGcDurations(registry: Registry, sampleMs = GC_SAMPLE_MS, 
     registers: [registry],
   });
   let profiler: v8.GCProfiler | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const open = (): void => {
-    if (stopped) return;
-    profiler = new v8.GCProfiler();
-    profiler.start();
-    timer = setTimeout(close, sampleMs);
-    timer.unref();
+  return {
+    open() {
+      profiler = new v8.GCProfiler();
+      profiler.start();
+    },
+    close() {
+      const record = profiler?.stop();
+      profiler = undefined;
+      for (const s of record?.statistics ?? []) {
+        const kind = GC_KIND[s.gcType];
+        if (kind === undefined) continue;
+        for (let i = 0; i < weight; i++) histogram.observe({ kind }, s.cost / 1e6);
+      }
+    },
+    cancel() {
+      profiler?.stop();
+      profiler = undefined;
+    },
   };
-  const close = (): void => {
-    const record = profiler?.stop();
-    profiler = undefined;
-    for (const s of record?.statistics ?? []) {
-      const kind = GC_KIND[s.gcType];
-      if (kind === undefined) continue;
-      for (let i = 0; i < weight; i++) histogram.observe({ kind }, s.cost / 1e6);
-    }
-    if (stopped) return;
-    timer = setTimeout(open, Math.max(0, periodMs - sampleMs));
-    timer.unref();
-  };
-  open();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    profiler?.stop();
-    profiler = undefined;
+}
+
+/** GC pauses sampled in windows alone (gcDurations); returns a function that stops. */
+export function collectGcDurations(registry: Registry, sampleMs = RUNTIME_SAMPLE_MS, periodMs = RUNTIME_PERIOD_MS): () => void {
+  return sampleInWindows([gcDurations(registry, sampleMs, periodMs)], sampleMs, periodMs);
+}
+
+/** prom-client's resolution of the event-loop delay monitor (its eventLoopMonitoringPrecision), ms. */
+export const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/**
+ * prom-client's event-loop families under their names: nodejs_eventloop_lag_seconds as it
+ * measures it (at each scrape, the time until the loop's next check phase, set when it
+ * comes: a scrape shows the previous scrape's), and the monitor's min, max, mean, stddev
+ * and p50/p90/p99 taken over the latest window instead of since the previous scrape. As
+ * in prom-client a delay is the timer's whole interval (so about the resolution, 10 ms,
+ * when the loop is free). Reading them also walks the monitor's histogram (tens of
+ * thousands of buckets, a fifth of a scrape), once per window here.
+ */
+export function eventLoopDelays(registry: Registry, sampleMs: number, periodMs: number, resolutionMs = EVENT_LOOP_RESOLUTION_MS): WindowSampler {
+  const lag = new Gauge({
+    name: 'nodejs_eventloop_lag_seconds',
+    help: 'Lag of event loop in seconds.',
+    registers: [registry],
+    aggregator: 'average',
+    collect() {
+      const start = process.hrtime.bigint();
+      setImmediate(() => lag.set(Number(process.hrtime.bigint() - start) / 1e9));
+    },
+  });
+  const window = `over the latest ${sampleMs} ms sampled in every ${periodMs} ms`;
+  const gauge = (suffix: string, what: string, aggregator: 'min' | 'max' | 'average') =>
+    new Gauge({ name: `nodejs_eventloop_lag_${suffix}_seconds`, help: `${what} (${window}).`, registers: [registry], aggregator });
+  const min = gauge('min', 'The minimum recorded event loop delay', 'min');
+  const max = gauge('max', 'The maximum recorded event loop delay', 'max');
+  const mean = gauge('mean', 'The mean of the recorded event loop delays', 'average');
+  const stddev = gauge('stddev', 'The standard deviation of the recorded event loop delays', 'average');
+  const p50 = gauge('p50', 'The 50th percentile of the recorded event loop delays', 'average');
+  const p90 = gauge('p90', 'The 90th percentile of the recorded event loop delays', 'average');
+  const p99 = gauge('p99', 'The 99th percentile of the recorded event loop delays', 'average');
+  const monitor = monitorEventLoopDelay({ resolution: resolutionMs });
+  return {
+    open() {
+      monitor.reset();
+      monitor.enable();
+    },
+    close() {
+      monitor.disable();
+      // A window that saw no interval (its first timer had not fired) keeps the last values.
+      if (monitor.count === 0) return;
+      min.set(monitor.min / 1e9);
+      max.set(monitor.max / 1e9);
+      mean.set(monitor.mean / 1e9);
+      stddev.set(monitor.stddev / 1e9);
+      p50.set(monitor.percentile(50) / 1e9);
+      p90.set(monitor.percentile(90) / 1e9);
+      p99.set(monitor.percentile(99) / 1e9);
+      monitor.reset();
+    },
+    cancel() {
+      monitor.disable();
+      monitor.reset();
+    },
   };
 }
 
 const REPLACED = [
   'nodejs_gc_duration_seconds',
+  'nodejs_eventloop_lag_seconds',
+  'nodejs_eventloop_lag_min_seconds',
+  'nodejs_eventloop_lag_max_seconds',
+  'nodejs_eventloop_lag_mean_seconds',
+  'nodejs_eventloop_lag_stddev_seconds',
+  'nodejs_eventloop_lag_p50_seconds',
+  'nodejs_eventloop_lag_p90_seconds',
+  'nodejs_eventloop_lag_p99_seconds',
   'process_open_fds',
   'nodejs_active_handles',
   'nodejs_active_handles_total',
@@ -201,14 +317,13 @@ const REPLACED = [
 /**
  * prom-client's default collectors kept as they are (its lib/metrics/<name>.js, each
  * `(registry, config) => void`, which collectDefaultMetrics calls in turn): all but gc,
- * processOpenFileDescriptors, processHandles and processResources, replaced here.
+ * eventLoopLag, processOpenFileDescriptors, processHandles and processResources, replaced here.
  */
 export const KEPT_COLLECTORS = [
   'processCpuTotal',
   'processStartTime',
   'osMemoryHeap',
   'processMaxFileDescriptors',
-  'eventLoopLag',
   'processRequests',
   'heapSizeAndUsed',
   'heapSpacesSizeAndUsed',
@@ -234,8 +349,7 @@ function keptCollectors(): DefaultCollector[] | undefined {
 export function collectProcessMetrics(registry: Registry, handleCountsMaxAgeMs = HANDLE_COUNTS_MAX_AGE_MS): () => void {
   const kept = keptCollectors();
   if (kept !== undefined) {
-    // collectDefaultMetrics' own default precision (ms) for the event-loop delay monitor.
-    for (const collect of kept) collect(registry, { eventLoopMonitoringPrecision: 10 });
+    for (const collect of kept) collect(registry, { eventLoopMonitoringPrecision: EVENT_LOOP_RESOLUTION_MS });
   } else {
     // Another layout of prom-client: all of its collectors (its gc observer included,
     // which only costs), then the replaced families taken out.
@@ -244,7 +358,11 @@ export function collectProcessMetrics(registry: Registry, handleCountsMaxAgeMs =
       if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
     }
   }
-  const stopGc = collectGcDurations(registry);
+  const stopSampling = sampleInWindows(
+    [gcDurations(registry, RUNTIME_SAMPLE_MS, RUNTIME_PERIOD_MS), eventLoopDelays(registry, RUNTIME_SAMPLE_MS, RUNTIME_PERIOD_MS)],
+    RUNTIME_SAMPLE_MS,
+    RUNTIME_PERIOD_MS,
+  );
   if (process.platform === 'linux') {
     new Gauge({
       name: 'process_open_fds',
@@ -283,5 +401,5 @@ export function collectProcessMetrics(registry: Registry, handleCountsMaxAgeMs =
     );
     total('nodejs_active_resources_total', 'Total number of active resources.', registry, () => resources().length);
   }
-  return stopGc;
+  return stopSampling;
 }
