@@ -112,6 +112,32 @@ describe('metrics listener', () => {
     expect(sample(m, 'tsmosquitto_connections', { listener: String(o.mqttPort), version: '3.1.1' })).toBeUndefined();
   });
 
+  it('counts connected clients as they come, are taken over and leave', async () => {
+    const o = await startObserved();
+    const port = String(o.mqttPort);
+    const connected = async (version: string) => sample((await get(o.httpPort, '/metrics')).body, 'tsmosquitto_connections', { listener: port, version });
+    const a = await connect(o.mqttPort, { clientId: 'same', protocolVersion: 4 });
+    const b = await connect(o.mqttPort, { clientId: 'other', protocolVersion: 4 });
+    expect(await connected('3.1.1')).toBe(2);
+    // A second connection with the same client id takes the session over: still two.
+    let closed = false;
+    a.once('close', () => (closed = true));
+    const a2 = await connect(o.mqttPort, { clientId: 'same', protocolVersion: 4, clean: false });
+    await expect.poll(() => closed).toBe(true);
+    expect(await connected('3.1.1')).toBe(2);
+    const five = await connect(o.mqttPort, { clientId: 'five', protocolVersion: 5 });
+    expect(await connected('5.0')).toBe(1);
+    await b.endAsync();
+    await expect.poll(() => connected('3.1.1')).toBe(1);
+    await a2.endAsync();
+    await five.endAsync();
+    await expect.poll(() => connected('3.1.1')).toBeUndefined();
+    expect(await connected('5.0')).toBeUndefined();
+    const m = (await get(o.httpPort, '/metrics')).body;
+    expect(sample(m, 'tsmosquitto_connections_total', { listener: port, version: '3.1.1' })).toBe(3);
+    expect(sample(m, 'tsmosquitto_connections_total', { listener: port, version: '5.0' })).toBe(1);
+  });
+
   it('reports the Redis link and the persistence journal it is given', async () => {
     let up = true;
     const o = await startObserved({}, undefined, {

@@ -11,15 +11,17 @@
  */
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import { ReasonCode } from '../../protocol/index.js';
-import type { ListenerRuntime } from '../core.js';
 import { VERSION } from '../version.js';
 import { collectProcessMetrics, perScrape } from './process-metrics.js';
 import { protocolName, type ObservedBroker, type ObserveSources } from './view.js';
 
 type Emit = (value: number, labels?: LabelValues<string>) => void;
 
-/** Connections accepted since start, per listener and protocol version (counted at CONNACK). */
-export type ConnectionTotal = { listener: string; version: string; count: number };
+/**
+ * Per listener and protocol version: connections accepted since start (counted at CONNACK)
+ * and clients connected now (from CONNACK until they leave or are taken over).
+ */
+export type ConnectionTotal = { listener: string; version: string; count: number; current: number };
 export type ConnectionTotals = Map<string, ConnectionTotal>;
 
 const QOS = ['0', '1', '2'];
@@ -106,28 +108,9 @@ export class BrokerMetrics {
     this.gauge('tsmosquitto_start_time_seconds', 'When the broker started, seconds since the Unix epoch.', [], (e) =>
       e(b.startedAt / 1000),
     );
+    // Kept by the plugin as clients connect and leave (no pass over the clients per scrape).
     this.gauge('tsmosquitto_connections', 'Connected MQTT clients by listener and protocol version.', ['listener', 'version'], (e) => {
-      // Counted per listener object and version number; labels are made once per group.
-      const counts = new Map<ListenerRuntime, number[]>();
-      for (const c of b.clients) {
-        if (!c.active) continue;
-        let byVersion = counts.get(c.listener);
-        if (byVersion === undefined) counts.set(c.listener, (byVersion = []));
-        byVersion[c.protocolVersion] = (byVersion[c.protocolVersion] ?? 0) + 1;
-      }
-      // Two listeners may share a label (one port on two addresses): summed, as before.
-      const byLabel = new Map<string, { listener: string; version: string; n: number }>();
-      for (const [rt, byVersion] of counts) {
-        const listener = listenerLabel(rt.listener?.port ?? rt.settings.port, rt.settings.unixPath);
-        byVersion.forEach((n, v) => {
-          const version = protocolName(v);
-          const key = `${listener} ${version}`;
-          const entry = byLabel.get(key);
-          if (entry === undefined) byLabel.set(key, { listener, version, n });
-          else entry.n += n;
-        });
-      }
-      for (const { listener, version, n } of byLabel.values()) e(n, { listener, version });
+      for (const t of this.connectionTotals.values()) if (t.current > 0) e(t.current, { listener: t.listener, version: t.version });
     });
     this.counter('tsmosquitto_connections_total', 'MQTT connections accepted (CONNACK sent) by listener and protocol version.', ['listener', 'version'], (e) => {
       for (const t of this.connectionTotals.values()) e(t.count, { listener: t.listener, version: t.version });
