@@ -20,7 +20,11 @@
 // and do nothing else: the CPU per second that metrics add whatever the traffic (the
 // scrape, the event-loop delay monitor, the GC sampling). The other three pay that per
 // second of their window, which lock-step makes longer per unit than a flat-out run. AA=1 runs two brokers without metrics, as a check of the
-// method. PORT (default 27100) to PORT+2 are used.
+// method. FLAT=K: instead of lock-step, each broker runs flat out on its own (qos0 and
+// fanout: K chunks in flight, the next written as one completes; idle: K x 100 connects in
+// flight), both at the same moments, each one's CPU per unit over the units it handled: its
+// loop never waits for the driver, as in a benchmark run, where the cost per second weighs
+// less and a scrape finds the broker's code warm. PORT (default 27100) to PORT+2 are used.
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
@@ -99,6 +103,9 @@ function chunkOnce(pub, subs, chunk, want) {
 // closer to a flat-out run, so that the per-second costs weigh as they do there);
 // SERIAL=1 gives the step to one and then the other.
 const SERIAL = process.env.SERIAL === '1';
+// FLAT=K (qos0, fanout): each broker flat out with K chunks in flight instead of lock-step;
+// both still run at the same moments, each CPU per unit over the units it handled.
+const FLAT = Number(process.env.FLAT ?? 1);
 // AA=1: both without metrics (and nothing scraped), to see what the pairing itself resolves.
 const AA = process.env.AA === '1';
 let scraped = 0, scrapeFailed = 0;
@@ -134,6 +141,21 @@ async function window(off, on, r) {
     for (const b of pair) { for (const c of b.conns ?? []) c.sock.destroy(); b.conns = []; }
     await sleep(1000);
     const t0 = Date.now(), c0 = pair.map((b) => cpu(b.child.pid));
+    if (FLAT > 1) {
+      // Each broker on its own, FLAT x 100 connects in flight, a new one as each is accepted.
+      const run = (b) => new Promise((resolve, reject) => {
+        let started = 0, done = 0;
+        const next = () => {
+          while (started < N && started - done < FLAT * 100) {
+            const i = started++;
+            Conn.open(b.port, `r${r}-${i}`).then((c) => { b.conns.push(c); if (++done === N) resolve(); else next(); }, reject);
+          }
+        };
+        next();
+      });
+      await Promise.all([run(off), run(on)]);
+      return { t0, c0, units: N };
+    }
     for (let i = 0; i < N; i += 100) {
       const order = (i / 100) % 2 ? [on, off] : [off, on];
       if (SERIAL) for (const b of order) b.conns.push(...(await openMany(b.port, 100, `r${r}-`, i)));
@@ -147,6 +169,22 @@ async function window(off, on, r) {
   const want = perChunk * nSubs;
   const t0 = Date.now(), c0 = pair.map((b) => cpu(b.child.pid));
   const end = Date.now() + SECONDS * 1000;
+  if (FLAT > 1) {
+    // Each broker on its own, flat out: FLAT chunks in flight, the next written as one
+    // completes, so that its loop never waits for the driver (as in a benchmark run).
+    const run = (b) => new Promise((resolve) => {
+      let sent = 0, got = 0;
+      const pump = () => {
+        const done = Math.floor(got / want);
+        while (sent - done < FLAT && Date.now() < end) { b.pub.sock.write(chunk); sent++; }
+        if (Date.now() >= end && done === sent) resolve(sent * want);
+      };
+      for (const s of b.subs) s.onPacket = (t) => { if (t === 0x30 && ++got % want === 0) pump(); };
+      pump();
+    });
+    const [uOff, uOn] = await Promise.all([run(off), run(on)]);
+    return { t0, c0, units: uOff, unitsOn: uOn };
+  }
   let steps = 0;
   while (Date.now() < end) {
     const order = steps % 2 ? [on, off] : [off, on];
@@ -182,7 +220,7 @@ try {
       }
     }
     await window(off, on, `w${r}`); // warm-up: V8 compiles, not counted
-    const { t0, c0, units } = await window(off, on, r);
+    const { t0, c0, units, unitsOn = units } = await window(off, on, r);
     const c1 = pair.map((b) => cpu(b.child.pid));
     const wall = (Date.now() - t0) / 1000;
     const d = (i, k) => c1[i][k] - c0[i][k];
@@ -190,21 +228,24 @@ try {
     const [dOff, dOn, mOff, mOn] = [d(iOff, 0), d(iOn, 0), d(iOff, 1), d(iOn, 1)];
     await stopPair();
     // Round 0 is a warm-up of the machine (and its files), not counted.
-    if (r > 0) results.push({ units, wall, off: dOff / units, on: dOn / units, mainOff: mOff / units, mainOn: mOn / units });
+    if (r > 0) results.push({ units, unitsOn, wall, off: dOff / units, on: dOn / unitsOn, mainOff: mOff / units, mainOn: mOn / unitsOn });
   }
   const unit = { qos0: 'message', fanout: 'delivery', idle: 'connect', tick: 'second' }[scenario];
   for (const [i, x] of results.entries()) {
     console.log(`round ${i + 1}: ${x.units} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} each; off ${(x.off * 1e6).toFixed(3)} µs, on ${(x.on * 1e6).toFixed(3)} µs of CPU per ${unit}; on/off ${(x.on / x.off).toFixed(3)}; main thread alone on/off ${(x.mainOn / x.mainOff).toFixed(3)}`);
   }
   const ratios = results.map((x) => x.on / x.off);
-  const sumOn = results.reduce((a, x) => a + x.on * x.units, 0), sumOff = results.reduce((a, x) => a + x.off * x.units, 0);
+  const sumOn = results.reduce((a, x) => a + x.on * x.unitsOn, 0), sumOff = results.reduce((a, x) => a + x.off * x.units, 0);
+  const unitsOnAll = results.reduce((a, x) => a + x.unitsOn, 0), unitsOffAll = results.reduce((a, x) => a + x.units, 0);
   const mainRatios = results.map((x) => x.mainOn / x.mainOff);
   // What metrics add per second of a window, and the windows' pace: with tick's figure
   // (metrics' cost per second whatever the work) this separates the cost per unit from
   // the cost per second, which a flat-out run spreads over more units.
   const wall = results.reduce((a, x) => a + x.wall, 0), units = results.reduce((a, x) => a + x.units, 0);
-  console.log(`on - off: ${(((sumOn - sumOff) / wall) * 1000).toFixed(2)} ms of CPU per second of window; ${Math.round(units / wall)} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} per second of window; off ${((sumOff / wall) * 100).toFixed(1)}% of a core`);
-  console.log(`${scenario}: on/off CPU per ${unit}: median ${median(ratios).toFixed(3)}, all rounds together ${(sumOn / sumOff).toFixed(3)}; main thread alone: median ${median(mainRatios).toFixed(3)} (${ROUNDS} rounds; ${scraped} scrapes answered, ${scrapeFailed} failed; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  // Per unit (in FLAT mode each broker handled its own number of units), over off's units.
+  const perOn = sumOn / unitsOnAll, perOff = sumOff / unitsOffAll;
+  console.log(`on - off: ${((((perOn - perOff) * unitsOffAll) / wall) * 1000).toFixed(2)} ms of CPU per second of window; ${Math.round(units / wall)} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} per second of window; off ${((sumOff / wall) * 100).toFixed(1)}% of a core`);
+  console.log(`${scenario}: on/off CPU per ${unit}: median ${median(ratios).toFixed(3)}, all rounds together ${(perOn / perOff).toFixed(3)}; main thread alone: median ${median(mainRatios).toFixed(3)} (${ROUNDS} rounds; ${scraped} scrapes answered, ${scrapeFailed} failed; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 } finally {
   clearInterval(scrapeTimer);
   await stopPair();
