@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, stopBrokers } from './helpers/broker.js';
 import { haveProgram, MOSQUITTO, startMosquitto, type RealMosquitto } from './helpers/mosquitto.js';
 import { RawClient } from './helpers/raw-client.js';
-import { RawFrames } from './helpers/raw-frames.js';
+import { RawFrames, splitFrames } from './helpers/raw-frames.js';
 
 const PINGREQ = [0xc0, 0x00];
 
@@ -29,25 +29,7 @@ function exchange(port: number, bytes: number[], skipConnack = true): Promise<st
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     let got = Buffer.alloc(0);
-    const frames = (): Buffer[] => {
-      const out: Buffer[] = [];
-      let p = 0;
-      while (p + 1 < got.length) {
-        let i = p + 1;
-        let rl = 0;
-        let mul = 1;
-        while (i < got.length) {
-          const b = got[i++];
-          rl += (b & 0x7f) * mul;
-          mul *= 128;
-          if ((b & 0x80) === 0) break;
-        }
-        if (i + rl > got.length) break;
-        out.push(got.subarray(p, i + rl));
-        p = i + rl;
-      }
-      return out;
-    };
+    const frames = (): Buffer[] => splitFrames(got).frames;
     const shown = (): string =>
       frames()
         .slice(skipConnack ? 1 : 0)

@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runProgram, stopPrograms, tempDir } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
 import { RawClient } from './helpers/raw-client.js';
+import { splitFrames } from './helpers/raw-frames.js';
 import { startBroker, stopBrokers } from './helpers/broker.js';
 
 const BLOCK_LOOP = fileURLToPath(new URL('./fixtures/block-loop.cjs', import.meta.url));
@@ -50,25 +51,7 @@ function collect(s: net.Socket): { frames(): string[]; closed: Promise<void>; un
   let got = Buffer.alloc(0);
   const waiters: (() => void)[] = [];
   let isClosed = false;
-  const frames = (): string[] => {
-    const out: string[] = [];
-    let p = 0;
-    while (p + 1 < got.length) {
-      let i = p + 1;
-      let rl = 0;
-      let mul = 1;
-      while (i < got.length) {
-        const b = got[i++];
-        rl += (b & 0x7f) * mul;
-        mul *= 128;
-        if ((b & 0x80) === 0) break;
-      }
-      if (i + rl > got.length) break;
-      out.push(got.subarray(p, i + rl).toString('hex'));
-      p = i + rl;
-    }
-    return out;
-  };
+  const frames = (): string[] => splitFrames(got).frames.map((f) => f.toString('hex'));
   s.on('data', (d: Buffer) => {
     got = Buffer.concat([got, d]);
     for (const w of waiters.splice(0)) w();

@@ -5,6 +5,31 @@
  */
 import type { RawClient } from './raw-client.js';
 
+/** The whole MQTT packets at the start of `buf` (split by their fixed header), and what follows them. */
+export function splitFrames(buf: Buffer): { frames: Buffer[]; rest: Buffer } {
+  const frames: Buffer[] = [];
+  let p = 0;
+  for (;;) {
+    let i = p + 1;
+    let rl = 0;
+    let mul = 1;
+    let done = false;
+    while (i < buf.length && i < p + 5) {
+      const b = buf[i++];
+      rl += (b & 0x7f) * mul;
+      mul *= 128;
+      if ((b & 0x80) === 0) {
+        done = true;
+        break;
+      }
+    }
+    if (!done || buf.length < i + rl) break;
+    frames.push(buf.subarray(p, i + rl));
+    p = i + rl;
+  }
+  return { frames, rest: buf.subarray(p) };
+}
+
 export class RawFrames {
   readonly frames: Buffer[] = [];
   private pending = Buffer.alloc(0);
@@ -15,26 +40,10 @@ export class RawFrames {
   }
 
   private push(chunk: Buffer): void {
-    let buf = Buffer.concat([this.pending, chunk]);
-    for (;;) {
-      let i = 1;
-      let rl = 0;
-      let mul = 1;
-      let done = false;
-      while (i < buf.length && i < 5) {
-        const b = buf[i++];
-        rl += (b & 0x7f) * mul;
-        mul *= 128;
-        if ((b & 0x80) === 0) {
-          done = true;
-          break;
-        }
-      }
-      if (!done || buf.length < i + rl) break;
-      this.frames.push(buf.subarray(0, i + rl));
-      buf = buf.subarray(i + rl);
-    }
-    this.pending = buf;
+    const buf = Buffer.concat([this.pending, chunk]);
+    const { frames, rest } = splitFrames(buf);
+    this.frames.push(...frames);
+    this.pending = rest;
     for (const w of this.waiters.splice(0)) w();
   }
 
