@@ -198,21 +198,22 @@ async function lagFamily(r: Registry, suffix: string): Promise<number> {
 }
 
 describe('runtime sampling windows', () => {
-  it('opens every sampler at once, closes them after the sample, and drops an open window when stopped', async () => {
+  it('opens every sampler at once, closes each after its own window, and drops open windows when stopped', async () => {
     const events: string[] = [];
-    const sampler = (name: string) => ({
+    const sampler = (name: string, sampleMs: number) => ({
+      sampleMs,
       open: () => events.push(`open ${name}`),
       close: () => events.push(`close ${name}`),
       cancel: () => events.push(`cancel ${name}`),
     });
-    const stop = sampleInWindows([sampler('a'), sampler('b')], 60, 120);
+    const stop = sampleInWindows([sampler('a', 200), sampler('b', 250)], 300);
     stops.push(stop);
     expect(events).toEqual(['open a', 'open b']);
     while (events.length < 6) await sleep(10);
     expect(events.slice(0, 6)).toEqual(['open a', 'open b', 'close a', 'close b', 'open a', 'open b']);
     stop();
     expect(events.slice(6)).toEqual(['cancel a', 'cancel b']);
-    await sleep(200);
+    await sleep(400);
     expect(events).toHaveLength(8);
   });
 });
@@ -221,7 +222,7 @@ describe('nodejs_eventloop_lag_*, sampled', () => {
   it('reports the delays of its latest window, and nothing of the time between windows', async () => {
     const r = new Registry();
     // Windows at 0-300 ms and 1,000-1,300 ms.
-    stops.push(sampleInWindows([eventLoopDelays(r, 300, 1_000)], 300, 1_000));
+    stops.push(sampleInWindows([eventLoopDelays(r, 300, 1_000)], 1_000));
     // Before any window closed: prom-client's initial value.
     expect(await lagFamily(r, 'max')).toBe(0);
     await sleep(80);
@@ -256,7 +257,7 @@ describe('nodejs_eventloop_lag_*, sampled', () => {
 
   it('measures nodejs_eventloop_lag_seconds at each scrape, as prom-client does', async () => {
     const r = new Registry();
-    stops.push(sampleInWindows([eventLoopDelays(r, 100, 100_000)], 100, 100_000));
+    stops.push(sampleInWindows([eventLoopDelays(r, 100, 100_000)], 100_000));
     // A scrape starts a measurement that ends at the loop's next check phase; the next
     // scrape shows it. Held up by a block, it is at least that long.
     await r.metrics();

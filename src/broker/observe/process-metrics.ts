@@ -13,7 +13,8 @@
  * synchronous pass, so the list is dropped at the next microtask).
  *
  * GC pauses (nodejs_gc_duration_seconds) and the event-loop delay monitor's families
- * (nodejs_eventloop_lag_*) are measured in windows, one second in every ten (below):
+ * (nodejs_eventloop_lag_*) are measured in windows, a quarter of a second and a second in
+ * every ten (below):
  * prom-client's `gc` PerformanceObserver alone cost 5-8% of the broker's CPU per message,
  * and its delay monitor wakes the loop a hundred times a second. The collectors kept are
  * called one by one (KEPT_COLLECTORS), so that neither is installed.
@@ -135,62 +136,71 @@ const GC_KIND: Record<string, string> = {
 };
 
 /**
- * The runtime's GC pauses and event-loop delays are measured during one window of
- * RUNTIME_SAMPLE_MS in every RUNTIME_PERIOD_MS, both in the same window:
+ * The runtime's GC pauses and event-loop delays are measured in windows that open together
+ * every RUNTIME_PERIOD_MS, GC_SAMPLE_MS long for GC pauses and EVENT_LOOP_SAMPLE_MS for
+ * event-loop delays:
  * - any GC hook in Node (a `gc` PerformanceObserver as prom-client installs, or
  *   v8.GCProfiler) makes every collection slower while it is installed, by 5-8% of the
- *   broker's CPU per message in `qos0` measured side by side (scripts/metrics-paired.mjs);
+ *   broker's CPU per message in `qos0` measured side by side (scripts/metrics-paired.mjs):
+ *   a quarter of a second in every ten is 0.1-0.2%, and a busy broker still collects tens
+ *   of times in it;
  * - Node's event-loop delay monitor is a timer that wakes the loop every 10 ms: measured
  *   here, an otherwise idle process spent 7 ms of CPU a second on it (each wakeup of a
  *   sleeping loop costs some 70 µs on this virtual machine), the largest part of what
- *   metrics cost a quiet broker.
- * Sampled, each costs a tenth of that.
+ *   metrics cost a quiet broker; a second in every ten (a hundred delays) is a tenth of it.
  */
-export const RUNTIME_SAMPLE_MS = 1_000;
 export const RUNTIME_PERIOD_MS = 10_000;
+export const GC_SAMPLE_MS = 250;
+export const EVENT_LOOP_SAMPLE_MS = 1_000;
 
 /**
- * A part of the runtime measured in windows: started when one opens, read when it closes,
- * and dropped unread when the sampling stops during a window (a window cut short would
- * weigh as a whole one).
+ * A part of the runtime measured in windows of sampleMs: started when one opens, read when
+ * it closes, and dropped unread when the sampling stops during a window (a window cut
+ * short would weigh as a whole one).
  */
 export interface WindowSampler {
+  readonly sampleMs: number;
   open(): void;
   close(): void;
   cancel(): void;
 }
 
 /**
- * Opens a window of sampleMs now and then every periodMs (one timer for all the samplers);
- * returns a function that stops for good, an open window dropped.
+ * Opens every sampler's window now and then every periodMs, each closed after its own
+ * sampleMs (at most the period); returns a function that stops for good, open windows
+ * dropped.
  */
-export function sampleInWindows(samplers: readonly WindowSampler[], sampleMs: number, periodMs: number): () => void {
-  let timer: NodeJS.Timeout | undefined;
+export function sampleInWindows(samplers: readonly WindowSampler[], periodMs: number): () => void {
+  const closing: (NodeJS.Timeout | undefined)[] = [];
+  const isOpen = samplers.map(() => false);
+  let next: NodeJS.Timeout | undefined;
   let stopped = false;
-  let opened = false;
   const open = (): void => {
     if (stopped) return;
-    for (const s of samplers) s.open();
-    opened = true;
-    timer = setTimeout(close, sampleMs);
-    timer.unref();
-  };
-  const close = (): void => {
-    opened = false;
-    for (const s of samplers) s.close();
-    if (stopped) return;
-    timer = setTimeout(open, Math.max(0, periodMs - sampleMs));
-    timer.unref();
+    samplers.forEach((s, i) => {
+      s.open();
+      isOpen[i] = true;
+      closing[i] = setTimeout(() => {
+        isOpen[i] = false;
+        s.close();
+      }, Math.min(s.sampleMs, periodMs));
+      closing[i]!.unref();
+    });
+    next = setTimeout(open, periodMs);
+    next.unref();
   };
   open();
   return () => {
     if (stopped) return;
     stopped = true;
-    clearTimeout(timer);
-    if (opened) {
-      opened = false;
-      for (const s of samplers) s.cancel();
-    }
+    clearTimeout(next);
+    samplers.forEach((s, i) => {
+      clearTimeout(closing[i]);
+      if (isOpen[i]) {
+        isOpen[i] = false;
+        s.cancel();
+      }
+    });
   };
 }
 
@@ -213,6 +223,7 @@ export function gcDurations(registry: Registry, sampleMs: number, periodMs: numb
   });
   let profiler: v8.GCProfiler | undefined;
   return {
+    sampleMs,
     open() {
       profiler = new v8.GCProfiler();
       profiler.start();
@@ -234,8 +245,8 @@ export function gcDurations(registry: Registry, sampleMs: number, periodMs: numb
 }
 
 /** GC pauses sampled in windows alone (gcDurations); returns a function that stops. */
-export function collectGcDurations(registry: Registry, sampleMs = RUNTIME_SAMPLE_MS, periodMs = RUNTIME_PERIOD_MS): () => void {
-  return sampleInWindows([gcDurations(registry, sampleMs, periodMs)], sampleMs, periodMs);
+export function collectGcDurations(registry: Registry, sampleMs = GC_SAMPLE_MS, periodMs = RUNTIME_PERIOD_MS): () => void {
+  return sampleInWindows([gcDurations(registry, sampleMs, periodMs)], periodMs);
 }
 
 /** prom-client's resolution of the event-loop delay monitor (its eventLoopMonitoringPrecision), ms. */
@@ -273,6 +284,7 @@ export function eventLoopDelays(registry: Registry, sampleMs: number, periodMs: 
   const p99 = gauge('p99', 'The 99th percentile of the recorded event loop delays', 'average');
   const monitor = monitorEventLoopDelay({ resolution: resolutionMs });
   return {
+    sampleMs,
     open() {
       monitor.reset();
       monitor.enable();
@@ -359,8 +371,7 @@ export function collectProcessMetrics(registry: Registry, handleCountsMaxAgeMs =
     }
   }
   const stopSampling = sampleInWindows(
-    [gcDurations(registry, RUNTIME_SAMPLE_MS, RUNTIME_PERIOD_MS), eventLoopDelays(registry, RUNTIME_SAMPLE_MS, RUNTIME_PERIOD_MS)],
-    RUNTIME_SAMPLE_MS,
+    [gcDurations(registry, GC_SAMPLE_MS, RUNTIME_PERIOD_MS), eventLoopDelays(registry, EVENT_LOOP_SAMPLE_MS, RUNTIME_PERIOD_MS)],
     RUNTIME_PERIOD_MS,
   );
   if (process.platform === 'linux') {
