@@ -27,7 +27,11 @@ export function acceptConnect(
     // the queue as Mosquitto answers it, a bad packet or a DISCONNECT included. Only here:
     // a session without a queue sends nothing the ACL decides at connect.
     client.conn.hold();
-    setImmediate(acceptHeld, broker, client, packet, clean, assignedId, serverKeepalive);
+    setImmediate(() => {
+      // Closed meanwhile (its socket reset, the broker stopping): nothing to accept.
+      if (client.state === ClientState.Authenticating) accept(broker, client, packet, clean, assignedId, serverKeepalive);
+      client.conn.release();
+    });
     return;
   }
   accept(broker, client, packet, clean, assignedId, serverKeepalive);
@@ -38,20 +42,6 @@ function resumesQueue(broker: BrokerCore, clientId: string, clean: boolean): boo
   if (clean) return false;
   const session = broker.sessions.get(clientId);
   return session !== undefined && !session.clean && session.queue.length > 0;
-}
-
-/** The deferred accept of a CONNECT that resumes a queue, then what the client sent after it. */
-function acceptHeld(
-  broker: BrokerCore,
-  client: ClientContext,
-  packet: ConnectPacket,
-  clean: boolean,
-  assignedId: boolean,
-  serverKeepalive: number | undefined,
-): void {
-  // Closed meanwhile (its socket reset, the broker stopping): nothing to accept.
-  if (client.state === ClientState.Authenticating) accept(broker, client, packet, clean, assignedId, serverKeepalive);
-  client.conn.release();
 }
 
 function accept(

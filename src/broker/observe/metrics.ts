@@ -13,7 +13,7 @@ import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-clie
 import { ReasonCode } from '../../protocol/index.js';
 import { VERSION } from '../version.js';
 import { collectProcessMetrics, perScrape } from './process-metrics.js';
-import { protocolName, type ObservedBroker, type ObserveSources } from './view.js';
+import type { ObservedBroker, ObserveSources } from './view.js';
 
 type Emit = (value: number, labels?: LabelValues<string>) => void;
 
