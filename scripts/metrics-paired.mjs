@@ -112,9 +112,11 @@ let scraped = 0, scrapeFailed = 0;
 // As Prometheus scrapes: one connection kept alive from scrape to scrape (KEEPALIVE=0: a
 // new connection for each scrape).
 const scrapeAgent = process.env.KEEPALIVE === '0' ? false : new http.Agent({ keepAlive: true, maxSockets: 1 });
-// SCRAPE=0: the listener on, never scraped.
+// SCRAPE=0: the listener on, never scraped. SCRAPE_PATH: what is requested (default
+// /metrics; /healthz is the same HTTP exchange without the exposition).
+const scrapePath = process.env.SCRAPE_PATH ?? '/metrics';
 const scrapeTimer = AA || process.env.SCRAPE === '0' ? undefined : setInterval(() => {
-  http.get({ host: '127.0.0.1', port: base + 2, path: '/metrics', agent: scrapeAgent, timeout: 5000 }, (r) => {
+  http.get({ host: '127.0.0.1', port: base + 2, path: scrapePath, agent: scrapeAgent, timeout: 5000 }, (r) => {
     r.resume(); r.on('end', () => (r.statusCode === 200 ? scraped++ : scrapeFailed++));
   }).on('error', () => scrapeFailed++);
 }, 1000);
@@ -246,9 +248,12 @@ try {
   const perOn = sumOn / unitsOnAll, perOff = sumOff / unitsOffAll;
   console.log(`on - off: ${((((perOn - perOff) * unitsOffAll) / wall) * 1000).toFixed(2)} ms of CPU per second of window; ${Math.round(units / wall)} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} per second of window; off ${((sumOff / wall) * 100).toFixed(1)}% of a core`);
   console.log(`${scenario}: on/off CPU per ${unit}: median ${median(ratios).toFixed(3)}, all rounds together ${(perOn / perOff).toFixed(3)}; main thread alone: median ${median(mainRatios).toFixed(3)} (${ROUNDS} rounds; ${scraped} scrapes answered, ${scrapeFailed} failed; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
 } finally {
   clearInterval(scrapeTimer);
   await stopPair();
   fs.rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
+  process.exit();
 }
