@@ -8,11 +8,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { PasswordFileAuthenticator } from '../src/broker/auth/password-file.js';
 import { hashPassword } from '../src/passwd/hash.js';
 import { get, httpListenerConfig, sample, startObserved, stopObserved } from './helpers/observe.js';
+import { Broker, Log } from '../src/index.js';
+import { createObservePlugin } from '../src/broker/observe/plugin.js';
 import { makeCerts, type TestCerts } from './helpers/certs.js';
 import { runProgram, stopPrograms, tempDir } from './helpers/conf-program.js';
 import { freePort } from './helpers/mosquitto.js';
@@ -70,6 +73,107 @@ describe('http listener access', () => {
     // A client that does not trust our CA fails the handshake; plain HTTP gets no answer.
     await expect(get(o.httpPort, '/metrics', { tls: true })).rejects.toThrow(/certificate/);
     await expect(get(o.httpPort, '/healthz')).rejects.toThrow();
+  });
+});
+
+describe('the http listeners\' thread', () => {
+  it('keeps the http listener and its connections out of the main thread, where the MQTT sockets are', async () => {
+    const o = await startObserved();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: o.httpPort, path: '/metrics', agent }, (res) => (res.resume(), res.on('end', () => resolve(res.statusCode!)))).on('error', reject);
+      });
+      expect(status).toBe(200);
+      // The kept-alive connection is open now; the main thread has neither it nor the server.
+      const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+      const ports = handles.flatMap((h) => {
+        if (h instanceof net.Socket) return [h.localPort, h.remotePort];
+        if (h instanceof net.Server) {
+          const a = h.address();
+          return [typeof a === 'object' && a !== null ? a.port : undefined];
+        }
+        return [];
+      });
+      expect(ports).toContain(o.mqttPort);
+      expect(ports).not.toContain(o.httpPort);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('reads its certificate and key again on reload (SIGHUP)', async () => {
+    const dir = tempDir('tsm-observe-tls-');
+    const [crt, key] = [path.join(dir, 'http.crt'), path.join(dir, 'http.key')];
+    fs.copyFileSync(certs.serverCrt, crt);
+    fs.copyFileSync(certs.serverKey, key);
+    const o = await startObserved({}, httpListenerConfig((l) => {
+      l.certfile = crt;
+      l.keyfile = key;
+    }));
+    const peerName = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port: o.httpPort, ca: fs.readFileSync(certs.caCrt), checkServerIdentity: () => undefined }, () => {
+          const cn = s.getPeerCertificate().subject.CN;
+          s.destroy();
+          resolve(Array.isArray(cn) ? cn[0] : cn);
+        });
+        s.on('error', reject);
+      });
+    expect(await peerName()).toBe('localhost');
+    const [otherCrt, otherKey] = certs.serverCert('other', 'other.example');
+    fs.copyFileSync(otherCrt, crt);
+    fs.copyFileSync(otherKey, key);
+    expect(await peerName()).toBe('localhost');
+    o.observe.reload();
+    // The reload is a message to the listeners' thread: the next handshakes show it.
+    let name = await peerName();
+    for (let i = 0; i < 50 && name !== 'other.example'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      name = await peerName();
+    }
+    expect(name).toBe('other.example');
+  });
+
+  it('holds no more connections than max_connections', async () => {
+    const o = await startObserved({}, { ...httpListenerConfig(), maxConnections: 1 });
+    const first = net.connect(o.httpPort, '127.0.0.1');
+    await new Promise((r) => first.once('connect', r));
+    try {
+      // The second is closed unanswered while the first is open.
+      const second = net.connect(o.httpPort, '127.0.0.1');
+      const got: Buffer[] = [];
+      second.on('data', (d) => got.push(d));
+      second.on('error', () => {});
+      second.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await new Promise((r) => second.once('close', r));
+      expect(Buffer.concat(got).length).toBe(0);
+      first.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const answer = await new Promise<string>((resolve) => {
+        let text = '';
+        first.on('data', (d) => (text += d));
+        first.once('end', () => resolve(text));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
+    } finally {
+      first.destroy();
+    }
+  });
+
+  it('fails the broker\'s start with the port\'s error when the http port is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    const lines: string[] = [];
+    const broker = new Broker({ listeners: [{ port: 0, host: '127.0.0.1' }], sysInterval: 0 }, new Log(0xff, [{ write: (_t: number, l: string) => lines.push(l) }]));
+    broker.plugins.push(createObservePlugin([{ ...httpListenerConfig(), port }]));
+    try {
+      await expect(broker.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(lines.some((l) => l.includes(`Opening http listen socket on port ${port}.`))).toBe(true);
+    } finally {
+      await broker.close().catch(() => {});
+      taken.close();
+    }
   });
 });
 

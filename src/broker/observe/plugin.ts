@@ -7,15 +7,14 @@
  *   broker.plugins.push(observe);   // before broker.start()
  */
 import type http from 'node:http';
-import type { Listener } from '../../net/listener.js';
-import type { ReloadableTls } from '../../net/tls-options.js';
 import type { ListenerSettings } from '../options.js';
 import type { ReloadTarget } from '../signals.js';
 import { loadDashboardFiles } from './dashboard-files.js';
-import { openHttpListener, type HttpAccess } from './http-listener.js';
+import { startHttpHost, type HttpHost } from './http-host.js';
+import { httpListenerSpec, type HttpAccess } from './http-listener.js';
 import { LatencySampler } from './latency.js';
 import { BrokerMetrics, listenerLabel, type ConnectionTotal, type ConnectionTotals } from './metrics.js';
-import { handleRequest, type RouteContext } from './routes.js';
+import { handleRequest, route, type RouteContext } from './routes.js';
 import type { LatencyTotals } from './snapshot.js';
 import { protocolName, type ObserveSources } from './view.js';
 import type { BrokerCore, BrokerPlugin, ClientContext, ListenerRuntime } from '../core.js';
@@ -67,7 +66,7 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
   let ctx: RouteContext | undefined;
   let sampler: LatencySampler | undefined;
   let stage: Stage = 'starting';
-  const open: { listener: Listener; tls: ReloadableTls | undefined }[] = [];
+  let host: HttpHost | undefined;
   const totals: ConnectionTotals = new Map();
   const totalsByListener = new WeakMap<ListenerRuntime, ConnectionTotal[]>();
   const latency: LatencyTotals = { count: 0, sum: 0 };
@@ -109,10 +108,10 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
       // the first scrape, in the middle of the traffic.
       await metrics.metrics();
       const c = ctx;
-      for (const settings of listeners) {
-        const access = accessFor(settings);
-        open.push(await openHttpListener(settings, b.log, (req, res) => handleRequest(c, access, req, res)));
-      }
+      // The listeners run in a thread of their own (http-worker.ts says why); each of
+      // their requests is answered here.
+      const access = listeners.map(accessFor);
+      host = await startHttpHost(listeners.map(httpListenerSpec), b.log, (i, info) => route(c, access[i], info));
     },
 
     start(): void {
@@ -126,7 +125,9 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     async stop(): Promise<void> {
       stage = 'stopping';
       ctx?.metrics.close();
-      await Promise.all(open.splice(0).map((o) => new Promise<void>((resolve) => o.listener.close(resolve))));
+      const h = host;
+      host = undefined;
+      await h?.close();
     },
 
     onPublish(): void {
@@ -165,17 +166,11 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     },
 
     reload(): void {
-      for (const o of open) {
-        try {
-          o.tls?.reload();
-        } catch (err) {
-          broker?.log.error(`Error: ${(err as Error).message}`);
-        }
-      }
+      host?.reload();
     },
 
     ports(): number[] {
-      return open.map((o) => o.listener.port);
+      return host?.ports ?? [];
     },
 
     dashboardHandler(settings: ListenerSettings) {

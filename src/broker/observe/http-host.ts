@@ -1,0 +1,106 @@
+/**
+ * The main thread's side of the http listeners: starts their worker thread
+ * (http-worker.ts, which says why they have one), answers its requests with `answer`, and
+ * relays its log lines, the SIGHUP reload and the shutdown.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Log } from '../log.js';
+import type { HttpListenerSpec, Reply, RequestInfo } from './http-listener.js';
+import type { FromHttpWorker, HttpWorkerData, ToHttpWorker } from './http-messages.js';
+
+export interface HttpHost {
+  /** Bound port of each listener, in the order given. */
+  readonly ports: number[];
+  /** Reads the listeners' certificates and keys again (SIGHUP). */
+  reload(): void;
+  /** Closes the listeners and their connections; resolves once the thread has ended. */
+  close(): Promise<void>;
+}
+
+/** How long a shutdown waits for the thread to close its connections before ending it. */
+const CLOSE_WAIT_MS = 2_000;
+
+/**
+ * The worker's file: beside this one when built; from dist/ when this module runs from
+ * src/ (the tests, under vitest: `npm test` builds first).
+ */
+function workerFile(): URL {
+  const here = new URL(import.meta.url);
+  return here.pathname.endsWith('.ts') ? new URL('../../../dist/broker/observe/http-worker.js', here) : new URL('./http-worker.js', here);
+}
+
+/** An error as the worker reported it, with its code (EADDRINUSE...) for the broker's message. */
+function failure(code: string | undefined, message: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(message);
+  if (code !== undefined) err.code = code;
+  return err;
+}
+
+export function startHttpHost(
+  listeners: HttpListenerSpec[],
+  log: Log,
+  answer: (listener: number, info: RequestInfo) => Promise<Reply>,
+): Promise<HttpHost> {
+  const workerData: HttpWorkerData = { listeners };
+  const worker = new Worker(workerFile(), { workerData });
+  const post = (m: ToHttpWorker): void => worker.postMessage(m);
+  let ended = false;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => {
+    ended = true;
+    resolve();
+  }));
+  return new Promise((resolve, reject) => {
+    let started = false;
+    const host: HttpHost = {
+      ports: [],
+      reload() {
+        if (!ended) post({ t: 'reload' });
+      },
+      async close() {
+        if (!ended) {
+          post({ t: 'close' });
+          const timer = setTimeout(() => void worker.terminate(), CLOSE_WAIT_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+      },
+    };
+    worker.on('message', (m: FromHttpWorker) => {
+      switch (m.t) {
+        case 'log':
+          if (m.level === 'error') log.error(m.line);
+          else log.info(m.line);
+          break;
+        case 'req':
+          answer(m.listener, m.info).then(
+            (reply) => {
+              if (!ended) post({ t: 'reply', id: m.id, reply });
+            },
+            (err: Error) => {
+              const body = `Error: ${err.message}\n`;
+              if (!ended) post({ t: 'reply', id: m.id, reply: { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }, body } });
+            },
+          );
+          break;
+        case 'open':
+          started = true;
+          host.ports.push(...m.ports);
+          resolve(host);
+          break;
+        case 'fail':
+          reject(failure(m.code, m.message));
+          void worker.terminate();
+          break;
+        case 'closed':
+          break;
+      }
+    });
+    worker.on('error', (err) => {
+      if (!started) reject(err);
+      else log.error(`Error: http listener thread: ${err.message}`);
+    });
+    worker.once('exit', (code) => {
+      if (!started) reject(new Error(`http listener thread ended (${code}) before its listeners opened`));
+    });
+  });
+}
