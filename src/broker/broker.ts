@@ -60,6 +60,8 @@ export class Broker implements BrokerCore {
   enhancedAuth: EnhancedAuthenticator | undefined;
   /** See BrokerCore.ackWait. */
   ackWait: Promise<unknown> | undefined = undefined;
+  /** See BrokerCore.publishProbe. */
+  publishProbe: (() => void) | undefined = undefined;
   /** See BrokerCore.sharedGate. */
   sharedGate: ((group: SharedGroup<Session>) => boolean) | undefined = undefined;
   readonly startedAt = Date.now();
@@ -155,6 +157,11 @@ export class Broker implements BrokerCore {
     if (msg.retain && store) {
       this.retained.set(msg);
       for (const p of this.plugins) p.onRetain?.(msg);
+    }
+    const probe = this.publishProbe;
+    if (probe !== undefined) {
+      this.publishProbe = undefined;
+      probe();
     }
     const hooks = this.publishHooks;
     let matched = false;

@@ -389,6 +389,12 @@ export interface BrokerCore {
    */
   ackWait: Promise<unknown> | undefined;
   /**
+   * Called once, as the next message is routed (before its copies are written), and
+   * cleared: set by a plugin that times a message now and then (the observe plugin's
+   * latency sample). One slot, one field read per message, no hook on every message.
+   */
+  publishProbe: (() => void) | undefined;
+  /**
    * Set by a plugin (the cluster) that shares subscription groups with other brokers:
    * false keeps a message from this broker's members of `group` (another broker's member
    * gets it). Undefined: every matching group delivers here.

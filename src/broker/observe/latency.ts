@@ -2,41 +2,40 @@
  * Publish-to-delivery latency, sampled: the time from the broker routing a PUBLISH to the
  * start of the batch of socket writes that carries its copies to the subscribers (writes
  * go out once per event-loop turn, net/connection.ts; the plugin's beforeFlush hook calls
- * onFlush). Only a few messages a second are
- * timed, so the cost on the message path is one decrement and compare per message.
+ * onFlush).
  *
- * The sampling period adapts: it doubles while samples come faster than MIN_GAP_MS apart
- * and halves when they are slower than MAX_GAP_MS, so that a busy broker is timed about
- * 50 to 100 times a second and a quiet one on every message.
+ * Nothing runs per message for it: each write batch arms the broker's publishProbe
+ * (BrokerCore) unless it is armed, which the broker calls as it routes the next message;
+ * that message is timed if the latest sample is at least GAP_MS old. So the probe costs
+ * a call per write batch, not per message; a busy broker is timed about 20 times a second
+ * (each timing costs a histogram observation and two setImmediate callbacks), and a quiet
+ * one on every message at least GAP_MS after the latest one timed.
  */
-const MIN_GAP_MS = 10;
-const MAX_GAP_MS = 20;
-const MAX_PERIOD = 1 << 20;
+const GAP_MS = 50;
 
 export class LatencySampler {
-  private countdown = 1;
-  private period = 1;
+  private armed = false;
   /** performance.now() when the pending sample was routed; 0 when none is pending. */
   private started = 0;
   private lastSample = 0;
   /** Counts samples, so that the expiry of one never clears the next. */
   private seq = 0;
-  constructor(private readonly observe: (seconds: number) => void) {}
 
-  /** Called for every routed message; times one now and then. */
-  onPublish(): void {
-    if (--this.countdown !== 0) return;
-    this.startSample();
-  }
+  /**
+   * arm: sets the probe to call at the next routed message (BrokerCore.publishProbe);
+   * observe: takes each timing, in seconds.
+   */
+  constructor(
+    private readonly arm: (probe: () => void) => void,
+    private readonly observe: (seconds: number) => void,
+  ) {}
 
-  private startSample(): void {
+  /** The probe: a message is being routed now. */
+  private readonly probe = (): void => {
+    this.armed = false;
     const now = performance.now();
-    const gap = now - this.lastSample;
+    if (now - this.lastSample < GAP_MS || this.started !== 0) return;
     this.lastSample = now;
-    if (gap < MIN_GAP_MS && this.period < MAX_PERIOD) this.period *= 2;
-    else if (gap > MAX_GAP_MS && this.period > 1) this.period >>= 1;
-    this.countdown = this.period;
-    if (this.started !== 0) return;
     this.started = now;
     const seq = ++this.seq;
     // A sample that no write batch followed in its turn (no subscriber) is dropped, not
@@ -47,13 +46,26 @@ export class LatencySampler {
         if (this.seq === seq) this.started = 0;
       }),
     );
-  }
+  };
 
   /** A batch of socket writes is about to go out. */
   onFlush(): void {
     const started = this.started;
-    if (started === 0) return;
-    this.started = 0;
-    this.observe((performance.now() - started) / 1000);
+    if (started !== 0) {
+      this.started = 0;
+      this.observe((performance.now() - started) / 1000);
+    }
+    if (!this.armed) {
+      this.armed = true;
+      this.arm(this.probe);
+    }
+  }
+
+  /** Arms the first probe (before any write batch: the first message is timed). */
+  start(): void {
+    if (!this.armed) {
+      this.armed = true;
+      this.arm(this.probe);
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The observe plugin: opens the `protocol http` listeners and serves /metrics, /healthz,
  * the dashboard and its JSON (routes.ts). The broker's counters are read when scraped;
- * on the message path this plugin only counts down to the next latency sample.
+ * nothing of this plugin runs per message: a write batch now and then arms the broker's
+ * publishProbe for a latency sample (latency.ts).
  *
  *   const observe = createObservePlugin([{ port: 9234, host: '127.0.0.1', protocol: 'http' }]);
  *   broker.plugins.push(observe);   // before broker.start()
@@ -96,11 +97,14 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     async init(b: BrokerCore): Promise<void> {
       broker = b;
       const metrics = new BrokerMetrics(b, sources, totals);
-      const s = new LatencySampler((seconds) => {
-        latency.count++;
-        latency.sum += seconds;
-        metrics.latency.observe(seconds);
-      });
+      const s = new LatencySampler(
+        (probe) => (b.publishProbe = probe),
+        (seconds) => {
+          latency.count++;
+          latency.sum += seconds;
+          metrics.latency.observe(seconds);
+        },
+      );
       sampler = s;
       ctx = { broker: b, metrics, files: loadDashboardFiles(), latency, unhealthy };
       // One exposition now, before the listeners open: the first compiles prom-client's
@@ -116,6 +120,7 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
 
     start(): void {
       stage = 'running';
+      sampler?.start();
     },
 
     async onTerminate(): Promise<void> {
@@ -128,12 +133,6 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
       const h = host;
       host = undefined;
       await h?.close();
-    },
-
-    onPublish(): void {
-      // A plugin initialised before this one may publish during its init (the cluster's
-      // $SYS/broker/cluster/nodes when another node joins meanwhile): nothing to sample yet.
-      sampler?.onPublish();
     },
 
     beforeFlush(): void {
