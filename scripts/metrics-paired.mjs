@@ -50,8 +50,9 @@ function startBroker(name, port, metricsPort) {
   const conf = path.join(dir, `${name}.conf`);
   fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n${user}` +
     (metricsPort ? `listener ${metricsPort} 127.0.0.1\nprotocol http\n` : ''));
-  // ON_ARGS: node options for the "on" broker only (e.g. --require of a file to try).
-  const nodeArgs = name === 'on' && process.env.ON_ARGS ? process.env.ON_ARGS.split(' ') : [];
+  // ON_ARGS, OFF_ARGS: node options for the "on" or the "off" broker (e.g. --require of a
+  // file to try, --cpu-prof for both).
+  const nodeArgs = (name === 'on' ? process.env.ON_ARGS : process.env.OFF_ARGS)?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/ts-mosquitto.js'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
