@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Log } from '../log.js';
-import type { HttpListenerSpec, Reply, RequestInfo } from './http-listener.js';
+import { textReply, type HttpListenerSpec, type Reply, type RequestInfo } from './http-listener.js';
 import type { FromHttpWorker, HttpWorkerData, ToHttpWorker } from './http-messages.js';
 
 export interface HttpHost {
@@ -77,8 +77,7 @@ export function startHttpHost(
               if (!ended) post({ t: 'reply', id: m.id, reply });
             },
             (err: Error) => {
-              const body = `Error: ${err.message}\n`;
-              if (!ended) post({ t: 'reply', id: m.id, reply: { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) }, body } });
+              if (!ended) post({ t: 'reply', id: m.id, reply: textReply(500, `Error: ${err.message}\n`) });
             },
           );
           break;

@@ -77,6 +77,12 @@ export function textReply(status: number, body: string, headers: Record<string, 
   };
 }
 
+/** Writes a reply (a HEAD request gets the headers alone: node:http drops the body). */
+export function writeReply(res: http.ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
+}
+
 /** user and password of a Basic Authorization header, or undefined. */
 export function parseBasicAuth(header: string | undefined): { username: string; password: Buffer } | undefined {
   if (header === undefined || header.length > MAX_AUTH_HEADER) return undefined;

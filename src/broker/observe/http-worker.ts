@@ -13,7 +13,7 @@ import type http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Listener } from '../../net/listener.js';
 import type { ReloadableTls } from '../../net/tls-options.js';
-import { openHttpListener, type HttpLog, type Reply } from './http-listener.js';
+import { openHttpListener, writeReply, type HttpLog } from './http-listener.js';
 import type { FromHttpWorker, HttpWorkerData, ToHttpWorker } from './http-messages.js';
 
 const port = parentPort!;
@@ -28,12 +28,6 @@ const open: { listener: Listener; tls: ReloadableTls | undefined }[] = [];
 const waiting = new Map<number, http.ServerResponse>();
 let nextId = 1;
 let closing = false;
-
-function write(res: http.ServerResponse, reply: Reply): void {
-  if (res.destroyed) return;
-  res.writeHead(reply.status, reply.headers);
-  res.end(reply.body);
-}
 
 function handlerFor(index: number) {
   return (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -68,7 +62,7 @@ port.on('message', (m: ToHttpWorker) => {
     const res = waiting.get(m.id);
     if (res === undefined) return;
     waiting.delete(m.id);
-    write(res, m.reply);
+    if (!res.destroyed) writeReply(res, m.reply);
   } else if (m.t === 'reload') {
     for (const o of open) {
       try {

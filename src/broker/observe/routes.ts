@@ -6,7 +6,7 @@
  * websockets listeners of the main thread.
  */
 import type http from 'node:http';
-import { authorize, textReply, type HttpAccess, type Reply, type RequestInfo } from './http-listener.js';
+import { authorize, textReply, writeReply, type HttpAccess, type Reply, type RequestInfo } from './http-listener.js';
 import type { StaticFile } from './dashboard-files.js';
 import type { BrokerMetrics } from './metrics.js';
 import { clients, overview, topics, type LatencyTotals } from './snapshot.js';
@@ -91,12 +91,6 @@ export async function route(ctx: RouteContext, access: HttpAccess, req: RequestI
 /** What route() needs of a request of node:http. */
 export function requestInfo(req: http.IncomingMessage): RequestInfo {
   return { method: req.method ?? 'GET', url: req.url ?? '/', authorization: req.headers.authorization, address: req.socket.remoteAddress ?? '' };
-}
-
-/** Writes a reply (a HEAD request gets the headers alone: node:http drops the body). */
-export function writeReply(res: http.ServerResponse, reply: Reply): void {
-  res.writeHead(reply.status, reply.headers);
-  res.end(reply.body);
 }
 
 /** Answers a request of node:http in this thread (the websockets listeners' dashboard). */
