@@ -56,12 +56,9 @@ function norm(v: unknown, key = ''): unknown {
   if (Buffer.isBuffer(v) || v instanceof Uint8Array) return Buffer.from(v).toString('hex');
   if (Array.isArray(v)) {
     if (key === 'userProperties') {
-      // mqtt-packet's parser groups user properties by name and drops a pair that repeats
-      // an earlier one exactly (the reason the broker reads them itself, in wire order):
-      // compared as mqtt-packet can tell them.
-      const seen = new Set<string>();
-      const pairs = (v as [string, string][]).filter(([n, x]) => !seen.has(`${n}\u0000${x}`) && seen.add(`${n}\u0000${x}`) !== undefined);
-      return norm(userPropertyObject(pairs));
+      // mqtt-packet's parser groups user properties by name (a pair that repeats an earlier
+      // one exactly is kept, as a repeated value): compared as mqtt-packet can tell them.
+      return norm(userPropertyObject(v as [string, string][]));
     }
     return v.map((x) => norm(x));
   }
@@ -191,6 +188,14 @@ describe.each([3, 4, 5] as const)('MQTT protocol level %i (fast-check)', (v) => 
 });
 
 describe('user properties (fast-check)', () => {
+  it('a pair repeated exactly is kept, in wire order, and both decoders agree on it', () => {
+    const p = { cmd: 'publish', topic: 'a', payload: Buffer.alloc(0), qos: 0, retain: false, dup: false, properties: { userProperties: [['k', 'x'], ['n', 'y'], ['k', 'x']] } };
+    const bytes = encodePacket(p as Packet, 5);
+    const a = ours(bytes, 5);
+    expect((a[0] as { properties: { userProperties: unknown } }).properties.userProperties).toEqual([['k', 'x'], ['n', 'y'], ['k', 'x']]);
+    expect(a.map((x) => normPacket(x, 5))).toEqual(theirs(bytes, 5).map((x) => normPacket(x, 5)));
+  });
+
   it('userPropertyObject and userPropertyList are inverse for distinct names', () => {
     fc.assert(
       fc.property(userProps(false), (l) => {
