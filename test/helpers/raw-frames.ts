@@ -3,6 +3,7 @@
  * for tests that compare what went on the wire byte for byte (mqtt-packet's parser groups
  * user properties by name, so its packets cannot show their order).
  */
+import { readVarint } from '../../src/protocol/properties.js';
 import type { RawClient } from './raw-client.js';
 
 /** The whole MQTT packets at the start of `buf` (split by their fixed header), and what follows them. */
@@ -10,20 +11,15 @@ export function splitFrames(buf: Buffer): { frames: Buffer[]; rest: Buffer } {
   const frames: Buffer[] = [];
   let p = 0;
   for (;;) {
-    let i = p + 1;
-    let rl = 0;
-    let mul = 1;
-    let done = false;
-    while (i < buf.length && i < p + 5) {
-      const b = buf[i++];
-      rl += (b & 0x7f) * mul;
-      mul *= 128;
-      if ((b & 0x80) === 0) {
-        done = true;
-        break;
-      }
+    let header: [number, number];
+    try {
+      // The remaining length after the first byte; incomplete (or over four bytes): stop.
+      header = readVarint(buf, p + 1, buf.length);
+    } catch {
+      break;
     }
-    if (!done || buf.length < i + rl) break;
+    const [rl, i] = header;
+    if (buf.length < i + rl) break;
     frames.push(buf.subarray(p, i + rl));
     p = i + rl;
   }

@@ -90,8 +90,6 @@ export function startHttpHost(
           reject(failure(m.code, m.message));
           void worker.terminate();
           break;
-        case 'closed':
-          break;
       }
     });
     worker.on('error', (err) => {

@@ -16,13 +16,12 @@ export type FromHttpWorker =
   /** A listener could not open (the others are closed again). */
   | { t: 'fail'; code: string | undefined; message: string }
   /** A request to answer: which listener (its index) and what it is. */
-  | { t: 'req'; id: number; listener: number; info: RequestInfo }
-  /** Every listener and connection is closed. */
-  | { t: 'closed' };
+  | { t: 'req'; id: number; listener: number; info: RequestInfo };
 
 /** Main thread to worker. */
 export type ToHttpWorker =
   | { t: 'reply'; id: number; reply: Reply }
   /** SIGHUP: read the certificates and keys again. */
   | { t: 'reload' }
+  /** Close the listeners and their connections, then end the thread. */
   | { t: 'close' };

@@ -13,7 +13,7 @@ import type http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Listener } from '../../net/listener.js';
 import type { ReloadableTls } from '../../net/tls-options.js';
-import { openHttpListener, writeReply, type HttpLog } from './http-listener.js';
+import { openHttpListener, textReply, writeReply, type HttpLog } from './http-listener.js';
 import type { FromHttpWorker, HttpWorkerData, ToHttpWorker } from './http-messages.js';
 
 const port = parentPort!;
@@ -32,8 +32,7 @@ let closing = false;
 function handlerFor(index: number) {
   return (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (closing) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-      res.end('shutting down\n');
+      writeReply(res, textReply(503, 'shutting down\n', { connection: 'close' }));
       return;
     }
     const id = nextId++;
@@ -73,10 +72,8 @@ port.on('message', (m: ToHttpWorker) => {
     }
   } else if (m.t === 'close') {
     closing = true;
-    closeAll(() => {
-      post({ t: 'closed' });
-      port.close();
-    });
+    // Once every listener and connection is closed, the thread ends (the host waits for it).
+    closeAll(() => port.close());
   }
 });
 

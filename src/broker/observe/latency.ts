@@ -55,17 +55,13 @@ export class LatencySampler {
       this.started = 0;
       this.observe((performance.now() - started) / 1000);
     }
-    if (!this.armed) {
-      this.armed = true;
-      this.arm(this.probe);
-    }
+    this.start();
   }
 
-  /** Arms the first probe (before any write batch: the first message is timed). */
+  /** Arms the probe unless it is armed (first before any write batch: the first message is timed). */
   start(): void {
-    if (!this.armed) {
-      this.armed = true;
-      this.arm(this.probe);
-    }
+    if (this.armed) return;
+    this.armed = true;
+    this.arm(this.probe);
   }
 }

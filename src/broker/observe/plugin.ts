@@ -97,7 +97,7 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
     async init(b: BrokerCore): Promise<void> {
       broker = b;
       const metrics = new BrokerMetrics(b, sources, totals);
-      const s = new LatencySampler(
+      sampler = new LatencySampler(
         (probe) => (b.publishProbe = probe),
         (seconds) => {
           latency.count++;
@@ -105,7 +105,6 @@ export function createObservePlugin(listeners: ListenerSettings[], sources: Obse
           metrics.latency.observe(seconds);
         },
       );
-      sampler = s;
       ctx = { broker: b, metrics, files: loadDashboardFiles(), latency, unhealthy };
       // One exposition now, before the listeners open: the first compiles prom-client's
       // path (20-30 ms of CPU measured here), which would otherwise hold the event loop at
