@@ -18,13 +18,13 @@ import type { ClusterConfig, RedisConfig } from '../config/types.js';
 import type { Message } from '../message.js';
 import type { SubscriptionOptions } from '../router.js';
 import type { BrokerCore, BrokerPlugin, ClientContext, Outgoing, OutgoingEvent, Session } from '../core.js';
-import { describeRedis, ioredisOptions, openClient, type RedisClient } from '../redis/link-options.js';
+import { describeRedis, ioredisOptions, onNodeReconnected, openClient, type RedisClient } from '../redis/link-options.js';
 import { clientKey, useHashTag } from '../redis/keys.js';
 import { adopt, giveUp } from './handover.js';
 import { ChannelSub } from './channel.js';
 import { claimKey, nodeKey, routeKey, sessionKey, streamKey, willKey, type ClusterEvent, type HandedSession } from './keys.js';
 import { measureClock } from './clock.js';
-import { Membership } from './membership.js';
+import { Membership, NameInUseError } from './membership.js';
 import { Routes } from './routes.js';
 import { Forwarder } from './forward.js';
 import { markOffline, SessionMirror } from './sessions.js';
@@ -49,6 +49,8 @@ export function clusterNodeName(config: ClusterConfig, port: number | undefined)
 
 const TAKEOVER_WAIT_MS = 1000;
 const START_WAIT_MS = 3000;
+/** A rejoin that failed while Redis was up is tried again after this, ms. */
+const REJOIN_RETRY_MS = 1000;
 
 export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, name: string): ClusterPlugin {
   const token = `${name}#${process.pid}#${randomBytes(6).toString('hex')}`;
@@ -236,6 +238,50 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     await members.announce({ op: 'routes', node: name });
   };
 
+  /** A rejoin is under way; `rejoinAgain`: Redis came back again meanwhile, run it once more. */
+  let rejoining = false;
+  let rejoinAgain = false;
+  let stopping = false;
+
+  /**
+   * Redis came back (the commands connection's 'ready', or on a Redis Cluster a node's
+   * connection made again), possibly without its data (restarted without persistence): the
+   * lease again, this node's routes, the others' as they are now, and a channel resync put
+   * off until now. One at a time; a failure while Redis is up is retried a second later.
+   */
+  const rejoin = (): void => {
+    if (stopping) return;
+    if (rejoining) {
+      rejoinAgain = true;
+      return;
+    }
+    rejoining = true;
+    void (async () => {
+      do {
+        rejoinAgain = false;
+        // The membership set may have been lost with Redis's data: nobody is judged for a lease.
+        members.reconnected();
+        try {
+          await measureClock(cmd);
+          await members.join();
+          linked = true;
+          await rewriteRoutes();
+          await routes.load(members.live);
+          if (resyncAfterJoin) {
+            resyncAfterJoin = false;
+            await resync();
+          }
+        } catch (e) {
+          // Redis went away again (its next 'ready' rejoins), or the name is another live node's now.
+          if (stopping || e instanceof NameInUseError || cmd.status !== 'ready') break;
+          await new Promise((r) => setTimeout(r, REJOIN_RETRY_MS).unref());
+          rejoinAgain = true;
+        }
+      } while (rejoinAgain && !stopping);
+      rejoining = false;
+    })();
+  };
+
   const plugin: ClusterPlugin = {
     name,
     stats: {
@@ -298,23 +344,9 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
       cmd.on('close', () => {
         linked = false;
       });
-      cmd.on('ready', () => {
-        // The membership set may have been lost with Redis's data: nobody is judged for a lease.
-        members.reconnected();
-        void measureClock(cmd)
-          .then(() => members.join())
-          .then(() => {
-            linked = true;
-            return rewriteRoutes();
-          })
-          .then(() => routes.load(members.live))
-          .then(() => {
-            if (!resyncAfterJoin) return;
-            resyncAfterJoin = false;
-            return resync();
-          })
-          .catch(() => {});
-      });
+      cmd.on('ready', rejoin);
+      // A Redis Cluster can restart (a node or all of them) without the client's 'ready'.
+      onNodeReconnected(cmd, rejoin);
     },
 
     start(): void {
@@ -322,6 +354,7 @@ export function createClusterPlugin(redis: RedisConfig, config: ClusterConfig, n
     },
 
     async stop(): Promise<void> {
+      stopping = true;
       input?.stop();
       // This turn's messages for other nodes go before the leave (same connection, in order).
       out?.flush();

@@ -16,7 +16,7 @@
  */
 import type { Cluster } from 'ioredis';
 import type { Log } from '../log.js';
-import { describeRedis, ioredisOptions, openClient, writerOptions, type RedisClient, type RedisCommand, type RedisLinkOptions } from './link-options.js';
+import { describeRedis, ioredisOptions, onNodeReconnected, openClient, writerOptions, type RedisClient, type RedisCommand, type RedisLinkOptions } from './link-options.js';
 import { ClusterWriter } from './cluster-writer.js';
 import { OWN_SCRIPT_KEYS, OWN_SCRIPTS } from './own-scripts.js';
 import { RespQueue } from './resp-queue.js';
@@ -107,9 +107,16 @@ export class RedisLink {
       },
     };
     // A Redis Cluster: the writes go through a Cluster client of their own, auto-pipelined per master.
-    this.writer = options.cluster != null && options.cluster.length > 0
-      ? new ClusterWriter(openClient(options, { ...ro, enableAutoPipelining: true }) as Cluster, handler)
-      : new RespSocket(writerOptions(options), handler);
+    const writes = options.cluster != null && options.cluster.length > 0 ? (openClient(options, { ...ro, enableAutoPipelining: true }) as Cluster) : null;
+    this.writer = writes !== null ? new ClusterWriter(writes, handler) : new RespSocket(writerOptions(options), handler);
+    // A node of the Redis Cluster came back without a 'ready' (link-options.ts says when):
+    // it may have restarted empty, so the ready callbacks run again (writes wait meanwhile).
+    for (const c of [this.redis, writes]) {
+      if (c !== null) onNodeReconnected(c, () => {
+        this.lost();
+        void this.maybeSync();
+      });
+    }
   }
 
   get ready(): boolean {

@@ -127,3 +127,30 @@ export function openClient(options: RedisLinkOptions, ro: RedisOptions): RedisCl
 export function scanTargets(r: RedisClient): Redis[] {
   return r instanceof Cluster ? r.nodes('master') : [r];
 }
+
+/**
+ * Calls `back` when a Redis Cluster client's connection to a node that it had lost is made
+ * again while the client as a whole stayed 'ready' (a plain Redis client: never; its
+ * 'ready' says it). ioredis's Cluster says 'close' and then 'ready' only once every
+ * connection of its pool has ended, and it opens a node's connection at the node's first
+ * command: a node this client never sent anything to stays unconnected, the pool never
+ * drains, and every Redis node may restart (empty) without a 'ready'. The connections it
+ * lost are made again as commands need them (MOVED, the slots refresh): a node that comes
+ * back may have restarted without its data, so what this client keeps in Redis must be
+ * written again, as after a 'ready'.
+ */
+export function onNodeReconnected(client: RedisClient, back: () => void): void {
+  if (!(client instanceof Cluster)) return;
+  const key = (r: Redis): string => `${r.options.host}:${r.options.port}`;
+  /** Nodes whose connection ended since the client was last 'ready'. */
+  const lost = new Set<string>();
+  client.on('-node', (r: Redis) => lost.add(key(r)));
+  // A whole reconnection ('ready') covers every node lost before it.
+  client.on('ready', () => lost.clear());
+  client.on('+node', (r: Redis) => {
+    r.once('ready', () => {
+      if (!lost.delete(key(r)) || client.status !== 'ready') return;
+      back();
+    });
+  });
+}
