@@ -19,7 +19,8 @@
 // round 0 is not counted. tick: both brokers hold CONNS (default 100) idle connections
 // and do nothing else: the CPU per second that metrics add whatever the traffic (the
 // scrape, the event-loop delay monitor, the GC sampling). The other three pay that per
-// second of their window, which lock-step makes longer per unit than a flat-out run. AA=1 runs two brokers without metrics, as a check of the
+// second of their window, which lock-step makes longer per unit than a flat-out run. WINDOWS=K counts K windows
+// per round on the same pair (summed). AA=1 runs two brokers without metrics, as a check of the
 // method. FLAT=K: instead of lock-step, each broker runs flat out on its own (qos0 and
 // fanout: K chunks in flight, the next written as one completes; idle: K x 100 connects in
 // flight), both at the same moments, each one's CPU per unit over the units it handled: its
@@ -109,6 +110,10 @@ const SERIAL = process.env.SERIAL === '1';
 const FLAT = Number(process.env.FLAT ?? 1);
 // AA=1: both without metrics (and nothing scraped), to see what the pairing itself resolves.
 const AA = process.env.AA === '1';
+// WINDOWS=K: K counted windows per round, one after the other on the same pair, their CPU
+// and units summed: a collection or a scrape that falls in one window weighs a Kth, so the
+// round's ratio spreads less (what differs between processes, their compiled code, does not).
+const WINDOWS = Math.max(1, Number(process.env.WINDOWS ?? 1));
 let scraped = 0, scrapeFailed = 0;
 // As Prometheus scrapes: one connection kept alive from scrape to scrape (KEEPALIVE=0: a
 // new connection for each scrape).
@@ -222,11 +227,23 @@ try {
         b.conns = [...b.subs, b.pub];
       }
     }
+    // WARM_SCRAPES=N: the "on" broker scraped N times back to back first, as a broker
+    // that has run a while has been: what a scrape costs once its code is compiled.
+    for (let i = 0; i < Number(process.env.WARM_SCRAPES ?? 0) && !AA; i++) {
+      await new Promise((resolve) => http.get({ host: '127.0.0.1', port: base + 2, path: scrapePath, agent: scrapeAgent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', resolve));
+    }
     await window(off, on, `w${r}`); // warm-up: V8 compiles, not counted
-    const { t0, c0, units, unitsOn = units } = await window(off, on, r);
-    const c1 = pair.map((b) => cpu(b.child.pid));
-    const wall = (Date.now() - t0) / 1000;
-    const d = (i, k) => c1[i][k] - c0[i][k];
+    let units = 0, unitsOn = 0, wall = 0;
+    const spent = pair.map(() => [0, 0]);
+    for (let k = 0; k < WINDOWS; k++) {
+      const w = await window(off, on, WINDOWS > 1 ? `${r}-${k}` : r);
+      const c1 = pair.map((b) => cpu(b.child.pid));
+      wall += (Date.now() - w.t0) / 1000;
+      units += w.units;
+      unitsOn += w.unitsOn ?? w.units;
+      for (let i = 0; i < pair.length; i++) for (let j = 0; j < 2; j++) spent[i][j] += c1[i][j] - w.c0[i][j];
+    }
+    const d = (i, k) => spent[i][k];
     const [iOff, iOn] = pair[0] === off ? [0, 1] : [1, 0];
     const [dOff, dOn, mOff, mOn] = [d(iOff, 0), d(iOn, 0), d(iOff, 1), d(iOn, 1)];
     await stopPair();

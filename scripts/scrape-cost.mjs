@@ -9,7 +9,7 @@
 //
 //   node scripts/scrape-cost.mjs [CONNS=100] [SCRAPES=30] [GAP_MS=1000] [URL_PATH=/metrics]
 //
-// PORT (default 27200) and PORT+2 are used.
+// PORT (default 27200) and PORT+2 are used; NODE_ARGS: node options for the broker (--cpu-prof ...).
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,7 +26,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scrape-cost-'));
 const conf = path.join(dir, 'broker.conf');
 const user = process.getuid?.() === 0 ? 'user root\n' : '';
 fs.writeFileSync(conf, `listener ${base} 127.0.0.1\nallow_anonymous true\n${user}listener ${base + 2} 127.0.0.1\nprotocol http\n`);
-const child = spawn(process.execPath, [path.join(root, 'bin/ts-mosquitto.js'), '-c', conf], { stdio: 'ignore' });
+const child = spawn(process.execPath, [...(process.env.NODE_ARGS?.split(' ').filter(Boolean) ?? []), path.join(root, 'bin/ts-mosquitto.js'), '-c', conf], { stdio: 'ignore' });
 const held = [];
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 try {
