@@ -12,6 +12,7 @@
 import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
 import { ReasonCode } from '../../protocol/index.js';
 import { VERSION } from '../version.js';
+import { exposition } from './exposition.js';
 import { collectProcessMetrics, perScrape } from './process-metrics.js';
 import type { ObservedBroker, ObserveSources } from './view.js';
 
@@ -69,34 +70,29 @@ export class BrokerMetrics {
   }
 
   /**
-   * What a family read from the broker when scraped is built with: its values reset, then
-   * `write` for each value `read` emits (a gauge's set, a counter's inc).
+   * A family read from the broker when scraped: a prom-client Gauge or Counter of the
+   * registry whose get() returns the values `read` emits, in the order emitted: the data
+   * prom-client's own get() returns after a collect() that reset the family and set each
+   * value (name, help, type, values of { value, labels }, aggregator). Without the round
+   * trip through the family's label map, a scrape makes no key string, map and entry per
+   * value, and runs none of prom-client's setting code (which V8 compiled during a young
+   * broker's first minutes of scrapes: issue 18's `idle`).
    */
-  private collected<M extends Gauge | Counter>(
-    name: string,
-    help: string,
-    labelNames: string[],
-    read: (emit: Emit) => void,
-    write: (metric: M, value: number, labels: LabelValues<string> | undefined) => void,
-  ) {
-    return {
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect(this: M): void {
-        this.reset();
-        read((v, labels) => write(this, v, labels));
-      },
+  private collected(family: Gauge | Counter, read: (emit: Emit) => void): void {
+    const { name, help, type, aggregator } = family as unknown as { name: string; help: string; type: string; aggregator: string };
+    (family as unknown as { get(): Promise<object> }).get = async () => {
+      const values: { value: number; labels: LabelValues<string> }[] = [];
+      read((value, labels) => values.push({ value, labels: labels ?? {} }));
+      return { name, help, type, values, aggregator };
     };
   }
 
   private gauge(name: string, help: string, labelNames: string[], read: (emit: Emit) => void): void {
-    new Gauge(this.collected<Gauge>(name, help, labelNames, read, (g, v, labels) => (labels === undefined ? g.set(v) : g.set(labels, v))));
+    this.collected(new Gauge({ name, help, labelNames, registers: [this.registry] }), read);
   }
 
   private counter(name: string, help: string, labelNames: string[], read: (emit: Emit) => void): void {
-    new Counter(this.collected<Counter>(name, help, labelNames, read, (c, v, labels) => (labels === undefined ? c.inc(v) : c.inc(labels, v))));
+    this.collected(new Counter({ name, help, labelNames, registers: [this.registry] }), read);
   }
 
   private defineBroker(): void {
@@ -219,7 +215,7 @@ export class BrokerMetrics {
   }
 
   metrics(): Promise<string> {
-    return this.registry.metrics();
+    return exposition(this.registry);
   }
 
   get contentType(): string {
