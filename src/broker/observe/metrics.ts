@@ -1,8 +1,9 @@
 /**
- * /metrics: the broker's state in the Prometheus text format through prom-client. Every
- * family reads the broker's own counters (stats.ts, the sessions, the trees) in a collect
- * callback when scraped, so the message path only ever increments plain numbers; the one
- * exception is the latency histogram, fed a few samples a second (latency.ts).
+ * /metrics: the broker's state in the Prometheus text format through prom-client's
+ * registry and metric types (the text written by exposition.ts). Every family reads the
+ * broker's own counters (stats.ts, the sessions, the trees) when scraped (collected()), so
+ * the message path only ever increments plain numbers; the one exception is the latency
+ * histogram, fed a few samples a second (latency.ts).
  *
  * Names follow Prometheus conventions: tsmosquitto_ prefix, _total for counters, base
  * units (_bytes, _seconds). Process and Node.js runtime families (CPU, memory, event-loop
