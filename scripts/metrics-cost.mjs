@@ -10,6 +10,8 @@
 //   node scripts/metrics-cost.mjs scrape on [N]       N scrapes of /metrics (CONNS idle
 //                                                     clients connected, WARM scrapes first)
 //   node scripts/metrics-cost.mjs tick on|off [MS]    the broker idling for MS ms
+//   node scripts/metrics-cost.mjs idle on|off [N]     N clients connect (50 at a time, keep
+//                                                     alive 60), then all close; no scrape
 //
 // Flows are lock-step, so that every run reads the same batches: a chunk of messages (100
 // for qos0, 10 for fanout) is written at once and the next one once every copy arrived;
@@ -22,14 +24,14 @@ import { fileURLToPath } from 'node:url';
 import { Conn, USER_LINE, measuredInstructions, pkt, sleep, startUnderCallgrind, str, waitForBroker } from './callgrind-mqtt.mjs';
 
 const [scenario, onOff, nArg] = process.argv.slice(2);
-if (!['qos0', 'fanout', 'scrape', 'tick'].includes(scenario) || !['on', 'off'].includes(onOff)) {
-  console.error('usage: node scripts/metrics-cost.mjs qos0|fanout|scrape|tick on|off [N]');
+if (!['qos0', 'fanout', 'scrape', 'tick', 'idle'].includes(scenario) || !['on', 'off'].includes(onOff)) {
+  console.error('usage: node scripts/metrics-cost.mjs qos0|fanout|scrape|tick|idle on|off [N]');
   process.exit(2);
 }
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const port = Number(process.env.PORT ?? 27000);
 const metrics = onOff === 'on';
-const N = Number(nArg ?? { qos0: 20000, fanout: 1000, scrape: 10, tick: 10000 }[scenario]);
+const N = Number(nArg ?? { qos0: 20000, fanout: 1000, scrape: 10, tick: 10000, idle: 1000 }[scenario]);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'metrics-cost-'));
 const conf = path.join(dir, 'broker.conf');
 fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${USER_LINE}` + (metrics ? `listener ${port + 1} 127.0.0.1\nprotocol http\n` : ''));
@@ -90,12 +92,22 @@ try {
     for (let i = 0; i < Number(process.env.WARM ?? 0); i++) await scrape();
     await sleep(300);
     m = await measure(async () => { for (let i = 0; i < N; i++) await scrape(); return N; });
+  } else if (scenario === 'idle') {
+    // Each round: N connects, then all closed (and their sessions gone) before the next.
+    const wave = async (r) => {
+      const conns = await openMany(N, `r${r}-`);
+      for (const c of conns) c.sock.destroy();
+      // Time for the broker (50 times slower under callgrind) to see every close.
+      await sleep(Math.max(2000, N * 5));
+    };
+    for (let r = 0; r < 3; r++) await wave(r);
+    m = await measure(async () => { for (let r = 3; r < 6; r++) await wave(r); return 3 * N; });
   } else {
     m = await measure(async () => { await sleep(N); return N / 1000; });
   }
   await sleep(500);
   const { ir, file } = measuredInstructions(dir);
-  const unit = { qos0: 'message', fanout: 'delivery', scrape: 'scrape', tick: 'second' }[scenario];
+  const unit = { qos0: 'message', fanout: 'delivery', scrape: 'scrape', tick: 'second', idle: 'connect' }[scenario];
   console.log(`${scenario} metrics ${onOff}: ${ir} instructions, ${Math.round(ir / m.units)} per ${unit} (${m.units} ${unit}s, ${m.wallMs} ms${lost ? `, ${lost} lost` : ''}) ${file}`);
 } finally {
   broker.kill('SIGTERM');
