@@ -1,7 +1,7 @@
 /**
  * The Prometheus text exposition (format 0.0.4) of a prom-client registry: the same text
  * as prom-client's `registry.metrics()`, line for line, written with less work per sample.
- * prom-client collects (each family's `get()`, our collect callbacks in it); this only
+ * prom-client collects (each family's `get()`, with its collect callback if any); this only
  * writes the lines.
  *
  * Why not `registry.metrics()` itself: per sample it builds label arrays, spreads and
