@@ -52,13 +52,13 @@ export function tempDir(prefix = 'tsm-conf-'): string {
 export async function runProgram(
   program: 'ts' | string,
   confLines: string[],
-  opts: { ready?: RegExp | number; readyNow?: boolean; cwd?: string; dir?: string; confArg?: string; env?: NodeJS.ProcessEnv; uid?: number } = {},
+  opts: { ready?: RegExp | number; readyNow?: boolean; cwd?: string; dir?: string; confArg?: string; env?: NodeJS.ProcessEnv; uid?: number; nodeArgs?: string[] } = {},
 ): Promise<RunningProgram> {
   const dir = opts.dir ?? tempDir();
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(conf, confLines.join('\n') + '\n');
   const confArg = opts.confArg ?? conf;
-  const [cmd, args] = program === 'ts' ? [process.execPath, [TS_MOSQUITTO, '-c', confArg]] : [program, ['-c', confArg]];
+  const [cmd, args] = program === 'ts' ? [process.execPath, [...(opts.nodeArgs ?? []), TS_MOSQUITTO, '-c', confArg]] : [program, ['-c', confArg]];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd ?? dir, env: opts.env ?? process.env });
   const lines: string[] = [];
   const stdout: string[] = [];

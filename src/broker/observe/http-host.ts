@@ -3,6 +3,7 @@
  * (http-worker.ts, which says why they have one), answers its requests with `answer`, and
  * relays its log lines, the SIGHUP reload and the shutdown.
  */
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Log } from '../log.js';
 import { textReply, type HttpListenerSpec, type Reply, type RequestInfo } from './http-listener.js';
@@ -36,13 +37,44 @@ function failure(code: string | undefined, message: string): NodeJS.ErrnoExcepti
   return err;
 }
 
+/**
+ * Starts the worker with an isolate that has no V8 memory reducer. The reducer, armed as a
+ * young heap grows, runs two or three full collections about 8 s after the isolate starts
+ * if it then allocates little: in this thread, which answers a request a second, 30-45 ms of
+ * its CPU (`--trace-gc`: "Mark-Compact (reduce)", 7-21 ms each plus concurrent marking) in
+ * the broker's first seconds, the most of what the thread cost in `idle` (issue 18). Its
+ * heap is small and bounded without it. The flag is read when an isolate's heap is set up:
+ * it is off while the worker's is, and on again (unless the process was started without it)
+ * once the thread runs; the broker's own isolate keeps its reducer.
+ */
+function startWithoutMemoryReducer(start: () => Worker): Worker {
+  const restore = !process.execArgv.includes('--no-memory-reducer');
+  v8.setFlagsFromString('--no-memory-reducer');
+  let worker: Worker;
+  try {
+    worker = start();
+  } catch (err) {
+    if (restore) v8.setFlagsFromString('--memory-reducer');
+    throw err;
+  }
+  let restored = !restore;
+  const back = (): void => {
+    if (!restored) v8.setFlagsFromString('--memory-reducer');
+    restored = true;
+  };
+  worker.once('online', back);
+  worker.once('error', back);
+  worker.once('exit', back);
+  return worker;
+}
+
 export function startHttpHost(
   listeners: HttpListenerSpec[],
   log: Log,
   answer: (listener: number, info: RequestInfo) => Promise<Reply>,
 ): Promise<HttpHost> {
   const workerData: HttpWorkerData = { listeners };
-  const worker = new Worker(workerFile(), { workerData });
+  const worker = startWithoutMemoryReducer(() => new Worker(workerFile(), { workerData }));
   const post = (m: ToHttpWorker): void => worker.postMessage(m);
   let ended = false;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => {
