@@ -48,7 +48,7 @@ function failure(code: string | undefined, message: string): NodeJS.ErrnoExcepti
  * once the thread runs; the broker's own isolate keeps its reducer.
  */
 function startWithoutMemoryReducer(start: () => Worker): Worker {
-  const restore = !process.execArgv.includes('--no-memory-reducer');
+  const restore = !process.execArgv.some((a) => /^--no[-_]memory[-_]reducer$/.test(a));
   v8.setFlagsFromString('--no-memory-reducer');
   let worker: Worker;
   try {
