@@ -66,15 +66,22 @@ function startBroker(name, port, metricsPort) {
  */
 const cpu = (pid) => {
   let ns = 0, main = 0;
+  const threads = new Map();
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
       const v = Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
       ns += v;
+      threads.set(Number(t) - pid, v / 1e9);
       if (t === String(pid)) main = v;
     } catch { /* a thread that ended */ }
   }
-  return [ns / 1e9, main / 1e9];
+  return [ns / 1e9, main / 1e9, threads];
 };
+// THREADS=1: also what each thread (by its order of creation, its id less the process's)
+// spent, on less off, per second of window over all rounds: 0 is the main thread; Node's
+// V8 platform threads come next, the libuv pool and the http listeners' thread later.
+const THREADS = process.env.THREADS === '1';
+const byThread = new Map();
 
 async function ready(port, err) {
   for (let i = 0; ; i++) {
@@ -119,13 +126,15 @@ let scraped = 0, scrapeFailed = 0;
 // new connection for each scrape).
 const scrapeAgent = process.env.KEEPALIVE === '0' ? false : new http.Agent({ keepAlive: true, maxSockets: 1 });
 // SCRAPE=0: the listener on, never scraped. SCRAPE_PATH: what is requested (default
-// /metrics; /healthz is the same HTTP exchange without the exposition).
+// /metrics; /healthz is the same HTTP exchange without the exposition). SCRAPE_MS: the
+// interval (default 1000; shorter magnifies what each scrape costs, to tell it apart from
+// what the listener costs the broker whatever the rate).
 const scrapePath = process.env.SCRAPE_PATH ?? '/metrics';
 const scrapeTimer = AA || process.env.SCRAPE === '0' ? undefined : setInterval(() => {
   http.get({ host: '127.0.0.1', port: base + 2, path: scrapePath, agent: scrapeAgent, timeout: 5000 }, (r) => {
     r.resume(); r.on('end', () => (r.statusCode === 200 ? scraped++ : scrapeFailed++));
   }).on('error', () => scrapeFailed++);
-}, 1000);
+}, Number(process.env.SCRAPE_MS ?? 1000));
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 let pair = [];
@@ -242,6 +251,12 @@ try {
       units += w.units;
       unitsOn += w.unitsOn ?? w.units;
       for (let i = 0; i < pair.length; i++) for (let j = 0; j < 2; j++) spent[i][j] += c1[i][j] - w.c0[i][j];
+      if (THREADS && r > 0) {
+        for (let i = 0; i < pair.length; i++) {
+          const sign = pair[i] === on ? 1 : -1;
+          for (const [t, v] of c1[i][2]) byThread.set(t, (byThread.get(t) ?? 0) + sign * (v - (w.c0[i][2].get(t) ?? 0)));
+        }
+      }
     }
     const d = (i, k) => spent[i][k];
     const [iOff, iOn] = pair[0] === off ? [0, 1] : [1, 0];
@@ -265,6 +280,10 @@ try {
   // Per unit (in FLAT mode each broker handled its own number of units), over off's units.
   const perOn = sumOn / unitsOnAll, perOff = sumOff / unitsOffAll;
   console.log(`on - off: ${((((perOn - perOff) * unitsOffAll) / wall) * 1000).toFixed(2)} ms of CPU per second of window; ${Math.round(units / wall)} ${unit === 'delivery' ? 'deliveries' : `${unit}s`} per second of window; off ${((sumOff / wall) * 100).toFixed(1)}% of a core`);
+  if (THREADS) {
+    const line = [...byThread].sort((a, b) => a[0] - b[0]).map(([t, v]) => `${t}: ${((v / wall) * 1000).toFixed(2)}`).join(', ');
+    console.log(`on - off by thread (ms of CPU per second of window): ${line}`);
+  }
   console.log(`${scenario}: on/off CPU per ${unit}: median ${median(ratios).toFixed(3)}, all rounds together ${(perOn / perOff).toFixed(3)}; main thread alone: median ${median(mainRatios).toFixed(3)} (${ROUNDS} rounds; ${scraped} scrapes answered, ${scrapeFailed} failed; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 } catch (err) {
   console.error(err);
