@@ -136,23 +136,20 @@ const GC_KIND: Record<string, string> = {
 };
 
 /**
- * The runtime's GC pauses and event-loop delays are measured in windows: GC pauses
- * GC_SAMPLE_MS long every GC_PERIOD_MS, event-loop delays EVENT_LOOP_SAMPLE_MS long every
- * RUNTIME_PERIOD_MS (both open at start):
+ * The runtime's GC pauses and event-loop delays are measured in windows that open together
+ * every RUNTIME_PERIOD_MS, GC_SAMPLE_MS long for GC pauses and EVENT_LOOP_SAMPLE_MS for
+ * event-loop delays:
  * - any GC hook in Node (a `gc` PerformanceObserver as prom-client installs, or
  *   v8.GCProfiler) makes every collection slower while it is installed, by 5-8% of the
- *   broker's CPU per message in `qos0` measured side by side (scripts/metrics-paired.mjs),
- *   and a window costs more than its share of time: with a quarter of a second in every
- *   ten, `fanout` paid 6-8 ms of the broker's thread per second (on over off 1.04-1.05;
- *   1.02 without the GC windows, the broker's thread then no dearer than without metrics). A busy broker
- *   still collects tens of times in a quarter of a second; once a minute it is a sixth;
+ *   broker's CPU per message in `qos0` measured side by side (scripts/metrics-paired.mjs):
+ *   a quarter of a second in every ten is 0.1-0.2%, and a busy broker still collects tens
+ *   of times in it;
  * - Node's event-loop delay monitor is a timer that wakes the loop every 10 ms: measured
  *   here, an otherwise idle process spent 7 ms of CPU a second on it (each wakeup of a
  *   sleeping loop costs some 70 µs on this virtual machine), the largest part of what
  *   metrics cost a quiet broker; a second in every ten (a hundred delays) is a tenth of it.
  */
 export const RUNTIME_PERIOD_MS = 10_000;
-export const GC_PERIOD_MS = 60_000;
 export const GC_SAMPLE_MS = 250;
 export const EVENT_LOOP_SAMPLE_MS = 1_000;
 
@@ -248,7 +245,7 @@ export function gcDurations(registry: Registry, sampleMs: number, periodMs: numb
 }
 
 /** GC pauses sampled in windows alone (gcDurations); returns a function that stops. */
-export function collectGcDurations(registry: Registry, sampleMs = GC_SAMPLE_MS, periodMs = GC_PERIOD_MS): () => void {
+export function collectGcDurations(registry: Registry, sampleMs = GC_SAMPLE_MS, periodMs = RUNTIME_PERIOD_MS): () => void {
   return sampleInWindows([gcDurations(registry, sampleMs, periodMs)], periodMs);
 }
 
@@ -373,12 +370,10 @@ export function collectProcessMetrics(registry: Registry, handleCountsMaxAgeMs =
       if (registry.getSingleMetric(name) !== undefined) registry.removeSingleMetric(name);
     }
   }
-  const stopGc = sampleInWindows([gcDurations(registry, GC_SAMPLE_MS, GC_PERIOD_MS)], GC_PERIOD_MS);
-  const stopEventLoop = sampleInWindows([eventLoopDelays(registry, EVENT_LOOP_SAMPLE_MS, RUNTIME_PERIOD_MS)], RUNTIME_PERIOD_MS);
-  const stopSampling = (): void => {
-    stopGc();
-    stopEventLoop();
-  };
+  const stopSampling = sampleInWindows(
+    [gcDurations(registry, GC_SAMPLE_MS, RUNTIME_PERIOD_MS), eventLoopDelays(registry, EVENT_LOOP_SAMPLE_MS, RUNTIME_PERIOD_MS)],
+    RUNTIME_PERIOD_MS,
+  );
   if (process.platform === 'linux') {
     new Gauge({
       name: 'process_open_fds',
