@@ -130,11 +130,17 @@ const scrapeAgent = process.env.KEEPALIVE === '0' ? false : new http.Agent({ kee
 // interval (default 1000; shorter magnifies what each scrape costs, to tell it apart from
 // what the listener costs the broker whatever the rate).
 const scrapePath = process.env.SCRAPE_PATH ?? '/metrics';
+const scrapeMs = Number(process.env.SCRAPE_MS ?? 1000);
+if (!Number.isFinite(scrapeMs) || scrapeMs <= 0) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.error(`metrics-paired: SCRAPE_MS must be a number of milliseconds above 0, not "${process.env.SCRAPE_MS}"`);
+  process.exit(2);
+}
 const scrapeTimer = AA || process.env.SCRAPE === '0' ? undefined : setInterval(() => {
   http.get({ host: '127.0.0.1', port: base + 2, path: scrapePath, agent: scrapeAgent, timeout: 5000 }, (r) => {
     r.resume(); r.on('end', () => (r.statusCode === 200 ? scraped++ : scrapeFailed++));
   }).on('error', () => scrapeFailed++);
-}, Number(process.env.SCRAPE_MS ?? 1000));
+}, scrapeMs);
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 let pair = [];
