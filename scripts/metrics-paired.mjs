@@ -67,19 +67,24 @@ function startBroker(name, port, metricsPort) {
 const cpu = (pid) => {
   let ns = 0, main = 0;
   const threads = new Map();
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+  // Thread ids grow as threads are created: a thread's rank among its own process's ids is
+  // its order of creation, whatever the other broker's threads took in between.
+  const tids = fs.readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
+  for (const [rank, t] of tids.entries()) {
     try {
       const v = Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
       ns += v;
-      threads.set(Number(t) - pid, v / 1e9);
-      if (t === String(pid)) main = v;
+      threads.set(rank, v / 1e9);
+      if (t === pid) main = v;
     } catch { /* a thread that ended */ }
   }
   return [ns / 1e9, main / 1e9, threads];
 };
-// THREADS=1: also what each thread (by its order of creation, its id less the process's)
-// spent, on less off, per second of window over all rounds: 0 is the main thread; Node's
-// V8 platform threads come next, the libuv pool and the http listeners' thread later.
+// THREADS=1: also what each thread (by its order of creation in its own process) spent,
+// on less off, per second of window over all rounds: 0 is the main thread, then Node's own
+// threads (its four V8 platform threads among them: 2-5 here), the libuv pool (7-10, once
+// the broker has read a file), and last the "on" broker's http listeners' thread (11),
+// which the "off" broker does not have.
 const THREADS = process.env.THREADS === '1';
 const byThread = new Map();
 
