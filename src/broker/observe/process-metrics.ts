@@ -210,10 +210,10 @@ export function sampleInWindows(samplers: readonly WindowSampler[], periodMs: nu
  * profiler is garbage collected, each collection meanwhile writing the heap's statistics
  * into the profiler's buffer. Counted with gdb in a broker under `fanout` with a window of
  * 100 ms every 500 ms: its callback ran 436 times in 261 collections, where the windows
- * held about a fifth of them.) Every entry is counted, those still queued at the window's end included
- * (takeRecords). Each collection timed counts `weight` times (period / sample): the
- * histogram's count and sum stay estimates of the whole, and rate(..._sum) is still the
- * share of time spent in GC.
+ * held about a fifth of them.) Entries buffered for the observer when its window closes
+ * are counted too (takeRecords). Each collection timed counts `weight` times (period /
+ * sample): the histogram's count and sum stay estimates of the whole, and rate(..._sum)
+ * is still the share of time spent in GC.
  */
 export function gcDurations(registry: Registry, sampleMs: number, periodMs: number): WindowSampler {
   const weight = Math.max(1, Math.round(periodMs / sampleMs));
@@ -234,22 +234,17 @@ export function gcDurations(registry: Registry, sampleMs: number, periodMs: numb
     }
   };
   const observer = new PerformanceObserver((list) => record(list.getEntries()));
-  let observing = false;
   return {
     sampleMs,
     open() {
       observer.observe({ entryTypes: ['gc'] });
-      observing = true;
     },
     close() {
-      if (!observing) return;
       record(observer.takeRecords());
       observer.disconnect();
-      observing = false;
     },
     cancel() {
       observer.disconnect();
-      observing = false;
     },
   };
 }
