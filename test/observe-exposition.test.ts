@@ -15,6 +15,10 @@ function families(registers: Registry[]): void {
   const g = new Gauge({ name: 'labelled_gauge', help: 'Help with a backslash \\ and a\nnewline.', labelNames: ['listener', 'version'], registers });
   g.set({ listener: '1883', version: 'mqttv311' }, 3);
   g.set({ listener: '/run/mqtt "sock"\\path\nx', version: 'mqttv5' }, 1);
+  // Each character to escape alone in a value (the writer escapes only values holding one).
+  g.set({ listener: 'only"quote', version: 'mqttv5' }, 2);
+  g.set({ listener: 'only\\backslash', version: 'mqttv5' }, 2);
+  g.set({ listener: 'only\nnewline', version: 'mqttv5' }, 2);
   g.set({ listener: 'inf', version: 'mqttv5' }, Infinity);
   g.set({ listener: '-inf', version: 'mqttv5' }, -Infinity);
   g.set({ listener: 'nan', version: 'mqttv5' }, NaN);
@@ -41,6 +45,9 @@ describe('exposition', () => {
     expect(ours).toBe(await registry.metrics());
     expect(ours).toContain('labelled_gauge{listener="/run/mqtt \\"sock\\"\\\\path\\nx",version="mqttv5"} 1\n');
     expect(ours).toContain('gc_seconds_bucket{le="0.01",kind="major"} 1\n');
+    expect(ours).toContain('labelled_gauge{listener="only\\"quote",version="mqttv5"} 2\n');
+    expect(ours).toContain('labelled_gauge{listener="only\\\\backslash",version="mqttv5"} 2\n');
+    expect(ours).toContain('labelled_gauge{listener="only\\nnewline",version="mqttv5"} 2\n');
     expect(ours).toContain('\n\n# HELP never_total A counter never incremented.\n# TYPE never_total counter\n\n# HELP');
   });
 

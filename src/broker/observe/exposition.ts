@@ -34,8 +34,12 @@ interface Family {
 
 const escapeText = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
+/** A backslash, a newline or a double quote: what a label value must have escaped (most have none). */
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function labelValue(v: string | number): string {
-  return typeof v === 'string' ? escapeText(v).replace(/"/g, '\\"') : `${v}`;
+  if (typeof v !== 'string') return `${v}`;
+  return NEEDS_ESCAPE.test(v) ? escapeText(v).replace(/"/g, '\\"') : v;
 }
 
 /** prom-client's getValueAsString. */
@@ -50,13 +54,18 @@ function valueText(v: number): string {
 function labelText(labels: Record<string, string | number> | undefined, shared: Record<string, string | number> | undefined): string {
   let s = '';
   if (labels !== undefined) {
-    for (const k in labels) {
+    const keys = Object.keys(labels);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
       if (shared !== undefined && Object.prototype.hasOwnProperty.call(shared, k)) continue;
-      s += `${s === '' ? '' : ','}${k}="${labelValue(labels[k])}"`;
+      s += (s === '' ? '' : ',') + k + '="' + labelValue(labels[k]) + '"';
     }
   }
-  if (shared !== undefined) for (const k in shared) s += `${s === '' ? '' : ','}${k}="${labelValue(shared[k])}"`;
-  return s === '' ? '' : `{${s}}`;
+  if (shared !== undefined) {
+    const keys = Object.keys(shared);
+    for (let i = 0; i < keys.length; i++) s += (s === '' ? '' : ',') + keys[i] + '="' + labelValue(shared[keys[i]]) + '"';
+  }
+  return s === '' ? '' : '{' + s + '}';
 }
 
 /** Each family's `# HELP` and `# TYPE` lines and its escaped name, made once. */
@@ -72,6 +81,32 @@ function head(family: object, data: FamilyData): [head: string, name: string] {
   return h;
 }
 
+/** One sample's line, after the newline that ends the one before. */
+function sampleLine(v: Sample, name: string): string {
+  const labels = v.labels;
+  const shared = v.sharedLabels;
+  const l = labels === undefined && shared === undefined ? '' : labelText(labels, shared);
+  return '\n' + (v.metricName ?? name) + l + ' ' + valueText(v.value);
+}
+
+/**
+ * The collected families' text. Apart from the async collection (exposition), in small
+ * functions without for-in or iterators: V8 compiles this path in a young broker's first
+ * scrapes, and compiled it for 25 ms of CPU as one async function (--trace-opt:
+ * exposition 16 ms, labelText 9), 15 ms in this form (render 10, sampleLine 5).
+ */
+function render(families: Family[], data: FamilyData[]): string {
+  let out = '';
+  for (let i = 0; i < data.length; i++) {
+    const d = data[i];
+    const h = head(families[i], d);
+    out += i > 0 ? '\n\n' + h[0] : h[0];
+    const values = d.values;
+    if (values !== undefined) for (let j = 0; j < values.length; j++) out += sampleLine(values[j], h[1]);
+  }
+  return out + '\n';
+}
+
 /**
  * The registry's families as prom-client's `metrics()` writes them in the Prometheus
  * format (families apart by a blank line). Every family is collected in one synchronous
@@ -84,15 +119,5 @@ export async function exposition(registry: Registry): Promise<string> {
   if (internal._defaultLabels !== undefined && Object.keys(internal._defaultLabels).length > 0) return registry.metrics();
   const families = registry.getMetricsAsArray() as unknown as Family[];
   const data = await Promise.all(families.map((f) => (typeof f.getForPromString === 'function' ? f.getForPromString() : f.get())));
-  let out = '';
-  for (let i = 0; i < data.length; i++) {
-    const d = data[i];
-    if (i > 0) out += '\n\n';
-    const [lines, name] = head(families[i], d);
-    out += lines;
-    for (const v of d.values ?? []) {
-      out += `\n${v.metricName ?? name}${labelText(v.labels, v.sharedLabels)} ${valueText(v.value)}`;
-    }
-  }
-  return `${out}\n`;
+  return render(families, data);
 }
