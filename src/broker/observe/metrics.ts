@@ -48,7 +48,7 @@ export function listenerLabel(port: number | undefined, unixPath: string | undef
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly latency: Histogram;
-  /** Stops the process families' sampling (the GC profiler). */
+  /** Stops the process families' sampling (the GC observer's and the event-loop delay monitor's windows). */
   readonly close: () => void;
 
   constructor(
